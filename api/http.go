@@ -1,0 +1,70 @@
+package api
+
+import (
+	"context"
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/VictoriaMetrics/metrics"
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	pb "github.com/kwitness/kwitness/proto/kwitness/v1"
+)
+
+//go:embed openapi/kwitness.swagger.json
+var openAPI []byte
+
+// Readiness reports whether kwitness is ready and, if not, why.
+type Readiness func() (ready bool, reason string)
+
+// HTTPConfig wires the HTTP handler.
+type HTTPConfig struct {
+	GRPCAddr string         // the gRPC listener the gateway forwards to
+	Metrics  []*metrics.Set // written on /metrics after the process metrics
+	Ready    Readiness
+}
+
+// NewHTTPHandler returns the HTTP API: REST (grpc-gateway, forwarding to the
+// gRPC listener), /openapi.json, /metrics, /healthz and /readyz. The returned
+// close function releases the gateway's connection.
+func NewHTTPHandler(ctx context.Context, cfg HTTPConfig) (http.Handler, func() error, error) {
+	conn, err := grpc.NewClient(cfg.GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return nil, nil, fmt.Errorf("api: gateway connection to %s: %w", cfg.GRPCAddr, err)
+	}
+	gw := runtime.NewServeMux()
+	if err := pb.RegisterFindingsServiceHandler(ctx, gw, conn); err != nil {
+		conn.Close()
+		return nil, nil, fmt.Errorf("api: register gateway: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/v1/", gw)
+	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(openAPI)
+	})
+	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+		metrics.WriteProcessMetrics(w)
+		for _, s := range cfg.Metrics {
+			s.WritePrometheus(w)
+		}
+	})
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		io.WriteString(w, "ok\n")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		ready, reason := cfg.Ready()
+		w.Header().Set("Content-Type", "application/json")
+		if !ready {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+		json.NewEncoder(w).Encode(map[string]any{"ready": ready, "reason": reason})
+	})
+	return mux, conn.Close, nil
+}

@@ -1,0 +1,179 @@
+// Package api serves findings over gRPC (kwitness.v1.FindingsService) and,
+// through grpc-gateway, over REST on the HTTP listener together with
+// /openapi.json, /metrics, /healthz and /readyz.
+//
+// Handlers are thin: they validate arguments, delegate to state and detect,
+// and convert with the functions in compat.go. Every call is read-only.
+package api
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/kwitness/kwitness/detect"
+	pb "github.com/kwitness/kwitness/proto/kwitness/v1"
+	"github.com/kwitness/kwitness/state"
+)
+
+// Page sizes of ListFindings.
+const (
+	DefaultPageSize = 100
+	MaxPageSize     = 1000
+)
+
+// WatchBuffer is how many events a WatchFindings subscriber may fall behind
+// before it is sent a MISSED event instead.
+const WatchBuffer = 256
+
+// Server implements FindingsService over the findings store and the window.
+type Server struct {
+	pb.UnimplementedFindingsServiceServer
+	findings *state.Findings
+	window   *state.Window
+	lag      detect.LagConfig
+}
+
+// NewServer returns a server; lag is the detector configuration GetGroupLag
+// judges partitions with.
+func NewServer(f *state.Findings, w *state.Window, lag detect.LagConfig) *Server {
+	return &Server{findings: f, window: w, lag: lag}
+}
+
+// Register adds the service to a gRPC server.
+func (s *Server) Register(g *grpc.Server) { pb.RegisterFindingsServiceServer(g, s) }
+
+// ListFindings implements FindingsService.
+func (s *Server) ListFindings(_ context.Context, req *pb.ListFindingsRequest) (*pb.ListFindingsResponse, error) {
+	q, err := ParseFilter(FilterArgs{State: req.State, Kind: req.Kind, Severity: req.Severity, Group: req.Group, Topic: req.Topic, Broker: req.Broker})
+	if err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	size := int(req.PageSize)
+	switch {
+	case size == 0:
+		size = DefaultPageSize
+	case size < 0 || size > MaxPageSize:
+		return nil, status.Errorf(codes.InvalidArgument, "page_size %d: want 1..%d", size, MaxPageSize)
+	}
+	all := s.findings.List(q)
+	start := 0
+	if req.PageToken != "" {
+		after, err := decodePageToken(req.PageToken)
+		if err != nil {
+			return nil, status.Error(codes.InvalidArgument, err.Error())
+		}
+		start, _ = slices.BinarySearchFunc(all, after, state.CompareFindings)
+		if start < len(all) && all[start].ID == after.ID {
+			start++
+		}
+	}
+	end := min(start+size, len(all))
+	resp := &pb.ListFindingsResponse{TotalSize: int32(len(all))}
+	for _, f := range all[start:end] {
+		resp.Findings = append(resp.Findings, FindingToProto(f))
+	}
+	if end < len(all) {
+		resp.NextPageToken = encodePageToken(all[end-1])
+	}
+	return resp, nil
+}
+
+// Page tokens are keyset positions: the opened time and id of the last
+// finding returned, so pages stay stable while findings come and go.
+func encodePageToken(f detect.Finding) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(f.OpenedAt.UnixNano(), 10) + "|" + f.ID))
+}
+
+func decodePageToken(tok string) (detect.Finding, error) {
+	raw, err := base64.RawURLEncoding.DecodeString(tok)
+	if err != nil {
+		return detect.Finding{}, fmt.Errorf("page_token: not a token this server issued")
+	}
+	ns, id, ok := strings.Cut(string(raw), "|")
+	n, err := strconv.ParseInt(ns, 10, 64)
+	if !ok || err != nil || id == "" {
+		return detect.Finding{}, fmt.Errorf("page_token: not a token this server issued")
+	}
+	return detect.Finding{ID: id, OpenedAt: time.Unix(0, n)}, nil
+}
+
+// GetFinding implements FindingsService.
+func (s *Server) GetFinding(_ context.Context, req *pb.GetFindingRequest) (*pb.GetFindingResponse, error) {
+	if req.Id == "" {
+		return nil, status.Error(codes.InvalidArgument, "id: required")
+	}
+	f, ok := s.findings.Get(req.Id)
+	if !ok {
+		return nil, status.Errorf(codes.NotFound, "finding %q: not found (resolved findings are kept for a limited time)", req.Id)
+	}
+	return &pb.GetFindingResponse{Finding: FindingToProto(f)}, nil
+}
+
+// WatchFindings implements FindingsService. It never blocks the publisher:
+// events beyond WatchBuffer are dropped and announced as a MISSED event.
+func (s *Server) WatchFindings(req *pb.WatchFindingsRequest, stream grpc.ServerStreamingServer[pb.WatchFindingsResponse]) error {
+	q, err := ParseFilter(FilterArgs{State: req.State, Kind: req.Kind, Severity: req.Severity, Group: req.Group, Topic: req.Topic, Broker: req.Broker})
+	if err != nil {
+		return status.Error(codes.InvalidArgument, err.Error())
+	}
+	sub := s.findings.Subscribe(WatchBuffer)
+	defer sub.Close()
+	ctx := stream.Context()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case ev := <-sub.C:
+			if n := sub.TakeMissed(); n > 0 {
+				if err := stream.Send(&pb.WatchFindingsResponse{Type: pb.EventType_EVENT_TYPE_MISSED, Missed: n}); err != nil {
+					return err
+				}
+			}
+			if !q.Match(&ev.Finding) {
+				continue
+			}
+			if err := stream.Send(eventToProto(ev)); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// GetGroupLag implements FindingsService.
+func (s *Server) GetGroupLag(_ context.Context, req *pb.GetGroupLagRequest) (*pb.GetGroupLagResponse, error) {
+	if req.Group == "" {
+		return nil, status.Error(codes.InvalidArgument, "group: required")
+	}
+	d, err := detect.NewLagDetector(s.lag)
+	if err != nil {
+		return nil, status.Error(codes.Internal, err.Error())
+	}
+	v := s.window.View()
+	resp := &pb.GetGroupLagResponse{Cluster: s.window.Cluster(), Group: req.Group, SweepTime: timestamppb.New(v.At())}
+	found := false
+	v.GroupTopics(req.Group, func(gt *detect.GroupTopic) {
+		found = true
+		resp.GroupState, resp.Members = gt.Context.State, int32(gt.Context.Members)
+		for j, r := range d.GroupLag(gt) {
+			ev := d.Citations(v, gt, j, r.Status)
+			resp.Partitions = append(resp.Partitions, partitionLagToProto(gt.Topic, gt.Partitions[j].Partition, r, ev))
+			if r.Lag != detect.Gap {
+				resp.TotalLag += r.Lag
+			}
+		}
+	})
+	if !found {
+		return nil, status.Errorf(codes.NotFound, "group %q: not watched (no committed offsets seen, filtered out, or gone)", req.Group)
+	}
+	return resp, nil
+}

@@ -1,0 +1,99 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/kwitness/kwitness/detect"
+	"github.com/kwitness/kwitness/ingest"
+	"github.com/kwitness/kwitness/state"
+)
+
+// Config is the whole kwitness.yaml. Each section belongs to one component.
+type Config struct {
+	Kafka    ingest.Config      `yaml:"kafka"`
+	Window   state.WindowConfig `yaml:"window"`
+	Lag      detect.LagConfig   `yaml:"lag"`
+	Findings FindingsConfig     `yaml:"findings"`
+	API      APIConfig          `yaml:"api"`
+}
+
+// FindingsConfig is the finding lifecycle plus how long resolved findings
+// stay listed.
+type FindingsConfig struct {
+	detect.BookConfig `yaml:",inline"`
+	KeepResolved      time.Duration `yaml:"keep_resolved"` // default 1h
+	MaxResolved       int           `yaml:"max_resolved"`  // default 10000
+}
+
+// APIConfig holds the listeners.
+type APIConfig struct {
+	GRPCListen string `yaml:"grpc_listen"` // default 127.0.0.1:9470
+	HTTPListen string `yaml:"http_listen"` // default 127.0.0.1:9471
+}
+
+// DefaultConfig returns every component's defaults.
+func DefaultConfig() Config {
+	return Config{
+		Kafka:    ingest.DefaultConfig(),
+		Window:   state.DefaultWindowConfig(),
+		Lag:      detect.DefaultLagConfig(),
+		Findings: FindingsConfig{BookConfig: detect.DefaultBookConfig(), KeepResolved: time.Hour, MaxResolved: 10000},
+		API:      APIConfig{GRPCListen: "127.0.0.1:9470", HTTPListen: "127.0.0.1:9471"},
+	}
+}
+
+// Validate checks every section, naming keys.
+func (c Config) Validate() error {
+	var errs []error
+	errs = append(errs, c.Kafka.Validate(), c.Window.Validate(), c.Lag.Validate(), c.Findings.Validate())
+	if c.Findings.KeepResolved <= 0 {
+		errs = append(errs, fmt.Errorf("findings.keep_resolved: must be positive, got %s", c.Findings.KeepResolved))
+	}
+	if c.Findings.MaxResolved < 0 {
+		errs = append(errs, fmt.Errorf("findings.max_resolved: must be ≥ 0, got %d", c.Findings.MaxResolved))
+	}
+	if c.API.GRPCListen == "" || c.API.HTTPListen == "" {
+		errs = append(errs, errors.New("api.grpc_listen and api.http_listen: must not be empty"))
+	}
+	if c.Lag.Window > c.Window.Span {
+		errs = append(errs, fmt.Errorf("lag.window: %s exceeds window.span %s kept in memory", c.Lag.Window, c.Window.Span))
+	}
+	return errors.Join(errs...)
+}
+
+// LoadConfig reads path strictly over the defaults: an unknown key or a value
+// of the wrong type is an error naming the file, line and key. The caller
+// validates after applying flags.
+func LoadConfig(path string) (Config, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("config: %w", err)
+	}
+	cfg, err := ParseConfig(raw)
+	if err != nil {
+		return Config{}, fmt.Errorf("config %s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// ParseConfig decodes YAML strictly over the defaults. It does not validate.
+func ParseConfig(raw []byte) (Config, error) {
+	cfg := DefaultConfig()
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
+		return Config{}, err
+	}
+	var extra any
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return Config{}, errors.New("more than one YAML document; want exactly one")
+	}
+	return cfg, nil
+}

@@ -1,0 +1,273 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kwitness/kwitness/api"
+	"github.com/kwitness/kwitness/detect"
+	pb "github.com/kwitness/kwitness/proto/kwitness/v1"
+	"github.com/kwitness/kwitness/state"
+)
+
+// The demo's script, as offsets from the start of the workload.
+const (
+	demoStallAt   = 10 * time.Second // "audit" stops processing but stays in its group
+	demoDeployAt  = 15 * time.Second // "fraud-check" is redeployed: a rebalance, then a slower consumer
+	demoRecoverAt = 70 * time.Second // "fraud-check" is fixed and catches up
+)
+
+// demoConfig is the sidecar configuration of the demo: defaults with the
+// thresholds shortened so every scenario shows within a minute.
+func demoConfig(brokers []string) Config {
+	cfg := DefaultConfig()
+	cfg.Kafka.Cluster = "demo"
+	cfg.Kafka.Brokers = brokers
+	cfg.Lag.StallAfter = 20 * time.Second
+	cfg.Lag.StopAfter = 20 * time.Second
+	cfg.Lag.MinSpan = 15 * time.Second
+	cfg.Findings.OpenAfter = 3 * time.Second
+	cfg.Findings.ResolveAfter = 15 * time.Second
+	return cfg
+}
+
+func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dur := fs.Duration("for", 2*time.Minute, "how long to run the demo (0 = until interrupted)")
+	def := DefaultConfig()
+	grpcAddr, httpAddr := listenFlags(fs, &def.API)
+	verbose := fs.Bool("v", false, "log kwitness internals to stderr")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *dur > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, *dur)
+		defer cancel()
+	}
+	logLevel := slog.LevelWarn
+	if *verbose {
+		logLevel = slog.LevelInfo
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: logLevel}))
+
+	wl, err := startWorkload(ctx)
+	if err != nil {
+		return err
+	}
+	defer wl.Stop()
+	cfg := demoConfig(wl.cluster.ListenAddrs())
+	applyListen(&cfg.API, *grpcAddr, *httpAddr)
+	p := &demoPrinter{w: stdout, start: wl.start}
+	s, err := startSidecar(ctx, cfg, log, p.print)
+	if err != nil {
+		return err
+	}
+	defer s.Stop()
+	fmt.Fprintf(stdout, "kwitness demo: embedded Kafka (kfake, 3 brokers) at %s\n", strings.Join(wl.cluster.ListenAddrs(), ","))
+	fmt.Fprintf(stdout, "API: gRPC %s, HTTP http://%s (try: curl http://%s/v1/findings)\n", s.GRPCAddr, s.HTTPAddr, s.HTTPAddr)
+	fmt.Fprintf(stdout, "script: audit stalls at +%s; fraud-check is redeployed slower at +%s and fixed at +%s; billing and archiver stay healthy\n\n",
+		demoStallAt, demoDeployAt, demoRecoverAt)
+	<-ctx.Done()
+	fmt.Fprintf(stdout, "\ndemo over after %s. Findings:\n", time.Since(wl.start).Round(time.Second))
+	printFindings(stdout, p.final(s))
+	return nil
+}
+
+// demoPrinter prints one readable line per finding event.
+type demoPrinter struct {
+	mu    sync.Mutex
+	w     io.Writer
+	start time.Time
+}
+
+func (p *demoPrinter) print(ev detect.Event) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if ev.Type == detect.EventUpdated {
+		return
+	}
+	f := ev.Finding
+	extra := ""
+	if ev.Type == detect.EventResolved {
+		extra = " (" + f.Resolution + ")"
+	}
+	fmt.Fprintf(p.w, "+%5.1fs %-8s %-8s %-16s %s%s\n", time.Since(p.start).Seconds(),
+		strings.ToUpper(ev.Type.String()), f.Severity, f.Kind, f.Summary, extra)
+}
+
+// final lists every finding the sidecar still holds.
+func (p *demoPrinter) final(s *sidecar) []*pb.Finding {
+	var out []*pb.Finding
+	for _, f := range s.findings.List(state.FindingFilter{Broker: -1}) {
+		out = append(out, api.FindingToProto(f))
+	}
+	return out
+}
+
+// workload is the demo's embedded cluster and its scripted clients. Every
+// goroutine it starts is cancelled and waited for by Stop.
+type workload struct {
+	cluster *kfake.Cluster
+	start   time.Time
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	mu      sync.Mutex
+	clients []*kgo.Client
+}
+
+func startWorkload(ctx context.Context) (*workload, error) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(3), kfake.SeedTopics(6, "orders", "payments"), kfake.SeedTopics(3, "events", "archive"))
+	if err != nil {
+		return nil, fmt.Errorf("demo: start kfake: %w", err)
+	}
+	w := &workload{cluster: c, start: time.Now()}
+	ctx, w.cancel = context.WithCancel(ctx)
+	prod, err := w.client()
+	if err != nil {
+		w.Stop()
+		return nil, err
+	}
+	w.goRun(ctx, func(ctx context.Context) { produceAt(ctx, prod, "orders", 100) })
+	w.goRun(ctx, func(ctx context.Context) { produceAt(ctx, prod, "payments", 200) })
+	w.goRun(ctx, func(ctx context.Context) { produceAt(ctx, prod, "events", 50) })
+	for i := range 20 {
+		prod.Produce(ctx, &kgo.Record{Topic: "archive", Value: fmt.Appendf(nil, "archived-%d", i)}, nil)
+	}
+	for _, spec := range []struct {
+		group, topic string
+		script       func(time.Duration) (rate int, run bool)
+	}{
+		{"billing", "orders", func(time.Duration) (int, bool) { return 0, true }},
+		{"archiver", "archive", func(time.Duration) (int, bool) { return 0, true }},
+		{"audit", "events", func(t time.Duration) (int, bool) { return 0, t < demoStallAt }},
+		{"fraud-check", "payments", func(t time.Duration) (int, bool) { return 0, t < demoDeployAt }},
+		{"fraud-check", "payments", func(t time.Duration) (int, bool) {
+			if t >= demoRecoverAt {
+				return 0, true
+			}
+			return 80, t >= demoDeployAt // slower than the 200/s produced
+		}},
+	} {
+		if err := w.consumer(ctx, spec.group, spec.topic, spec.script); err != nil {
+			w.Stop()
+			return nil, err
+		}
+	}
+	return w, nil
+}
+
+func (w *workload) client(opts ...kgo.Opt) (*kgo.Client, error) {
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(w.cluster.ListenAddrs()...), kgo.ClientID("demo-workload")}, opts...)...)
+	if err != nil {
+		return nil, fmt.Errorf("demo: client: %w", err)
+	}
+	w.mu.Lock()
+	w.clients = append(w.clients, cl)
+	w.mu.Unlock()
+	return cl, nil
+}
+
+func (w *workload) goRun(ctx context.Context, fn func(context.Context)) {
+	w.wg.Add(1)
+	go func() {
+		defer w.wg.Done()
+		fn(ctx)
+	}()
+}
+
+// consumer runs one group member following script: rate 0 is unlimited;
+// run=false before it ever ran means "not joined yet", after it ran means
+// "left the group" for a member that is replaced, or "stalled" otherwise.
+func (w *workload) consumer(ctx context.Context, group, topic string, script func(time.Duration) (int, bool)) error {
+	var cl *kgo.Client
+	join := func() error {
+		var err error
+		cl, err = w.client(kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic),
+			kgo.AutoCommitInterval(time.Second), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+		return err
+	}
+	_, runsAtStart := script(0)
+	if runsAtStart {
+		if err := join(); err != nil {
+			return err
+		}
+	}
+	replaced := group == "fraud-check" && runsAtStart
+	w.goRun(ctx, func(ctx context.Context) {
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			rate, run := script(time.Since(w.start))
+			switch {
+			case !run && cl == nil:
+				continue
+			case !run && replaced:
+				cl.Close() // leaves the group: a rebalance
+				return
+			case !run:
+				continue // stalled: still a member, no progress
+			case cl == nil:
+				if join() != nil {
+					return
+				}
+			}
+			max := 1 << 20
+			if rate > 0 {
+				max = rate / 10
+			}
+			pctx, cancel := context.WithTimeout(ctx, 90*time.Millisecond)
+			cl.PollRecords(pctx, max)
+			cancel()
+		}
+	})
+	return nil
+}
+
+// produceAt produces perSec records a second to topic until ctx is done.
+func produceAt(ctx context.Context, cl *kgo.Client, topic string, perSec int) {
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	n := 0
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		for range perSec / 10 {
+			n++
+			cl.Produce(ctx, &kgo.Record{Topic: topic, Key: fmt.Appendf(nil, "k%d", n%64), Value: fmt.Appendf(nil, "%s-%d", topic, n)}, nil)
+		}
+	}
+}
+
+// Stop cancels the workload, waits for its goroutines and closes everything.
+func (w *workload) Stop() {
+	if w.cancel != nil {
+		w.cancel()
+	}
+	w.wg.Wait()
+	w.mu.Lock()
+	for _, cl := range w.clients {
+		cl.Close()
+	}
+	w.clients = nil
+	w.mu.Unlock()
+	w.cluster.Close()
+}

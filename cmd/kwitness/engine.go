@@ -1,0 +1,83 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/VictoriaMetrics/metrics"
+
+	"github.com/kwitness/kwitness/detect"
+	"github.com/kwitness/kwitness/ingest"
+	"github.com/kwitness/kwitness/state"
+)
+
+// engine runs the detectors after each published sweep. It owns the lag
+// detector and the book; one goroutine (run) uses them.
+type engine struct {
+	window   *state.Window
+	lag      *detect.LagDetector
+	book     *detect.Book
+	findings *state.Findings
+	log      *slog.Logger
+	notify   func(detect.Event) // optional, called for every event
+	kick     chan struct{}
+}
+
+func newEngine(cfg Config, w *state.Window, f *state.Findings, log *slog.Logger, set *metrics.Set) (*engine, error) {
+	lag, err := detect.NewLagDetector(cfg.Lag)
+	if err != nil {
+		return nil, err
+	}
+	book, err := detect.NewBook(cfg.Findings.BookConfig)
+	if err != nil {
+		return nil, err
+	}
+	e := &engine{window: w, lag: lag, book: book, findings: f, log: log, kick: make(chan struct{}, 1)}
+	for _, k := range detect.KindNames() {
+		for _, st := range []detect.State{detect.StateFiring, detect.StateResolved} {
+			q := state.FindingFilter{Kinds: []detect.Kind{detect.Kind(k)}, States: []detect.State{st}, Broker: -1}
+			set.NewGauge(fmt.Sprintf(`kwitness_findings{kind=%q,state=%q}`, k, st), func() float64 {
+				return float64(len(f.List(q)))
+			})
+		}
+	}
+	return e, nil
+}
+
+// onSweep is the poller's callback: it wakes the engine without blocking.
+func (e *engine) onSweep(ingest.SweepReport) {
+	select {
+	case e.kick <- struct{}{}:
+	default:
+	}
+}
+
+// run judges after every sweep until ctx is done.
+func (e *engine) run(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-e.kick:
+			e.judge()
+		}
+	}
+}
+
+// judge runs the detectors on the newest snapshot and applies the events.
+func (e *engine) judge() {
+	v := e.window.View()
+	if v.Snapshot().Sweeps == 0 {
+		return
+	}
+	res := e.lag.Sweep(v)
+	events := e.book.Observe("lag", v.At(), res)
+	e.findings.Apply(v.At(), events)
+	for _, ev := range events {
+		e.log.Info("finding "+ev.Type.String(), "kind", ev.Finding.Kind, "id", ev.Finding.ID, "summary", ev.Finding.Summary)
+		if e.notify != nil {
+			e.notify(ev)
+		}
+	}
+}

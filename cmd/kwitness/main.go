@@ -1,0 +1,114 @@
+// Command kwitness watches Apache Kafka through its own telemetry and
+// testifies with evidence. It never changes the cluster.
+//
+//	kwitness run --config kwitness.yaml   watch a cluster
+//	kwitness demo [--for 2m]              watch an embedded 3-broker cluster with a scripted workload
+//	kwitness findings [--addr host:port]  print current findings from a running kwitness
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+)
+
+const usage = `kwitness watches Kafka and explains what it sees, with evidence. It never writes to Kafka.
+
+Usage:
+  kwitness run --config kwitness.yaml [--brokers host:port,...] [--cluster name] [--grpc-listen addr] [--http-listen addr]
+  kwitness demo [--for 2m] [--grpc-listen addr] [--http-listen addr]
+  kwitness findings [--addr 127.0.0.1:9470] [--state firing|resolved] [--kind KIND]
+`
+
+func main() {
+	if err := runMain(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "kwitness:", err)
+		os.Exit(1)
+	}
+}
+
+func runMain(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errors.New("a command is required")
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	switch args[0] {
+	case "run":
+		return cmdRun(ctx, args[1:], stderr)
+	case "demo":
+		return cmdDemo(ctx, args[1:], stdout, stderr)
+	case "findings":
+		return cmdFindings(ctx, args[1:], stdout)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown command %q", args[0])
+}
+
+// listenFlags adds the API listener flags shared by run and demo.
+func listenFlags(fs *flag.FlagSet, cfg *APIConfig) (grpcAddr, httpAddr *string) {
+	return fs.String("grpc-listen", "", "gRPC listen address (default "+cfg.GRPCListen+")"),
+		fs.String("http-listen", "", "HTTP listen address (default "+cfg.HTTPListen+")")
+}
+
+func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "", "path to kwitness.yaml (required)")
+	brokers := fs.String("brokers", "", "comma-separated seed brokers; overrides kafka.brokers")
+	cluster := fs.String("cluster", "", "cluster name; overrides kafka.cluster")
+	def := DefaultConfig()
+	grpcAddr, httpAddr := listenFlags(fs, &def.API)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg := def
+	if *path != "" {
+		var err error
+		if cfg, err = LoadConfig(*path); err != nil {
+			return err
+		}
+	} else if *brokers == "" {
+		return errors.New("run: --config or --brokers is required")
+	}
+	if *brokers != "" {
+		cfg.Kafka.Brokers = strings.Split(*brokers, ",")
+	}
+	if *cluster != "" {
+		cfg.Kafka.Cluster = *cluster
+	}
+	applyListen(&cfg.API, *grpcAddr, *httpAddr)
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("config %s: %w", *path, err)
+	}
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+	s, err := startSidecar(ctx, cfg, log, nil)
+	if err != nil {
+		return err
+	}
+	log.Info("kwitness running", "cluster", cfg.Kafka.Cluster, "brokers", cfg.Kafka.Brokers, "grpc", s.GRPCAddr, "http", s.HTTPAddr)
+	<-ctx.Done()
+	log.Info("kwitness stopping")
+	s.Stop()
+	return nil
+}
+
+func applyListen(a *APIConfig, grpcAddr, httpAddr string) {
+	if grpcAddr != "" {
+		a.GRPCListen = grpcAddr
+	}
+	if httpAddr != "" {
+		a.HTTPListen = httpAddr
+	}
+}

@@ -1,0 +1,145 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+	"google.golang.org/grpc"
+
+	"github.com/kwitness/kwitness/api"
+	"github.com/kwitness/kwitness/detect"
+	"github.com/kwitness/kwitness/ingest"
+	"github.com/kwitness/kwitness/state"
+)
+
+// sidecar is one running kwitness: window, findings, engine, API, poller.
+// Start order is state → detect → api → ingest; Stop unwinds in reverse.
+type sidecar struct {
+	cfg      Config
+	log      *slog.Logger
+	window   *state.Window
+	findings *state.Findings
+	engine   *engine
+	poller   *ingest.Poller
+	grpc     *grpc.Server
+	http     *http.Server
+	closeGW  func() error
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	stopOnce sync.Once
+
+	GRPCAddr, HTTPAddr string // actual listen addresses
+}
+
+// startSidecar starts every component; on failure it unwinds what started.
+func startSidecar(ctx context.Context, cfg Config, log *slog.Logger, notify func(detect.Event)) (*sidecar, error) {
+	s := &sidecar{cfg: cfg, log: log}
+	ctx, s.cancel = context.WithCancel(ctx)
+	ok := false
+	defer func() {
+		if !ok {
+			s.Stop()
+		}
+	}()
+	var err error
+	if s.window, err = state.NewWindow(cfg.Window, cfg.Kafka.Cluster); err != nil {
+		return nil, err
+	}
+	s.findings = state.NewFindings(cfg.Findings.KeepResolved, cfg.Findings.MaxResolved)
+	set := metrics.NewSet()
+	if s.engine, err = newEngine(cfg, s.window, s.findings, log, set); err != nil {
+		return nil, err
+	}
+	s.engine.notify = notify
+	s.goRun(s.engine.run, ctx)
+	if err := s.startAPI(ctx, set); err != nil {
+		return nil, err
+	}
+	if s.poller, err = ingest.New(cfg.Kafka, s.window, log, set, s.engine.onSweep); err != nil {
+		return nil, err
+	}
+	s.goRun(s.poller.Run, ctx)
+	ok = true
+	return s, nil
+}
+
+func (s *sidecar) goRun(fn func(context.Context), ctx context.Context) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		fn(ctx)
+	}()
+}
+
+func (s *sidecar) startAPI(ctx context.Context, set *metrics.Set) error {
+	gl, err := net.Listen("tcp", s.cfg.API.GRPCListen)
+	if err != nil {
+		return fmt.Errorf("api: grpc listen %s: %w", s.cfg.API.GRPCListen, err)
+	}
+	s.GRPCAddr = gl.Addr().String()
+	s.grpc = grpc.NewServer()
+	api.NewServer(s.findings, s.window, s.cfg.Lag).Register(s.grpc)
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.grpc.Serve(gl)
+	}()
+	hl, err := net.Listen("tcp", s.cfg.API.HTTPListen)
+	if err != nil {
+		return fmt.Errorf("api: http listen %s: %w", s.cfg.API.HTTPListen, err)
+	}
+	s.HTTPAddr = hl.Addr().String()
+	h, closeGW, err := api.NewHTTPHandler(ctx, api.HTTPConfig{GRPCAddr: s.GRPCAddr, Metrics: []*metrics.Set{set}, Ready: s.ready})
+	if err != nil {
+		hl.Close()
+		return err
+	}
+	s.closeGW = closeGW
+	s.http = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := s.http.Serve(hl); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("api: http server", "err", err)
+		}
+	}()
+	return nil
+}
+
+func (s *sidecar) ready() (bool, string) {
+	if s.poller == nil {
+		return false, "starting"
+	}
+	st := s.poller.Status()
+	return st.Ready, st.Reason
+}
+
+// Stop shuts everything down in reverse start order and waits for every
+// goroutine. Safe to call twice.
+func (s *sidecar) Stop() {
+	s.stopOnce.Do(func() {
+		s.cancel()
+		if s.http != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			s.http.Shutdown(ctx)
+			cancel()
+		}
+		if s.grpc != nil {
+			s.grpc.Stop()
+		}
+		if s.closeGW != nil {
+			s.closeGW()
+		}
+		s.wg.Wait()
+		if s.poller != nil {
+			s.poller.Close()
+		}
+	})
+}

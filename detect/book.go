@@ -1,0 +1,185 @@
+package detect
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// BookConfig sets the hysteresis of the finding lifecycle.
+type BookConfig struct {
+	// OpenAfter: a condition must be seen continuously this long before its
+	// finding opens. Default 5s.
+	OpenAfter time.Duration `yaml:"open_after"`
+	// ResolveAfter: a firing finding resolves only after its subject was
+	// judged OK continuously this long. Gaps neither count nor reset. Default 30s.
+	ResolveAfter time.Duration `yaml:"resolve_after"`
+	// UpdateEvery: a firing finding emits an Updated event at most this often
+	// unless its severity or partitions change. Default 30s.
+	UpdateEvery time.Duration `yaml:"update_every"`
+}
+
+// DefaultBookConfig returns the defaults documented on BookConfig.
+func DefaultBookConfig() BookConfig {
+	return BookConfig{OpenAfter: 5 * time.Second, ResolveAfter: 30 * time.Second, UpdateEvery: 30 * time.Second}
+}
+
+// Validate reports invalid fields by YAML key.
+func (c BookConfig) Validate() error {
+	var errs []error
+	if c.OpenAfter < 0 {
+		errs = append(errs, fmt.Errorf("findings.open_after: must be ≥ 0, got %s", c.OpenAfter))
+	}
+	if c.ResolveAfter < 0 {
+		errs = append(errs, fmt.Errorf("findings.resolve_after: must be ≥ 0, got %s", c.ResolveAfter))
+	}
+	if c.UpdateEvery <= 0 {
+		errs = append(errs, fmt.Errorf("findings.update_every: must be > 0, got %s", c.UpdateEvery))
+	}
+	return errors.Join(errs...)
+}
+
+// Book turns each sweep's candidates into finding lifecycle events. It holds
+// pending and firing findings; resolved ones leave the book with their
+// Resolved event. Not safe for concurrent use: one goroutine owns it.
+type Book struct {
+	cfg     BookConfig
+	entries map[string]*entry // by fingerprint
+}
+
+type entry struct {
+	domain       string
+	pendingSince time.Time
+	okSince      time.Time // zero while the condition holds
+	lastEmit     time.Time
+	seen         bool // candidate present in the current sweep
+	firing       bool
+	f            Finding
+}
+
+// NewBook returns an empty book.
+func NewBook(cfg BookConfig) (*Book, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &Book{cfg: cfg, entries: map[string]*entry{}}, nil
+}
+
+// Firing returns copies of the firing findings, by fingerprint order.
+func (b *Book) Firing() []Finding {
+	var out []Finding
+	for _, e := range b.entries {
+		if e.firing {
+			out = append(out, e.f.Clone())
+		}
+	}
+	slices.SortFunc(out, func(x, y Finding) int { return compareStrings(x.Fingerprint, y.Fingerprint) })
+	return out
+}
+
+// Restore puts previously firing findings back in the book (warm restart),
+// so a restart neither resolves nor re-opens them.
+func (b *Book) Restore(domain string, fs []Finding, now time.Time) {
+	for _, f := range fs {
+		if f.State != StateFiring {
+			continue
+		}
+		b.entries[f.Fingerprint] = &entry{domain: domain, pendingSince: f.OpenedAt, lastEmit: now, firing: true, f: f.Clone()}
+	}
+}
+
+// Observe applies one sweep of a detector (its domain, e.g. "lag") and
+// returns the events it causes, in a deterministic order. Only entries of the
+// same domain are affected.
+func (b *Book) Observe(domain string, now time.Time, res SweepResult) []Event {
+	var events []Event
+	for _, c := range res.Candidates {
+		if ev, ok := b.observeCandidate(domain, now, c); ok {
+			events = append(events, ev)
+		}
+	}
+	for fp, e := range b.entries {
+		if e.domain != domain {
+			continue
+		}
+		if e.seen {
+			e.seen = false
+			continue
+		}
+		if ev, ok := b.observeAbsent(fp, e, now, res); ok {
+			events = append(events, ev)
+		}
+	}
+	slices.SortStableFunc(events, func(x, y Event) int { return compareStrings(x.Finding.Fingerprint, y.Finding.Fingerprint) })
+	return events
+}
+
+func (b *Book) observeCandidate(domain string, now time.Time, c Candidate) (Event, bool) {
+	e := b.entries[c.Fingerprint]
+	if e == nil {
+		e = &entry{domain: domain, pendingSince: now}
+		b.entries[c.Fingerprint] = e
+	}
+	e.seen, e.okSince = true, time.Time{}
+	prev := e.f
+	e.f.Fingerprint, e.f.Kind, e.f.Subject = c.Fingerprint, c.Kind, c.Subject
+	e.f.Severity, e.f.Summary, e.f.Evidence, e.f.Facts = c.Severity, c.Summary, c.Evidence, c.Facts
+	e.f.UpdatedAt = now
+	if !e.firing {
+		if now.Sub(e.pendingSince) < b.cfg.OpenAfter {
+			return Event{}, false
+		}
+		e.firing, e.lastEmit = true, now
+		e.f.State, e.f.OpenedAt = StateFiring, now
+		e.f.ID = findingID(c.Fingerprint, now)
+		return Event{Type: EventOpened, Finding: e.f.Clone()}, true
+	}
+	changed := prev.Severity != e.f.Severity || !slices.Equal(prev.Subject.Partitions, e.f.Subject.Partitions)
+	if !changed && now.Sub(e.lastEmit) < b.cfg.UpdateEvery {
+		return Event{}, false
+	}
+	e.lastEmit = now
+	return Event{Type: EventUpdated, Finding: e.f.Clone()}, true
+}
+
+// observeAbsent handles an entry whose condition was not seen this sweep.
+func (b *Book) observeAbsent(fp string, e *entry, now time.Time, res SweepResult) (Event, bool) {
+	key := e.f.Subject.Key()
+	switch {
+	case !res.Present[key]:
+		delete(b.entries, fp)
+		if e.firing {
+			return b.resolve(e, now, ResolvedSubjectGone), true
+		}
+	case res.Observed[key]:
+		if !e.firing {
+			delete(b.entries, fp)
+			return Event{}, false
+		}
+		if e.okSince.IsZero() {
+			e.okSince = now
+		}
+		if now.Sub(e.okSince) >= b.cfg.ResolveAfter {
+			delete(b.entries, fp)
+			return b.resolve(e, now, ResolvedRecovered), true
+		}
+	}
+	// Present but not observed: a data gap. Nothing changes.
+	return Event{}, false
+}
+
+func (b *Book) resolve(e *entry, now time.Time, why string) Event {
+	e.f.State, e.f.ResolvedAt, e.f.UpdatedAt, e.f.Resolution = StateResolved, now, now, why
+	return Event{Type: EventResolved, Finding: e.f.Clone()}
+}
+
+func compareStrings(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,262 @@
+// Package detect turns windows of samples into findings with evidence.
+//
+// It is a pure leaf: no Kafka client, no store, no protobuf. Every detector is
+// a function of samples (see PartitionWindow) and configuration, so it can be
+// table-tested; the Book turns a detector's candidates into a finding
+// lifecycle (pending → firing → resolved) with hysteresis.
+//
+// Conventions used throughout the package:
+//   - timestamps are Unix milliseconds (int64) unless a field is a time.Time;
+//   - offsets and lags are Kafka offsets (messages), int64;
+//   - a missing sample is the value Gap, never zero;
+//   - rates are per second.
+package detect
+
+import (
+	"fmt"
+	"hash/fnv"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Gap marks a missing sample in a value column: the poll or scrape that should
+// have produced it failed. It is never a valid offset.
+const Gap int64 = math.MinInt64
+
+// Kind names what a finding is about. Kinds are stable identifiers that appear
+// in the API and in alert names.
+type Kind string
+
+// Consumer-lag kinds (the Burrow statuses, measured in seconds).
+const (
+	KindLagGrowing      Kind = "LAG_GROWING"
+	KindConsumerStalled Kind = "CONSUMER_STALLED"
+	KindConsumerStopped Kind = "CONSUMER_STOPPED"
+	KindOffsetRewind    Kind = "OFFSET_REWIND"
+)
+
+// Severity orders how urgent a finding is.
+type Severity int
+
+// Severities, least to most urgent.
+const (
+	SeverityInfo Severity = iota + 1
+	SeverityWarning
+	SeverityCritical
+)
+
+func (s Severity) String() string {
+	switch s {
+	case SeverityInfo:
+		return "info"
+	case SeverityWarning:
+		return "warning"
+	case SeverityCritical:
+		return "critical"
+	}
+	return "unknown"
+}
+
+// ParseSeverity is the inverse of Severity.String.
+func ParseSeverity(s string) (Severity, error) {
+	switch strings.ToLower(s) {
+	case "info":
+		return SeverityInfo, nil
+	case "warning":
+		return SeverityWarning, nil
+	case "critical":
+		return SeverityCritical, nil
+	}
+	return 0, fmt.Errorf("severity %q: want info, warning or critical", s)
+}
+
+// State is where a finding is in its lifecycle.
+type State int
+
+// States of a finding.
+const (
+	StateFiring State = iota + 1
+	StateResolved
+)
+
+func (s State) String() string {
+	switch s {
+	case StateFiring:
+		return "firing"
+	case StateResolved:
+		return "resolved"
+	}
+	return "unknown"
+}
+
+// Resolution reasons. A subject that disappears is never a recovery.
+const (
+	ResolvedRecovered   = "recovered"
+	ResolvedSubjectGone = "subject gone"
+)
+
+// Subject is what a finding is about. Empty fields do not apply; Broker is -1
+// when the finding is not about one broker.
+type Subject struct {
+	Cluster    string
+	Group      string
+	Topic      string
+	Partitions []int32 // sorted ascending
+	Broker     int32
+}
+
+// Key identifies the subject without its partition list: partitions of a
+// finding may change while it is open.
+func (s Subject) Key() string {
+	return s.Cluster + "\x00" + s.Group + "\x00" + s.Topic + "\x00" + strconv.Itoa(int(s.Broker))
+}
+
+// Label is one name=value pair of a series.
+type Label struct {
+	Name, Value string
+}
+
+// SeriesRef names one stored series exactly: the metric name and its labels,
+// sorted by name. It is the reference a citation gives and the API resolves.
+type SeriesRef struct {
+	Metric string
+	Labels []Label
+}
+
+// String renders the reference in Prometheus notation, e.g.
+// kafka_consumergroup_committed_offset{group="g",partition="0",topic="t"}.
+func (r SeriesRef) String() string {
+	var b strings.Builder
+	b.WriteString(r.Metric)
+	b.WriteByte('{')
+	for i, l := range r.Labels {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(l.Name)
+		b.WriteString(`="`)
+		b.WriteString(l.Value)
+		b.WriteByte('"')
+	}
+	b.WriteByte('}')
+	return b.String()
+}
+
+// Source says where a cited sample came from.
+type Source struct {
+	API     string    // Kafka API or scrape, e.g. "OffsetFetch", "ListOffsets(latest)"
+	SweepAt time.Time // time of the newest sweep cited
+}
+
+// Citation is one piece of evidence: a series over a window, summarised by
+// the numbers a reader needs, and where the samples came from. Every citation
+// resolves to raw samples by (Series, From, To).
+type Citation struct {
+	Series    SeriesRef
+	From, To  time.Time // inclusive window of the cited samples
+	First     float64
+	Last      float64
+	Min       float64
+	Max       float64
+	Slope     float64 // robust slope over the window, in SlopeUnit
+	SlopeUnit string  // e.g. "messages/s"
+	Count     int     // samples present in the window
+	Gaps      int     // samples missing in the window
+	Source    Source
+	Note      string // what this citation shows, one short clause
+}
+
+// Fact is a derived number or a piece of configuration a finding relies on.
+type Fact struct {
+	Name  string
+	Value float64
+	Unit  string
+	Text  string // non-numeric facts (e.g. group state); Value is then 0
+}
+
+// Finding is one detected condition with its evidence.
+type Finding struct {
+	ID          string // unique per occurrence: fingerprint hash + open time
+	Fingerprint string // stable identity: kind + subject
+	Kind        Kind
+	Severity    Severity
+	State       State
+	Subject     Subject
+	Summary     string // one sentence a person can read
+	OpenedAt    time.Time
+	UpdatedAt   time.Time
+	ResolvedAt  time.Time // zero while firing
+	Resolution  string    // ResolvedRecovered or ResolvedSubjectGone
+	Evidence    []Citation
+	Facts       []Fact
+}
+
+// Clone returns a deep copy safe to hand to another goroutine.
+func (f Finding) Clone() Finding {
+	f.Subject.Partitions = slices.Clone(f.Subject.Partitions)
+	f.Evidence = slices.Clone(f.Evidence)
+	for i := range f.Evidence {
+		f.Evidence[i].Series.Labels = slices.Clone(f.Evidence[i].Series.Labels)
+	}
+	f.Facts = slices.Clone(f.Facts)
+	return f
+}
+
+// Fingerprint is the stable identity of a finding: its kind and subject key.
+func Fingerprint(k Kind, s Subject) string {
+	return string(k) + "|" + strings.ReplaceAll(s.Key(), "\x00", "|")
+}
+
+// findingID derives an occurrence id from the fingerprint and open time.
+func findingID(fp string, openedAt time.Time) string {
+	h := fnv.New64a()
+	h.Write([]byte(fp))
+	return fmt.Sprintf("%016x-%s", h.Sum64(), strconv.FormatInt(openedAt.UnixMilli(), 36))
+}
+
+// EventType says what happened to a finding.
+type EventType int
+
+// Event types, in lifecycle order.
+const (
+	EventOpened EventType = iota + 1
+	EventUpdated
+	EventResolved
+)
+
+func (e EventType) String() string {
+	switch e {
+	case EventOpened:
+		return "opened"
+	case EventUpdated:
+		return "updated"
+	case EventResolved:
+		return "resolved"
+	}
+	return "unknown"
+}
+
+// Event is a change in a finding's lifecycle, carrying the finding as it is
+// after the change.
+type Event struct {
+	Type    EventType
+	Finding Finding
+}
+
+// allKinds lists every kind a detector can open, in API order.
+var allKinds = []Kind{KindLagGrowing, KindConsumerStalled, KindConsumerStopped, KindOffsetRewind}
+
+// KnownKind reports whether k is a kind some detector opens.
+func KnownKind(k Kind) bool { return slices.Contains(allKinds, k) }
+
+// KindNames returns the names of all kinds.
+func KindNames() []string {
+	out := make([]string, len(allKinds))
+	for i, k := range allKinds {
+		out[i] = string(k)
+	}
+	return out
+}

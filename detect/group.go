@@ -1,0 +1,358 @@
+package detect
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Column names one of the three offset series of a group-partition.
+type Column int
+
+// Columns of a PartitionWindow.
+const (
+	ColCommitted Column = iota
+	ColEnd
+	ColStart
+)
+
+// Source APIs of the offset columns, as cited in evidence.
+var columnSource = [...]string{
+	ColCommitted: "OffsetFetch",
+	ColEnd:       "ListOffsets(latest)",
+	ColStart:     "ListOffsets(earliest)",
+}
+
+// PartitionInput is one partition of a GroupTopic as the view supplies it.
+type PartitionInput struct {
+	Partition int32
+	Window    PartitionWindow
+	Series    [3]uint32 // series ids by Column, resolved by ConsumerView.SeriesRef for citations
+}
+
+// GroupTopic is every watched partition of one topic consumed by one group,
+// at the newest sweep.
+type GroupTopic struct {
+	Cluster    string
+	Group      string
+	Topic      string
+	Context    GroupContext
+	Partitions []PartitionInput
+}
+
+// ConsumerView supplies windows to the lag detector. The state package
+// implements it over its rings. Implementations may reuse the GroupTopic and
+// its slices between calls of fn: fn must not retain them.
+type ConsumerView interface {
+	EachGroupTopic(fn func(gt *GroupTopic))
+	SeriesRef(id uint32) SeriesRef
+}
+
+// Candidate is a condition the detector sees at this sweep; the Book decides
+// whether it opens, updates or resolves a finding.
+type Candidate struct {
+	Fingerprint string
+	Kind        Kind
+	Severity    Severity
+	Subject     Subject
+	Summary     string
+	Evidence    []Citation
+	Facts       []Fact
+	At          time.Time // the sweep judged
+}
+
+// SweepResult is what one lag-detector pass produced.
+type SweepResult struct {
+	Candidates []Candidate
+	Observed   map[string]bool // subject keys judged with data at this sweep
+	Present    map[string]bool // subject keys that exist (judged or in a gap)
+}
+
+// LagDetector evaluates every group-topic of a view. Not safe for concurrent
+// use; one goroutine owns it.
+type LagDetector struct {
+	cfg     LagConfig
+	scratch LagScratch
+	results []PartitionLag
+	cited   []int
+}
+
+// NewLagDetector returns a detector with a validated config.
+func NewLagDetector(cfg LagConfig) (*LagDetector, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &LagDetector{cfg: cfg}, nil
+}
+
+// Config returns the detector's configuration.
+func (d *LagDetector) Config() LagConfig { return d.cfg }
+
+// Sweep evaluates the view and returns the candidates of this sweep.
+func (d *LagDetector) Sweep(v ConsumerView) SweepResult {
+	res := SweepResult{Observed: map[string]bool{}, Present: map[string]bool{}}
+	v.EachGroupTopic(func(gt *GroupTopic) {
+		key := subjectOf(gt, nil).Key()
+		res.Present[key] = true
+		d.evaluate(gt)
+		if !d.anyKnown() {
+			return
+		}
+		res.Observed[key] = true
+		res.Candidates = d.appendCandidates(res.Candidates, v, gt)
+	})
+	return res
+}
+
+// GroupLag evaluates one group-topic and returns the per-partition verdicts,
+// in the order of gt.Partitions. The slice is reused by the next call.
+func (d *LagDetector) GroupLag(gt *GroupTopic) []PartitionLag {
+	d.evaluate(gt)
+	return d.results
+}
+
+func (d *LagDetector) evaluate(gt *GroupTopic) {
+	d.results = d.results[:0]
+	for i := range gt.Partitions {
+		d.results = append(d.results, EvaluatePartition(d.cfg, gt.Partitions[i].Window, gt.Context, &d.scratch))
+	}
+}
+
+func (d *LagDetector) anyKnown() bool {
+	for _, r := range d.results {
+		if r.Status != StatusUnknown {
+			return true
+		}
+	}
+	return false
+}
+
+// appendCandidates adds one candidate per non-OK status present in gt.
+func (d *LagDetector) appendCandidates(dst []Candidate, v ConsumerView, gt *GroupTopic) []Candidate {
+	for st := StatusLagGrowing; st <= StatusRewind; st++ {
+		d.cited = d.cited[:0]
+		for i, r := range d.results {
+			if r.Status == st {
+				d.cited = append(d.cited, i)
+			}
+		}
+		if len(d.cited) > 0 {
+			dst = append(dst, d.candidate(v, gt, st))
+		}
+	}
+	return dst
+}
+
+// maxCitedPartitions bounds the evidence of one finding: the worst partitions
+// by lag are cited, the rest are counted.
+const maxCitedPartitions = 3
+
+func (d *LagDetector) candidate(v ConsumerView, gt *GroupTopic, st Status) Candidate {
+	idx := d.cited
+	parts := make([]int32, len(idx))
+	var total int64
+	for i, j := range idx {
+		parts[i] = gt.Partitions[j].Partition
+		total += d.results[j].Lag
+	}
+	slices.Sort(parts)
+	worst := slices.Clone(idx)
+	slices.SortFunc(worst, func(a, b int) int {
+		return cmp.Compare(lagRank(d.results[b]), lagRank(d.results[a]))
+	})
+	worst = worst[:min(len(worst), maxCitedPartitions)]
+
+	subj := subjectOf(gt, parts)
+	k := st.Kind()
+	c := Candidate{
+		Fingerprint: Fingerprint(k, subj),
+		Kind:        k,
+		Severity:    severityOf(st),
+		Subject:     subj,
+		At:          time.UnixMilli(d.results[worst[0]].ToMs),
+	}
+	for _, j := range worst {
+		c.Evidence = append(c.Evidence, d.Citations(v, gt, j, st)...)
+	}
+	c.Facts = d.facts(gt, worst[0], total, len(idx))
+	c.Summary = summarize(gt, st, gt.Partitions[worst[0]].Partition, d.results[worst[0]], total, parts)
+	return c
+}
+
+// lagRank orders partitions for citation: rewinds by size, others by lag.
+func lagRank(r PartitionLag) int64 {
+	if r.Status == StatusRewind {
+		return r.RewindBy
+	}
+	return r.Lag
+}
+
+func severityOf(st Status) Severity {
+	switch st {
+	case StatusStalled:
+		return SeverityCritical
+	case StatusLagGrowing, StatusStopped, StatusRewind:
+		return SeverityWarning
+	}
+	return SeverityInfo
+}
+
+func subjectOf(gt *GroupTopic, parts []int32) Subject {
+	return Subject{Cluster: gt.Cluster, Group: gt.Group, Topic: gt.Topic, Partitions: parts, Broker: -1}
+}
+
+// Citations cites the committed and end offset series of partition j of gt
+// over the window judged by the last GroupLag or Sweep call on gt.
+func (d *LagDetector) Citations(v ConsumerView, gt *GroupTopic, j int, st Status) []Citation {
+	p := &gt.Partitions[j]
+	r := d.results[j]
+	notes := [2]string{
+		"committed offset: its slope is the consume rate",
+		"log end offset: its slope is the produce rate",
+	}
+	switch st {
+	case StatusStalled, StatusStopped:
+		notes[0] = fmt.Sprintf("committed offset unchanged for %s while lag > 0", secs(r.StuckForMs))
+	case StatusRewind:
+		notes[0] = fmt.Sprintf("committed offset went back by %d messages", r.RewindBy)
+	}
+	out := make([]Citation, 0, 2)
+	for col := ColCommitted; col <= ColEnd; col++ {
+		vals := p.Window.Committed
+		if col == ColEnd {
+			vals = p.Window.End
+		}
+		c := Summarize(p.Window.Times, vals, r.FromMs, r.ToMs, &d.scratch)
+		c.Series = v.SeriesRef(p.Series[col])
+		c.Source = Source{API: columnSource[col], SweepAt: time.UnixMilli(r.ToMs)}
+		c.Note = notes[col]
+		out = append(out, c)
+	}
+	return out
+}
+
+// Summarize computes a citation's numbers for the samples of one column in
+// [from, to] (Unix ms). Series and Source are left for the caller.
+func Summarize(times, vals []int64, from, to int64, s *LagScratch) Citation {
+	c := Citation{From: time.UnixMilli(from), To: time.UnixMilli(to), SlopeUnit: "messages/s"}
+	s.xs, s.com = s.xs[:0], s.com[:0]
+	for i, t := range times {
+		if t < from || t > to {
+			continue
+		}
+		if vals[i] == Gap {
+			c.Gaps++
+			continue
+		}
+		v := float64(vals[i])
+		if c.Count == 0 {
+			c.First, c.Min, c.Max = v, v, v
+		}
+		c.Count++
+		c.Last, c.Min, c.Max = v, math.Min(c.Min, v), math.Max(c.Max, v)
+		s.xs = append(s.xs, float64(t-from)/1000)
+		s.com = append(s.com, v)
+	}
+	c.Slope, _, s.buf = RobustSlope(s.xs, s.com, s.buf)
+	return c
+}
+
+func (d *LagDetector) facts(gt *GroupTopic, j int, total int64, n int) []Fact {
+	r := d.results[j]
+	f := []Fact{
+		{Name: "total_lag", Value: float64(total), Unit: "messages"},
+		{Name: "partitions_affected", Value: float64(n), Unit: "partitions"},
+		{Name: "worst_partition", Value: float64(gt.Partitions[j].Partition)},
+		{Name: "worst_partition_lag", Value: float64(r.Lag), Unit: "messages"},
+		{Name: "lag_growth_rate", Value: r.LagSlope, Unit: "messages/s"},
+		{Name: "consume_rate", Value: r.ConsumeRate, Unit: "messages/s"},
+		{Name: "produce_rate", Value: r.ProduceRate, Unit: "messages/s"},
+		{Name: "committed_unchanged_for", Value: float64(r.UnchangedForMs) / 1000, Unit: "s"},
+		{Name: "stuck_with_lag_for", Value: float64(r.StuckForMs) / 1000, Unit: "s"},
+		catchUpFact(r.CatchUp),
+	}
+	if gt.Context.Known {
+		f = append(f,
+			Fact{Name: "group_state", Text: gt.Context.State},
+			Fact{Name: "group_members", Value: float64(gt.Context.Members), Unit: "members"},
+			Fact{Name: "group_generation", Value: float64(gt.Context.Generation)},
+		)
+	}
+	return append(f,
+		Fact{Name: "config.lag.window", Value: d.cfg.Window.Seconds(), Unit: "s"},
+		Fact{Name: "config.lag.stall_after", Value: d.cfg.StallAfter.Seconds(), Unit: "s"},
+		Fact{Name: "config.lag.stop_after", Value: d.cfg.StopAfter.Seconds(), Unit: "s"},
+		Fact{Name: "config.lag.min_growth", Value: float64(d.cfg.MinGrowth), Unit: "messages"},
+	)
+}
+
+func catchUpFact(s float64) Fact {
+	if math.IsInf(s, 1) {
+		return Fact{Name: "time_to_catch_up", Text: "never at current rates", Unit: "s"}
+	}
+	return Fact{Name: "time_to_catch_up", Value: s, Unit: "s"}
+}
+
+// summarize writes the one-sentence summary of a candidate.
+func summarize(gt *GroupTopic, st Status, worst int32, w PartitionLag, total int64, parts []int32) string {
+	g, t := strconv.Quote(gt.Group), strconv.Quote(gt.Topic)
+	ps := partitionList(parts)
+	switch st {
+	case StatusLagGrowing:
+		return fmt.Sprintf("Consumer group %s is falling behind on topic %s (%s): lag on partition %d grew from %d to %d messages in %s (%+.1f messages/s) and now totals %d; %s.",
+			g, t, ps, worst, w.LagFirst, w.Lag, secs(w.ToMs-w.FromMs), w.LagSlope, total, catchUpPhrase(w.CatchUp))
+	case StatusStalled:
+		return fmt.Sprintf("Consumer group %s has members but has not advanced its committed offset on topic %s (%s) for %s while %d messages wait.",
+			g, t, ps, secs(w.StuckForMs), total)
+	case StatusStopped:
+		return fmt.Sprintf("Consumer group %s has no members and has not committed on topic %s (%s) for %s while %d messages wait.",
+			g, t, ps, secs(w.StuckForMs), total)
+	case StatusRewind:
+		return fmt.Sprintf("Consumer group %s moved its committed offset on topic %s (%s) back by %d messages, to %d.",
+			g, t, ps, w.RewindBy, w.Committed)
+	}
+	return ""
+}
+
+func catchUpPhrase(s float64) string {
+	switch {
+	case math.IsInf(s, 1):
+		return "at current rates it will never catch up"
+	case s == 0:
+		return "it has caught up"
+	}
+	return "at current rates it catches up in " + secs(int64(s*1000))
+}
+
+// partitionList renders "partition 3" or "partitions 0,1,2" (at most 8 listed).
+func partitionList(ps []int32) string {
+	if len(ps) == 1 {
+		return "partition " + strconv.Itoa(int(ps[0]))
+	}
+	var b strings.Builder
+	b.WriteString("partitions ")
+	for i, p := range ps {
+		if i == 8 {
+			fmt.Fprintf(&b, " and %d more", len(ps)-8)
+			break
+		}
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strconv.Itoa(int(p)))
+	}
+	return b.String()
+}
+
+// secs renders a duration in ms as whole seconds, or minutes past 2 minutes.
+func secs(ms int64) string {
+	d := time.Duration(ms) * time.Millisecond
+	if d >= 2*time.Minute {
+		return d.Round(time.Second).String()
+	}
+	return strconv.FormatInt(int64(d.Round(time.Second)/time.Second), 10) + "s"
+}

@@ -1,0 +1,283 @@
+package detect
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"time"
+)
+
+// Status is the health of one group-partition, with Burrow's semantics but
+// measured in seconds of wall time rather than in numbers of commits.
+//
+// Formulas, evaluated at the newest sweep t (lag = max(0, end − committed)):
+//
+//   - OFFSET_REWIND: committed(t) < max committed in the window — the offset
+//     went backwards and has not recovered. Worst-case detection latency: one
+//     poll interval (+ Book.OpenAfter).
+//   - CONSUMER_STOPPED: lag(t) > 0, the group has no members, and the committed
+//     offset has not changed for StopAfter (default 60 s). Worst case:
+//     StopAfter + the group-describe interval (default 10 polls = 10 s) + one
+//     poll interval (+ OpenAfter). Default 71 s.
+//   - CONSUMER_STALLED: lag > 0 at every sample for StallAfter (default 60 s)
+//     while the committed offset did not change and the group still has (or
+//     may have) members. Worst case: StallAfter + one poll interval
+//     (+ OpenAfter). Default 61 s.
+//   - LAG_GROWING: the consumer still commits (committed advanced in the
+//     window), the window spans at least MinSpan (default 30 s), the robust
+//     slope of lag is positive, and both the fitted growth (slope × span) and
+//     the observed growth (last − first lag) reach MinGrowth (default 100
+//     messages). Worst case: max(MinSpan, 2 × MinGrowth / growth rate) + one
+//     poll interval (+ OpenAfter); 31 s for a lag growing ≥ 7 messages/s.
+//   - OK otherwise. An idle topic with zero lag is OK, never STOPPED: every
+//     non-OK status except REWIND needs lag > 0.
+//   - UNKNOWN when the newest sweep has no committed or end offset for the
+//     partition (a data gap). UNKNOWN never opens or resolves a finding.
+//
+// Sources of defaults: Burrow's evaluator (WARN/STALL/STOP/REWIND rules) and
+// ../shared/reference/kafka-telemetry.md; 60 s is twelve missed auto-commits
+// at the Kafka consumer's default auto.commit.interval.ms of 5 s.
+type Status int
+
+// Partition statuses, least to most specific.
+const (
+	StatusUnknown Status = iota
+	StatusOK
+	StatusLagGrowing
+	StatusStalled
+	StatusStopped
+	StatusRewind
+)
+
+func (s Status) String() string {
+	switch s {
+	case StatusOK:
+		return "OK"
+	case StatusLagGrowing:
+		return string(KindLagGrowing)
+	case StatusStalled:
+		return string(KindConsumerStalled)
+	case StatusStopped:
+		return string(KindConsumerStopped)
+	case StatusRewind:
+		return string(KindOffsetRewind)
+	}
+	return "UNKNOWN"
+}
+
+// Kind is the finding kind a non-OK status opens; "" for OK and UNKNOWN.
+func (s Status) Kind() Kind {
+	switch s {
+	case StatusLagGrowing:
+		return KindLagGrowing
+	case StatusStalled:
+		return KindConsumerStalled
+	case StatusStopped:
+		return KindConsumerStopped
+	case StatusRewind:
+		return KindOffsetRewind
+	}
+	return ""
+}
+
+// LagConfig holds the consumer-lag thresholds. Zero values are invalid; start
+// from DefaultLagConfig.
+type LagConfig struct {
+	Window     time.Duration `yaml:"window"`      // how far back the detector looks; default 10m
+	StallAfter time.Duration `yaml:"stall_after"` // default 60s
+	StopAfter  time.Duration `yaml:"stop_after"`  // default 60s
+	MinSpan    time.Duration `yaml:"min_span"`    // default 30s
+	MinGrowth  int64         `yaml:"min_growth"`  // messages; default 100
+}
+
+// DefaultLagConfig returns the defaults documented on Status.
+func DefaultLagConfig() LagConfig {
+	return LagConfig{
+		Window:     10 * time.Minute,
+		StallAfter: 60 * time.Second,
+		StopAfter:  60 * time.Second,
+		MinSpan:    30 * time.Second,
+		MinGrowth:  100,
+	}
+}
+
+// Validate reports the first invalid field by its YAML key.
+func (c LagConfig) Validate() error {
+	var errs []error
+	pos := func(key string, d time.Duration) {
+		if d <= 0 {
+			errs = append(errs, fmt.Errorf("lag.%s: must be a positive duration, got %s", key, d))
+		}
+	}
+	pos("window", c.Window)
+	pos("stall_after", c.StallAfter)
+	pos("stop_after", c.StopAfter)
+	pos("min_span", c.MinSpan)
+	if c.MinGrowth < 1 {
+		errs = append(errs, fmt.Errorf("lag.min_growth: must be ≥ 1 message, got %d", c.MinGrowth))
+	}
+	if c.MinSpan > c.Window {
+		errs = append(errs, fmt.Errorf("lag.min_span: %s exceeds lag.window %s", c.MinSpan, c.Window))
+	}
+	return errors.Join(errs...)
+}
+
+// PartitionWindow is the recent history of one group-partition: aligned
+// columns, oldest first. Absent samples are Gap.
+type PartitionWindow struct {
+	Times     []int64 // Unix ms of each sweep, ascending
+	Committed []int64 // committed offset of the group (OffsetFetch)
+	End       []int64 // log end offset (ListOffsets latest)
+	Start     []int64 // log start offset (ListOffsets earliest); may be Gap
+}
+
+// GroupContext is what DescribeGroups said about the group most recently.
+type GroupContext struct {
+	Known      bool   // false until the group was described once
+	State      string // e.g. "Stable", "Empty", "PreparingRebalance"
+	Members    int
+	Generation int32
+}
+
+// PartitionLag is the detector's verdict on one group-partition.
+type PartitionLag struct {
+	Status         Status
+	Lag            int64   // newest lag in messages; Gap when unknown
+	Committed      int64   // newest committed offset; Gap when unknown
+	End            int64   // newest log end offset; Gap when unknown
+	LagSlope       float64 // messages/s, robust
+	ConsumeRate    float64 // messages/s, robust slope of the committed offset
+	ProduceRate    float64 // messages/s, robust slope of the log end offset
+	CatchUp        float64 // seconds to reach zero lag at current rates; 0 caught up; +Inf never
+	UnchangedForMs int64   // how long the committed offset has not moved, ms
+	StuckForMs     int64   // how long it has not moved while lag > 0, ms
+	RewindBy       int64   // messages the committed offset went back by (REWIND)
+	LagFirst       int64   // lag at the first sample of the window
+	FromMs, ToMs   int64   // the window judged
+	Points         int     // samples with both offsets present
+}
+
+// LagScratch holds buffers reused across evaluations; the zero value is ready.
+// Not safe for concurrent use.
+type LagScratch struct {
+	xs, lag, com, end, buf []float64
+}
+
+// EvaluatePartition judges one group-partition from its window. It is a pure
+// function of its arguments; s only provides buffers.
+func EvaluatePartition(cfg LagConfig, w PartitionWindow, g GroupContext, s *LagScratch) PartitionLag {
+	r := PartitionLag{Lag: Gap, Committed: Gap, End: Gap}
+	last := len(w.Times) - 1
+	if last < 0 || w.Committed[last] == Gap || w.End[last] == Gap {
+		return r // newest sweep is a gap: unknown, never OK
+	}
+	r.Committed, r.End = w.Committed[last], w.End[last]
+	r.Lag = lagOf(r.End, r.Committed)
+	r.ToMs = w.Times[last]
+	from := r.ToMs - cfg.Window.Milliseconds()
+	first := collect(w, from, r.ToMs, s)
+	r.FromMs, r.Points = w.Times[first], len(s.xs)
+	r.LagFirst = int64(s.lag[0])
+
+	maxC, unchangedSince, stuckSince := scanCommitted(w, first, last)
+	r.UnchangedForMs, r.StuckForMs = r.ToMs-unchangedSince, r.ToMs-stuckSince
+	if r.Committed < maxC {
+		r.Status, r.RewindBy = StatusRewind, maxC-r.Committed
+	}
+	if len(s.xs) >= 2 {
+		r.ConsumeRate, _, s.buf = RobustSlope(s.xs, s.com, s.buf)
+		r.ProduceRate, _, s.buf = RobustSlope(s.xs, s.end, s.buf)
+		if r.Lag > 0 || r.LagFirst > 0 {
+			r.LagSlope, _, s.buf = RobustSlope(s.xs, s.lag, s.buf)
+		}
+	}
+	r.CatchUp = catchUp(r.Lag, r.ConsumeRate-r.ProduceRate)
+	if r.Status == StatusRewind || r.Lag == 0 {
+		if r.Status == 0 {
+			r.Status = StatusOK
+		}
+		return r
+	}
+	r.Status = classifyLagging(cfg, r, g, s.com)
+	return r
+}
+
+// classifyLagging picks the status of a partition with lag > 0.
+func classifyLagging(cfg LagConfig, r PartitionLag, g GroupContext, com []float64) Status {
+	stuck := time.Duration(r.StuckForMs) * time.Millisecond
+	if g.Known && g.Members == 0 && stuck >= cfg.StopAfter {
+		return StatusStopped
+	}
+	if (!g.Known || g.Members > 0) && stuck >= cfg.StallAfter {
+		return StatusStalled
+	}
+	span := float64(r.ToMs-r.FromMs) / 1000
+	committing := len(com) > 1 && com[len(com)-1] > com[0]
+	growth := float64(cfg.MinGrowth)
+	if committing && span >= cfg.MinSpan.Seconds() && r.LagSlope > 0 &&
+		r.LagSlope*span >= growth && float64(r.Lag-r.LagFirst) >= growth {
+		return StatusLagGrowing
+	}
+	return StatusOK
+}
+
+// collect fills s with the samples in [from, to] where both offsets are
+// present, x in seconds relative to the first one. It returns the index of the
+// first sample used. The newest sample is always present (checked by caller).
+func collect(w PartitionWindow, from, to int64, s *LagScratch) int {
+	s.xs, s.lag, s.com, s.end = s.xs[:0], s.lag[:0], s.com[:0], s.end[:0]
+	first := -1
+	for i, t := range w.Times {
+		if t < from || t > to || w.Committed[i] == Gap || w.End[i] == Gap {
+			continue
+		}
+		if first < 0 {
+			first = i
+		}
+		s.xs = append(s.xs, float64(t-w.Times[first])/1000)
+		s.lag = append(s.lag, float64(lagOf(w.End[i], w.Committed[i])))
+		s.com = append(s.com, float64(w.Committed[i]))
+		s.end = append(s.end, float64(w.End[i]))
+	}
+	return first
+}
+
+// scanCommitted returns the largest committed offset in w[first:last+1], the
+// time since which the committed offset has equalled its newest value, and the
+// time since which it has done so with lag > 0 at every present sample.
+func scanCommitted(w PartitionWindow, first, last int) (maxC, unchangedSince, stuckSince int64) {
+	cLast := w.Committed[last]
+	maxC, unchangedSince, stuckSince = cLast, w.Times[last], w.Times[last]
+	unchanged, stuck := true, lagOf(w.End[last], cLast) > 0
+	for i := last; i >= first; i-- {
+		c := w.Committed[i]
+		if c == Gap || w.End[i] == Gap {
+			continue
+		}
+		maxC = max(maxC, c)
+		unchanged = unchanged && c == cLast
+		stuck = stuck && unchanged && lagOf(w.End[i], c) > 0
+		if unchanged {
+			unchangedSince = w.Times[i]
+		}
+		if stuck {
+			stuckSince = w.Times[i]
+		}
+	}
+	return maxC, unchangedSince, stuckSince
+}
+
+func lagOf(end, committed int64) int64 {
+	return max(0, end-committed)
+}
+
+// catchUp is the time to drain lag at a net drain rate (messages/s).
+func catchUp(lag int64, net float64) float64 {
+	if lag <= 0 {
+		return 0
+	}
+	if net <= 0 {
+		return math.Inf(1)
+	}
+	return float64(lag) / net
+}

@@ -1,0 +1,149 @@
+package detect
+
+import (
+	"math"
+	"testing"
+	"time"
+)
+
+// win builds a window of n sweeps one second apart; com and end give the
+// offsets at sweep i (return Gap for a missing sample).
+func win(n int, com, end func(i int) int64) PartitionWindow {
+	w := PartitionWindow{}
+	for i := range n {
+		w.Times = append(w.Times, 1_700_000_000_000+int64(i)*1000)
+		w.Committed = append(w.Committed, com(i))
+		w.End = append(w.End, end(i))
+		w.Start = append(w.Start, 0)
+	}
+	return w
+}
+
+func rate(base, perSec int64) func(int) int64 {
+	return func(i int) int64 { return base + perSec*int64(i) }
+}
+
+func constant(v int64) func(int) int64 { return func(int) int64 { return v } }
+
+// steps commits every k sweeps, as an auto-committing consumer does.
+func steps(perSec int64, k int) func(int) int64 {
+	return func(i int) int64 { return perSec * int64(i-i%k) }
+}
+
+var (
+	stable  = GroupContext{Known: true, State: "Stable", Members: 2, Generation: 3}
+	empty   = GroupContext{Known: true, State: "Empty", Members: 0, Generation: 4}
+	unknown = GroupContext{}
+)
+
+func TestEvaluatePartitionTable(t *testing.T) {
+	cfg := DefaultLagConfig()
+	var s LagScratch
+	f := func(n int, name string, w PartitionWindow, g GroupContext, want Status) {
+		t.Helper()
+		got := EvaluatePartition(cfg, w, g, &s)
+		if got.Status != want {
+			t.Errorf("%d %s: status %v, want %v (lag %d, slope %.2f, unchanged %dms, first lag %d)",
+				n, name, got.Status, want, got.Lag, got.LagSlope, got.UnchangedForMs, got.LagFirst)
+		}
+	}
+	// 1: consumer keeps up with a steady producer: lag 0 throughout.
+	f(1, "caught up", win(120, rate(0, 50), rate(0, 50)), stable, StatusOK)
+	// 2: idle topic, zero lag, nothing commits for ten minutes: OK, never STOPPED.
+	f(2, "idle zero lag", win(600, constant(500), constant(500)), empty, StatusOK)
+	// 3: idle topic, zero lag, group has members: OK, never STALLED.
+	f(3, "idle zero lag members", win(600, constant(500), constant(500)), stable, StatusOK)
+	// 4: producer 100/s, consumer 40/s, still committing: LAG_GROWING.
+	f(4, "growing", win(90, rate(0, 40), rate(0, 100)), stable, StatusLagGrowing)
+	// 5: growing but the window is shorter than MinSpan: not judged yet.
+	f(5, "growing too short", win(20, rate(0, 40), rate(0, 100)), stable, StatusOK)
+	// 6: slow growth below MinGrowth over the window: OK.
+	f(6, "tiny growth", win(60, rate(0, 99), rate(0, 100)), stable, StatusOK)
+	// 7: committed frozen 90 s with lag > 0, members present: STALLED.
+	f(7, "stalled", win(90, constant(1000), rate(1000, 10)), stable, StatusStalled)
+	// 8: frozen only 40 s (< StallAfter): OK (and not growing: no commits).
+	f(8, "frozen briefly", win(40, constant(1000), rate(1000, 10)), stable, StatusOK)
+	// 9: frozen with lag > 0 on an idle topic (lag constant 50): STALLED.
+	f(9, "stalled idle topic", win(90, constant(950), constant(1000)), stable, StatusStalled)
+	// 10: no members, frozen 90 s, lag > 0: STOPPED.
+	f(10, "stopped", win(90, constant(1000), rate(1000, 10)), empty, StatusStopped)
+	// 11: no members, frozen 30 s only: not yet STOPPED.
+	f(11, "stopped too soon", win(30, constant(1000), rate(1000, 10)), empty, StatusOK)
+	// 12: committed went backwards and stayed there: REWIND.
+	f(12, "rewind", win(30, func(i int) int64 {
+		if i >= 25 {
+			return 100
+		}
+		return 1000 + int64(i)
+	}, constant(2000)), stable, StatusRewind)
+	// 13: newest sweep is a gap: UNKNOWN, never OK.
+	f(13, "gap at newest", win(60, func(i int) int64 {
+		if i == 59 {
+			return Gap
+		}
+		return 0
+	}, rate(0, 100)), stable, StatusUnknown)
+	// 14: gaps in the middle of a growing window do not hide the growth.
+	f(14, "growing with gaps", win(90, func(i int) int64 {
+		if i%7 == 3 {
+			return Gap
+		}
+		return 40 * int64(i)
+	}, rate(0, 100)), stable, StatusLagGrowing)
+	// 15: auto-commit every 5 s at the produce rate: sawtooth lag, OK.
+	f(15, "sawtooth", win(300, steps(100, 5), rate(0, 100)), stable, StatusOK)
+	// 16: frozen with lag, members unknown (never described): STALLED, not STOPPED.
+	f(16, "stalled unknown group", win(90, constant(1000), rate(1000, 10)), unknown, StatusStalled)
+	// 17: lag spike that is draining: OK.
+	f(17, "draining", win(90, rate(0, 200), func(i int) int64 { return 10000 + 100*int64(i) }), stable, StatusOK)
+	// 18: committed ahead of end (offsets listed before the commit): lag floored at 0, OK.
+	f(18, "committed ahead", win(60, rate(10, 100), rate(0, 100)), stable, StatusOK)
+	// 19: a burst at the end of a healthy window does not read as growing.
+	f(19, "late burst", win(120, rate(0, 50), func(i int) int64 {
+		if i >= 117 {
+			return 50*int64(i) + 400
+		}
+		return 50 * int64(i)
+	}), stable, StatusOK)
+}
+
+func TestEvaluatePartitionNumbers(t *testing.T) {
+	var s LagScratch
+	r := EvaluatePartition(DefaultLagConfig(), win(61, rate(0, 40), rate(0, 100)), stable, &s)
+	if r.Lag != 60*60 {
+		t.Fatalf("lag %d, want 3600", r.Lag)
+	}
+	if math.Abs(r.LagSlope-60) > 1e-9 || math.Abs(r.ConsumeRate-40) > 1e-9 || math.Abs(r.ProduceRate-100) > 1e-9 {
+		t.Fatalf("rates: lag %.3f consume %.3f produce %.3f", r.LagSlope, r.ConsumeRate, r.ProduceRate)
+	}
+	if !math.IsInf(r.CatchUp, 1) {
+		t.Fatalf("catch-up %v, want +Inf (never at current rates)", r.CatchUp)
+	}
+	r = EvaluatePartition(DefaultLagConfig(), win(61, rate(0, 150), func(i int) int64 { return 6000 + 100*int64(i) }), stable, &s)
+	if want := float64(r.Lag) / 50; math.Abs(r.CatchUp-want) > 1e-6 {
+		t.Fatalf("catch-up %.2f s, want %.2f", r.CatchUp, want)
+	}
+}
+
+func TestEvaluatePartitionWindowBound(t *testing.T) {
+	cfg := DefaultLagConfig()
+	cfg.Window = 30 * time.Second
+	var s LagScratch
+	// Stalled for 100 s, but the window is 30 s: unchanged-for is capped by what is judged.
+	r := EvaluatePartition(cfg, win(100, constant(5), constant(10)), stable, &s)
+	if r.UnchangedForMs != 30_000 {
+		t.Fatalf("unchanged for %d ms, want 30000", r.UnchangedForMs)
+	}
+}
+
+func TestRobustSlopeResistsOutlier(t *testing.T) {
+	xs := []float64{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}
+	ys := []float64{0, 2, 4, 6, 8, 1000, 12, 14, 16, 18}
+	got, ok, _ := RobustSlope(xs, ys, nil)
+	if !ok || got != 2 {
+		t.Fatalf("slope %v ok %v, want 2", got, ok)
+	}
+	if _, ok, _ := RobustSlope(xs[:1], ys[:1], nil); ok {
+		t.Fatal("one point must not give a slope")
+	}
+}

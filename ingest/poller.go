@@ -1,0 +1,414 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kwitness/kwitness/detect"
+	"github.com/kwitness/kwitness/state"
+)
+
+// Status is the poller's health as /readyz reports it.
+type Status struct {
+	Ready     bool
+	Reason    string    // why not ready; "" when ready
+	LastSweep time.Time // stamp of the newest published sweep
+	Sweeps    uint64
+	Overruns  uint64
+	Errors    []string // errors of the newest sweep, at most 10
+}
+
+// SweepReport says what one sweep did.
+type SweepReport struct {
+	At         time.Time
+	Groups     int
+	Partitions int // group-partitions with a committed offset
+	Errors     []error
+	Ready      bool // the sweep reached the cluster (group list and offsets)
+}
+
+// Poller runs sweeps against one cluster. Sweep and Run are called by one
+// goroutine (the owner); Status is safe for concurrent use.
+type Poller struct {
+	cfg     Config
+	log     *slog.Logger
+	window  *state.Window
+	client  *kgo.Client
+	adm     *kadm.Client
+	groupsF matcher
+	topicsF matcher
+	onSweep func(SweepReport)
+
+	sweeps   uint64
+	groups   map[string]bool                // groups listed and passing the filter
+	contexts map[string]detect.GroupContext // from DescribeGroups
+	members  map[string]string              // group → sorted member ids, to count membership changes
+	specs    map[string][]state.GroupTopicSpec
+	status   atomic.Pointer[Status]
+	lastWhy  string
+
+	sweepDur  *metrics.Histogram
+	overruns  *metrics.Counter
+	sweepsCtr *metrics.Counter
+	set       *metrics.Set
+}
+
+// New connects a client for cfg; extra client options (e.g. hooks, TLS, SASL)
+// are appended. onSweep, if non-nil, is called after each published sweep.
+func New(cfg Config, w *state.Window, log *slog.Logger, set *metrics.Set, onSweep func(SweepReport), extra ...kgo.Opt) (*Poller, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	gf, _ := cfg.Groups.compile("kafka.groups")
+	tf, _ := cfg.Topics.compile("kafka.topics")
+	opts := append([]kgo.Opt{
+		kgo.SeedBrokers(cfg.Brokers...),
+		kgo.ClientID(cfg.ClientID),
+		kgo.RetryTimeout(cfg.RequestTimeout),
+	}, extra...)
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("ingest: kafka client for %v: %w", cfg.Brokers, err)
+	}
+	p := &Poller{
+		cfg: cfg, log: log, window: w, client: cl, adm: kadm.NewClient(cl),
+		groupsF: gf, topicsF: tf, onSweep: onSweep,
+		groups: map[string]bool{}, contexts: map[string]detect.GroupContext{},
+		members: map[string]string{}, specs: map[string][]state.GroupTopicSpec{},
+		set:       set,
+		sweepDur:  set.NewHistogram("kwitness_sweep_duration_seconds"),
+		overruns:  set.NewCounter("kwitness_sweep_overruns_total"),
+		sweepsCtr: set.NewCounter("kwitness_sweeps_total"),
+	}
+	set.NewGauge("kwitness_series", func() float64 { return float64(w.Snapshot().Series) })
+	set.NewGauge("kwitness_window_bytes", func() float64 { return float64(w.Bytes()) })
+	p.status.Store(&Status{Reason: "no sweep yet"})
+	return p, nil
+}
+
+// Close releases the client. Safe to call twice.
+func (p *Poller) Close() { p.client.Close() }
+
+// Status returns the newest status.
+func (p *Poller) Status() Status { return *p.status.Load() }
+
+// Run sweeps every PollInterval until ctx is done. Sweeps never overlap; an
+// overrun is counted and the next sweep starts at once. After a sweep that
+// could not reach the cluster, the wait doubles up to MaxBackoff.
+func (p *Poller) Run(ctx context.Context) {
+	interval := p.cfg.PollInterval
+	next := time.Now().Truncate(interval)
+	failures := 0
+	for {
+		rep := p.Sweep(ctx, next)
+		if ctx.Err() != nil {
+			return
+		}
+		wait := interval
+		if !rep.Ready {
+			failures++
+			wait = min(interval<<min(failures, 16), p.cfg.MaxBackoff)
+		} else {
+			failures = 0
+		}
+		next = next.Add(wait)
+		if now := time.Now(); now.After(next) {
+			p.overruns.Inc()
+			next = now.Truncate(interval)
+			if !next.After(rep.At) {
+				next = rep.At.Add(interval)
+			}
+		}
+		t := time.NewTimer(time.Until(next))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Sweep polls the cluster once and publishes the sweep stamped at.
+func (p *Poller) Sweep(ctx context.Context, at time.Time) SweepReport {
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.RequestTimeout)
+	defer cancel()
+	rep := SweepReport{At: at}
+	p.sweeps++
+
+	listed := p.listGroups(ctx, &rep)
+	p.describeGroups(ctx, listed, &rep)
+	groups := slices.Sorted(maps.Keys(p.groups))
+	fetched := p.adm.FetchManyOffsets(ctx, groups...)
+	offsetsOK := false
+	for _, g := range groups {
+		if p.collectGroup(g, fetched[g], &rep) {
+			offsetsOK = true
+		}
+	}
+	sweep := p.window.Begin(at)
+	p.writeCommitted(sweep, fetched)
+	p.writeLogOffsets(ctx, sweep, &rep)
+	sweep.SetTopology(p.window.BuildTopology(p.allSpecs()))
+	sweep.SetGroups(maps.Clone(p.contexts))
+	p.window.Commit(sweep)
+
+	rep.Groups = len(groups)
+	rep.Ready = listed && (offsetsOK || len(groups) == 0)
+	p.sweepsCtr.Inc()
+	p.sweepDur.UpdateDuration(start)
+	p.setStatus(rep)
+	if p.onSweep != nil {
+		p.onSweep(rep)
+	}
+	return rep
+}
+
+// listGroups refreshes the set of watched groups. It returns false if the
+// list could not be had from every broker; groups are then kept as they were,
+// so that a failure never looks like groups disappearing.
+func (p *Poller) listGroups(ctx context.Context, rep *SweepReport) bool {
+	listed, err := p.adm.ListGroups(ctx)
+	if err != nil {
+		p.fail(rep, requestErrors("ListGroups", "", err)...)
+		for g := range listed { // partial answers still add new groups
+			if p.groupsF.match(g) {
+				p.groups[g] = true
+			}
+		}
+		return false
+	}
+	next := map[string]bool{}
+	for g := range listed {
+		if p.groupsF.match(g) {
+			next[g] = true
+		}
+	}
+	for g := range p.groups {
+		if !next[g] {
+			delete(p.contexts, g)
+			delete(p.members, g)
+			delete(p.specs, g)
+		}
+	}
+	p.groups = next
+	return true
+}
+
+// describeGroups refreshes group contexts every DescribeEvery sweeps and at
+// once for groups never described.
+func (p *Poller) describeGroups(ctx context.Context, listedOK bool, rep *SweepReport) {
+	var todo []string
+	refresh := p.sweeps%uint64(p.cfg.DescribeEvery) == 1 || p.cfg.DescribeEvery == 1
+	for g := range p.groups {
+		if _, ok := p.contexts[g]; refresh || !ok {
+			todo = append(todo, g)
+		}
+	}
+	if len(todo) == 0 {
+		return
+	}
+	described, err := p.adm.DescribeGroups(ctx, todo...)
+	if err != nil && len(described) == 0 {
+		p.fail(rep, requestErrors("DescribeGroups", "", err)...)
+		return
+	}
+	for _, g := range todo {
+		d, ok := described[g]
+		if !ok {
+			continue
+		}
+		if d.Err != nil {
+			p.fail(rep, &RequestError{Request: "DescribeGroups", Subject: fmt.Sprintf("group %q", g), Broker: brokerName(d.Coordinator), Err: d.Err})
+			continue
+		}
+		p.contexts[g] = p.contextOf(d)
+	}
+}
+
+// contextOf turns a described group into a GroupContext. Classic groups do
+// not expose their generation through DescribeGroups, so Generation counts
+// the membership changes kwitness has observed (starting at 1).
+func (p *Poller) contextOf(d kadm.DescribedGroup) detect.GroupContext {
+	ids := make([]string, 0, len(d.Members))
+	for _, m := range d.Members {
+		ids = append(ids, m.MemberID)
+	}
+	sort.Strings(ids)
+	key := strings.Join(ids, ",")
+	prev, known := p.contexts[d.Group]
+	gen := prev.Generation
+	if !known {
+		gen = 1
+	} else if p.members[d.Group] != key {
+		gen++
+	}
+	p.members[d.Group] = key
+	return detect.GroupContext{Known: true, State: d.State, Members: len(d.Members), Generation: gen}
+}
+
+// collectGroup records which topics and partitions group g has committed
+// offsets for. On error the group's previous specs are kept (its series
+// become gaps, not gone). It reports whether the fetch succeeded.
+func (p *Poller) collectGroup(g string, r kadm.FetchOffsetsResponse, rep *SweepReport) bool {
+	if r.Err != nil {
+		p.fail(rep, requestErrors("OffsetFetch", fmt.Sprintf("group %q", g), r.Err)...)
+		return false
+	}
+	var specs []state.GroupTopicSpec
+	for _, topic := range slices.Sorted(maps.Keys(r.Fetched)) {
+		if !p.topicsF.match(topic) {
+			continue
+		}
+		var parts []int32
+		for part, o := range r.Fetched[topic] {
+			if o.Err == nil && o.At >= 0 {
+				parts = append(parts, part)
+			}
+		}
+		if len(parts) == 0 {
+			continue
+		}
+		slices.Sort(parts)
+		specs = append(specs, state.GroupTopicSpec{Group: g, Topic: topic, Partitions: parts})
+		rep.Partitions += len(parts)
+	}
+	p.specs[g] = specs
+	return true
+}
+
+func (p *Poller) allSpecs() []state.GroupTopicSpec {
+	var all []state.GroupTopicSpec
+	for _, g := range slices.Sorted(maps.Keys(p.specs)) {
+		all = append(all, p.specs[g]...)
+	}
+	return all
+}
+
+// writeCommitted sets the committed offsets of every successful group fetch.
+func (p *Poller) writeCommitted(s *state.Sweep, fetched kadm.FetchOffsetsResponses) {
+	for g, r := range fetched {
+		if r.Err != nil || !p.groups[g] {
+			continue
+		}
+		for topic, parts := range r.Fetched {
+			if !p.topicsF.match(topic) {
+				continue
+			}
+			for part, o := range parts {
+				if o.Err != nil || o.At < 0 {
+					continue
+				}
+				id := p.window.Register(state.SeriesKey{Metric: state.MetricCommitted, Group: g, Topic: topic, Partition: part})
+				s.Set(id, o.At)
+			}
+		}
+	}
+}
+
+// writeLogOffsets lists start and end offsets of every consumed topic.
+func (p *Poller) writeLogOffsets(ctx context.Context, s *state.Sweep, rep *SweepReport) {
+	topicSet := map[string]bool{}
+	for _, specs := range p.specs {
+		for _, sp := range specs {
+			topicSet[sp.Topic] = true
+		}
+	}
+	if len(topicSet) == 0 {
+		return
+	}
+	topics := slices.Sorted(maps.Keys(topicSet))
+	for _, lst := range []struct {
+		metric state.Metric
+		name   string
+		fn     func(context.Context, ...string) (kadm.ListedOffsets, error)
+	}{
+		{state.MetricEnd, "ListOffsets(latest)", p.adm.ListEndOffsets},
+		{state.MetricStart, "ListOffsets(earliest)", p.adm.ListStartOffsets},
+	} {
+		listed, err := lst.fn(ctx, topics...)
+		if err != nil {
+			p.fail(rep, requestErrors(lst.name, "", err)...)
+		}
+		p.writeListed(s, lst.metric, lst.name, listed, rep)
+	}
+}
+
+func (p *Poller) writeListed(s *state.Sweep, m state.Metric, request string, listed kadm.ListedOffsets, rep *SweepReport) {
+	var errs []error
+	listed.Each(func(o kadm.ListedOffset) {
+		if o.Err != nil {
+			if len(errs) < 3 {
+				errs = append(errs, &RequestError{Request: request, Subject: fmt.Sprintf("topic %q partition %d", o.Topic, o.Partition), Err: o.Err})
+			}
+			return
+		}
+		if o.Offset < 0 {
+			return
+		}
+		id := p.window.Register(state.SeriesKey{Metric: m, Topic: o.Topic, Partition: o.Partition})
+		s.Set(id, o.Offset)
+	})
+	p.fail(rep, errs...)
+}
+
+// fail records request errors in the report and the error counters.
+func (p *Poller) fail(rep *SweepReport, errs ...error) {
+	for _, err := range errs {
+		rep.Errors = append(rep.Errors, err)
+		req := "unknown"
+		var re *RequestError
+		if errors.As(err, &re) {
+			req = re.Request
+		}
+		p.set.GetOrCreateCounter(fmt.Sprintf(`kwitness_ingest_errors_total{class=%q,request=%q}`, Classify(err), req)).Inc()
+	}
+}
+
+// setStatus publishes the status and logs only when readiness or its reason
+// changes, never once per sweep.
+func (p *Poller) setStatus(rep SweepReport) {
+	st := &Status{Ready: rep.Ready, LastSweep: rep.At, Sweeps: p.sweeps, Overruns: p.overruns.Get()}
+	for i, err := range rep.Errors {
+		if i == 10 {
+			break
+		}
+		st.Errors = append(st.Errors, err.Error())
+	}
+	if !rep.Ready {
+		st.Reason = "cannot reach the cluster"
+		if len(rep.Errors) > 0 {
+			st.Reason += ": " + rep.Errors[0].Error()
+		}
+	}
+	p.status.Store(st)
+	why := st.Reason
+	if rep.Ready && len(rep.Errors) > 0 {
+		why = "partial: " + rep.Errors[0].Error()
+	}
+	if why == p.lastWhy {
+		return
+	}
+	p.lastWhy = why
+	switch {
+	case why == "":
+		p.log.Info("ingest: sweeping", "cluster", p.cfg.Cluster, "groups", rep.Groups, "partitions", rep.Partitions)
+	case rep.Ready:
+		p.log.Warn("ingest: partial sweep", "cluster", p.cfg.Cluster, "errors", len(rep.Errors), "first", rep.Errors[0].Error())
+	default:
+		p.log.Error("ingest: not ready", "cluster", p.cfg.Cluster, "reason", why)
+	}
+}

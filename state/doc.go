@@ -1,0 +1,19 @@
+// Package state holds what kwitness knows between sweeps: the detectors'
+// in-memory window of offset series (lock-free rings), the current findings
+// with their event fan-out, and (see chunk.go and docs/format.md) the encoding
+// of the on-disk history.
+//
+// # Window
+//
+// The Window keeps two Rings per series: the newest sweeps at full resolution
+// and a decimated history covering WindowConfig.Span. Each Ring is one shared
+// timestamp per slot plus flat, series-major blocks of atomic int64 values;
+// a missing sample is detect.Gap. One writer (the ingester) fills a Sweep and
+// publishes it with Commit, which ends in a single atomic store of a new
+// Snapshot; readers take a View of the newest Snapshot and never block the
+// writer. A reader that is overtaken by the writer detects the overwritten
+// slots (Ring.ReadSeries) and drops them rather than returning a torn sweep.
+//
+// Memory: (Recent+1 + Points) × 8 B per series; with the defaults
+// (6 recent sweeps, 56 history points) 504 B per registered series.
+package state

@@ -1,0 +1,134 @@
+package state
+
+import (
+	"sync/atomic"
+
+	"github.com/kwitness/kwitness/detect"
+)
+
+// blockSeries is how many series share one value block. Blocks let the series
+// set grow without copying existing values or blocking readers.
+const blockSeries = 4096
+
+// Ring is a fixed number of sweep slots: one shared timestamp per slot and,
+// per series, one value per slot, laid out series-major in flat blocks of
+// atomics (struct of arrays, no per-sample pointers).
+//
+// Concurrency: exactly one writer (Publish, Grow); any number of readers. A
+// reader never blocks the writer. A slot is valid for readers once the sweep
+// count (head) passes it; the writer overwrites the oldest slot only, so a
+// reader that reads sweeps (h-(slots-1), h] and re-checks head afterwards can
+// tell which of them may have been overwritten meanwhile (see ReadSeries).
+type Ring struct {
+	slots  int
+	head   atomic.Uint64 // sweeps fully written
+	times  []atomic.Int64
+	blocks atomic.Pointer[[]*valueBlock]
+}
+
+type valueBlock struct {
+	v []atomic.Int64 // blockSeries × slots; series s, slot k at s*slots+k
+}
+
+// NewRing returns a ring with the given number of slots (≥ 2).
+func NewRing(slots int) *Ring {
+	r := &Ring{slots: slots, times: make([]atomic.Int64, slots)}
+	r.blocks.Store(&[]*valueBlock{})
+	return r
+}
+
+// Slots is the ring's capacity in sweeps; Slots()-1 are readable at once.
+func (r *Ring) Slots() int { return r.slots }
+
+// Head is the number of sweeps fully written so far.
+func (r *Ring) Head() uint64 { return r.head.Load() }
+
+// Capacity is the number of series the ring has room for.
+func (r *Ring) Capacity() int { return len(*r.blocks.Load()) * blockSeries }
+
+// Grow makes room for n series. New series read as gaps in every slot.
+// Writer only.
+func (r *Ring) Grow(n int) {
+	old := *r.blocks.Load()
+	if len(old)*blockSeries >= n {
+		return
+	}
+	blocks := append([]*valueBlock(nil), old...)
+	for len(blocks)*blockSeries < n {
+		b := &valueBlock{v: make([]atomic.Int64, blockSeries*r.slots)}
+		for i := range b.v {
+			b.v[i].Store(detect.Gap)
+		}
+		blocks = append(blocks, b)
+	}
+	r.blocks.Store(&blocks)
+}
+
+// Publish writes one sweep: vals[i] is series i's value (detect.Gap when
+// absent) at time ts (Unix ms). Series beyond len(vals) are written as gaps.
+// Writer only; the caller has grown the ring to len(vals).
+func (r *Ring) Publish(ts int64, vals []int64) {
+	h := r.head.Load()
+	slot := int(h % uint64(r.slots))
+	blocks := *r.blocks.Load()
+	for bi, b := range blocks {
+		lo := bi * blockSeries
+		for j := range blockSeries {
+			v := detect.Gap
+			if lo+j < len(vals) {
+				v = vals[lo+j]
+			}
+			b.v[j*r.slots+slot].Store(v)
+		}
+	}
+	r.times[slot].Store(ts)
+	r.head.Store(h + 1)
+}
+
+// ReadTimes appends the timestamps of sweeps [first, h) to dst, where first is
+// the oldest readable sweep before h, and returns first.
+func (r *Ring) ReadTimes(h uint64, dst []int64) ([]int64, uint64) {
+	first := oldest(h, r.slots)
+	for k := first; k < h; k++ {
+		dst = append(dst, r.times[k%uint64(r.slots)].Load())
+	}
+	return dst, first
+}
+
+// ReadSeries appends series id's values for sweeps [first, h) to dst. It
+// returns dst and how many leading values must be discarded because the
+// writer may have overwritten them during the read.
+func (r *Ring) ReadSeries(h uint64, id uint32, dst []int64) ([]int64, int) {
+	first := oldest(h, r.slots)
+	blocks := *r.blocks.Load()
+	bi := int(id) / blockSeries
+	if bi >= len(blocks) {
+		for k := first; k < h; k++ {
+			dst = append(dst, detect.Gap)
+		}
+		return dst, 0
+	}
+	row := blocks[bi].v[(int(id)%blockSeries)*r.slots:][:r.slots]
+	for k := first; k < h; k++ {
+		dst = append(dst, row[k%uint64(r.slots)].Load())
+	}
+	valid := oldest(r.head.Load(), r.slots)
+	if valid <= first {
+		return dst, 0
+	}
+	return dst, int(min(valid-first, h-first))
+}
+
+// oldest is the oldest sweep readable when h sweeps are published: the writer
+// may be filling slot h%slots, which held sweep h-slots.
+func oldest(h uint64, slots int) uint64 {
+	if h < uint64(slots) {
+		return 0
+	}
+	return h - uint64(slots) + 1
+}
+
+// Bytes is the memory held by the ring's values and timestamps.
+func (r *Ring) Bytes() int {
+	return len(*r.blocks.Load())*blockSeries*r.slots*8 + r.slots*8
+}
