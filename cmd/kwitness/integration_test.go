@@ -1,0 +1,310 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/kwitness/kwitness/detect"
+	"github.com/kwitness/kwitness/ingest"
+	"github.com/kwitness/kwitness/state"
+)
+
+// rig is kwitness (window, engine, poller) against a kfake cluster, driven
+// sweep by sweep with synthetic sweep times one second apart, so the test is
+// fast and deterministic while every request is real Kafka protocol.
+type rig struct {
+	t        *testing.T
+	ctx      context.Context
+	cluster  *kfake.Cluster
+	admin    *kadm.Client
+	producer *kgo.Client
+	window   *state.Window
+	findings *state.Findings
+	engine   *engine
+	poller   *ingest.Poller
+	at       time.Time
+	keys     *keyRecorder
+	events   []detect.Event
+}
+
+// keyRecorder records the API key of every request kwitness's client writes.
+type keyRecorder struct {
+	mu   sync.Mutex
+	keys map[int16]int
+}
+
+func (r *keyRecorder) OnBrokerWrite(_ kgo.BrokerMetadata, key int16, _ int, _, _ time.Duration, _ error) {
+	r.mu.Lock()
+	r.keys[key]++
+	r.mu.Unlock()
+}
+
+func newRig(t *testing.T, topics ...string) *rig {
+	t.Helper()
+	c, err := kfake.NewCluster(kfake.NumBrokers(3), kfake.SeedTopics(3, topics...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	r := &rig{t: t, ctx: t.Context(), cluster: c, at: time.UnixMilli(1_800_000_000_000), keys: &keyRecorder{keys: map[int16]int{}}}
+	r.producer = r.client(kgo.RecordPartitioner(kgo.RoundRobinPartitioner()))
+	r.admin = kadm.NewClient(r.client())
+
+	cfg := DefaultConfig()
+	cfg.Kafka.Cluster, cfg.Kafka.Brokers = "it", c.ListenAddrs()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	r.window, err = state.NewWindow(cfg.Window, cfg.Kafka.Cluster)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.findings = state.NewFindings(time.Hour, 1000)
+	set := metrics.NewSet()
+	if r.engine, err = newEngine(cfg, r.window, r.findings, log, set); err != nil {
+		t.Fatal(err)
+	}
+	r.engine.notify = func(ev detect.Event) { r.events = append(r.events, ev) }
+	r.poller, err = ingest.New(cfg.Kafka, r.window, log, set, nil, kgo.WithHooks(r.keys))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.poller.Close)
+	return r
+}
+
+func (r *rig) client(opts ...kgo.Opt) *kgo.Client {
+	r.t.Helper()
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(r.cluster.ListenAddrs()...)}, opts...)...)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	r.t.Cleanup(cl.Close)
+	return cl
+}
+
+// produce writes n records to topic, spread over its partitions.
+func (r *rig) produce(topic string, n int) {
+	r.t.Helper()
+	recs := make([]*kgo.Record, n)
+	for i := range recs {
+		recs[i] = &kgo.Record{Topic: topic, Value: []byte("v")}
+	}
+	if err := r.producer.ProduceSync(r.ctx, recs...).FirstErr(); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+// ends returns the log end offsets of topic.
+func (r *rig) ends(topic string) kadm.ListedOffsets {
+	r.t.Helper()
+	l, err := r.admin.ListEndOffsets(r.ctx, topic)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return l
+}
+
+// commit sets group's committed offset of every partition of topic to
+// f(end offset, previous committed).
+func (r *rig) commit(group, topic string, f func(end, prev int64) int64) {
+	r.t.Helper()
+	prev, _ := r.admin.FetchOffsets(r.ctx, group)
+	os := kadm.Offsets{}
+	r.ends(topic).Each(func(o kadm.ListedOffset) {
+		p := int64(0)
+		if c, ok := prev.Lookup(topic, o.Partition); ok {
+			p = c.At
+		}
+		os.AddOffset(topic, o.Partition, f(o.Offset, p), -1)
+	})
+	if err := r.admin.CommitAllOffsets(r.ctx, group, os); err != nil {
+		r.t.Fatalf("commit %s/%s: %v", group, topic, err)
+	}
+}
+
+// sweep runs one kwitness sweep and detection pass, then advances the clock.
+func (r *rig) sweep() ingest.SweepReport {
+	rep := r.poller.Sweep(r.ctx, r.at)
+	r.engine.judge()
+	r.at = r.at.Add(time.Second)
+	return rep
+}
+
+func (r *rig) firing(kind detect.Kind, group string) (detect.Finding, bool) {
+	fs := r.findings.List(state.FindingFilter{Kinds: []detect.Kind{kind}, Group: group, States: []detect.State{detect.StateFiring}, Broker: -1})
+	if len(fs) == 0 {
+		return detect.Finding{}, false
+	}
+	return fs[0], true
+}
+
+// TestLagScenarios drives four groups through the skeleton's scenarios: a
+// healthy group, a lagging group that later catches up, a stalled group that
+// is then deleted, and a caught-up group on an idle topic.
+func TestLagScenarios(t *testing.T) {
+	r := newRig(t, "fast", "slow", "stuck", "idle")
+	r.produce("idle", 30)
+	r.produce("stuck", 300)
+	r.commit("idle-group", "idle", func(end, _ int64) int64 { return end })
+	r.commit("stuck-group", "stuck", func(end, _ int64) int64 { return end / 2 })
+	member := r.client(kgo.ConsumerGroup("stuck-group"), kgo.ConsumeTopics("stuck"), kgo.DisableAutoCommit())
+	waitMembers(t, r, "stuck-group", 1)
+
+	for i := range 90 {
+		r.produce("fast", 90)
+		r.produce("slow", 90)
+		r.produce("stuck", 30)
+		r.commit("fast-group", "fast", func(end, _ int64) int64 { return end })
+		r.commit("slow-group", "slow", func(end, prev int64) int64 { return min(end, prev+10) }) // 10/s per partition vs 30/s produced
+		if rep := r.sweep(); !rep.Ready || len(rep.Errors) > 0 {
+			t.Fatalf("sweep %d: ready %v errors %v", i, rep.Ready, rep.Errors)
+		}
+	}
+
+	lagging, ok := r.firing(detect.KindLagGrowing, "slow-group")
+	if !ok {
+		t.Fatalf("slow-group: no LAG_GROWING finding; events: %v", eventSummaries(r.events))
+	}
+	checkEvidence(t, lagging, "slow-group", "slow")
+	if _, ok := r.firing(detect.KindConsumerStalled, "stuck-group"); !ok {
+		t.Fatalf("stuck-group: no CONSUMER_STALLED finding; events: %v", eventSummaries(r.events))
+	}
+	for _, g := range []string{"fast-group", "idle-group"} {
+		if fs := r.findings.List(state.FindingFilter{Group: g, Broker: -1}); len(fs) > 0 {
+			t.Errorf("%s is healthy but has findings: %v", g, fs[0].Summary)
+		}
+	}
+
+	// slow-group catches up: LAG_GROWING resolves as recovered after resolve_after.
+	// stuck-group's member leaves and the group is deleted: its finding closes as gone.
+	member.Close()
+	waitMembers(t, r, "stuck-group", 0)
+	if _, err := r.admin.DeleteGroups(r.ctx, "stuck-group"); err != nil {
+		t.Fatal(err)
+	}
+	for range 40 {
+		r.produce("slow", 90)
+		r.commit("slow-group", "slow", func(end, _ int64) int64 { return end })
+		r.sweep()
+	}
+	got, ok := r.findings.Get(lagging.ID)
+	if !ok || got.State != detect.StateResolved || got.Resolution != detect.ResolvedRecovered {
+		t.Fatalf("slow-group after catching up: %+v", got)
+	}
+	stalled := r.findings.List(state.FindingFilter{Kinds: []detect.Kind{detect.KindConsumerStalled}, Broker: -1})
+	if len(stalled) != 1 || stalled[0].State != detect.StateResolved || stalled[0].Resolution != detect.ResolvedSubjectGone {
+		t.Fatalf("deleted group's finding must close as subject gone, got %+v", stalled)
+	}
+	checkReadOnly(t, r.keys)
+	t.Logf("events: %v", eventSummaries(r.events))
+}
+
+// waitMembers waits until kafka reports group with n members.
+func waitMembers(t *testing.T, r *rig, group string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		d, err := r.admin.DescribeGroups(r.ctx, group)
+		if err == nil && len(d[group].Members) == n && (n == 0 || d[group].State == "Stable") {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("group %s never had %d members", group, n)
+}
+
+func checkEvidence(t *testing.T, f detect.Finding, group, topic string) {
+	t.Helper()
+	if len(f.Evidence) < 2 || f.Summary == "" || f.Severity != detect.SeverityWarning {
+		t.Fatalf("finding lacks evidence or summary: %+v", f)
+	}
+	var sawCommitted, sawEnd bool
+	for _, c := range f.Evidence {
+		s := c.Series.String()
+		if !strings.Contains(s, `topic="`+topic+`"`) || !strings.Contains(s, `cluster="it"`) {
+			t.Errorf("citation of another subject: %s", s)
+		}
+		if c.Count < 10 || !c.From.Before(c.To) || c.Source.SweepAt.IsZero() || c.Max < c.Min {
+			t.Errorf("citation numbers incomplete: %+v", c)
+		}
+		switch c.Series.Metric {
+		case state.MetricCommitted.String():
+			sawCommitted = c.Source.API == "OffsetFetch" && strings.Contains(s, `group="`+group+`"`) && c.Slope > 0
+		case state.MetricEnd.String():
+			sawEnd = c.Source.API == "ListOffsets(latest)" && c.Slope > c.Last*0 && c.Last > c.First
+		}
+	}
+	if !sawCommitted || !sawEnd {
+		t.Errorf("want committed (OffsetFetch) and end offset (ListOffsets) citations: %+v", f.Evidence)
+	}
+	facts := map[string]detect.Fact{}
+	for _, x := range f.Facts {
+		facts[x.Name] = x
+	}
+	if facts["time_to_catch_up"].Text != "never at current rates" || facts["lag_growth_rate"].Value <= 0 || facts["total_lag"].Value <= 0 {
+		t.Errorf("facts: %+v", f.Facts)
+	}
+}
+
+// checkReadOnly proves kwitness sent only read requests.
+func checkReadOnly(t *testing.T, r *keyRecorder) {
+	t.Helper()
+	allowed := []int16{
+		kmsg.Metadata.Int16(), kmsg.ApiVersions.Int16(), kmsg.FindCoordinator.Int16(),
+		kmsg.ListGroups.Int16(), kmsg.DescribeGroups.Int16(), kmsg.OffsetFetch.Int16(), kmsg.ListOffsets.Int16(),
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.keys[kmsg.OffsetFetch.Int16()] == 0 || r.keys[kmsg.ListOffsets.Int16()] == 0 {
+		t.Fatalf("recorder saw no offset requests: %v", r.keys)
+	}
+	for k, n := range r.keys {
+		if !slices.Contains(allowed, k) {
+			t.Errorf("kwitness sent %d requests of key %d (%s): not a read", n, k, kmsg.NameForKey(k))
+		}
+	}
+}
+
+func eventSummaries(evs []detect.Event) []string {
+	var out []string
+	for _, ev := range evs {
+		out = append(out, ev.Type.String()+" "+string(ev.Finding.Kind)+" "+ev.Finding.Subject.Group)
+	}
+	return out
+}
+
+// TestUnreachableCluster: kwitness keeps running against no brokers, is not
+// ready, says why, and publishes gaps rather than zeros.
+func TestUnreachableCluster(t *testing.T) {
+	cfg := ingest.DefaultConfig()
+	cfg.Brokers = []string{"127.0.0.1:1"}
+	cfg.RequestTimeout = 500 * time.Millisecond
+	w, _ := state.NewWindow(state.DefaultWindowConfig(), "down")
+	p, err := ingest.New(cfg, w, slog.New(slog.NewTextHandler(io.Discard, nil)), metrics.NewSet(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	rep := p.Sweep(context.Background(), time.UnixMilli(1_800_000_000_000))
+	st := p.Status()
+	if rep.Ready || st.Ready || !strings.Contains(st.Reason, "ListGroups") {
+		t.Fatalf("want not ready naming ListGroups, got ready=%v reason=%q", st.Ready, st.Reason)
+	}
+	if got := ingest.Classify(rep.Errors[0]); got != ingest.ClassUnreachable && got != ingest.ClassTimeout {
+		t.Fatalf("error class %q for %v", got, rep.Errors[0])
+	}
+	if w.Snapshot().Sweeps != 1 || len(w.Snapshot().Topology.GroupTopics) != 0 {
+		t.Fatalf("a failed sweep still publishes (with nothing in it): %+v", w.Snapshot())
+	}
+}
