@@ -155,7 +155,7 @@ func (p *Poller) Sweep(ctx context.Context, at time.Time) SweepReport {
 	fetched := p.adm.FetchManyOffsets(ctx, groups...)
 	offsetsOK := false
 	for _, g := range groups {
-		if p.collectGroup(g, fetched[g], &rep) {
+		if p.collectGroup(ctx, g, fetched[g], &rep) {
 			offsetsOK = true
 		}
 	}
@@ -263,9 +263,13 @@ func (p *Poller) contextOf(d kadm.DescribedGroup) detect.GroupContext {
 // collectGroup records which topics and partitions group g has committed
 // offsets for. On error the group's previous specs are kept (its series
 // become gaps, not gone). It reports whether the fetch succeeded.
-func (p *Poller) collectGroup(g string, r kadm.FetchOffsetsResponse, rep *SweepReport) bool {
+func (p *Poller) collectGroup(ctx context.Context, g string, r kadm.FetchOffsetsResponse, rep *SweepReport) bool {
 	if r.Err != nil {
-		p.fail(rep, requestErrors("OffsetFetch", fmt.Sprintf("group %q", g), r.Err)...)
+		errs := requestErrors("OffsetFetch", fmt.Sprintf("group %q", g), r.Err)
+		if re := (*RequestError)(nil); len(errs) == 1 && errors.As(errs[0], &re) && re.Broker == "" {
+			re.Broker = p.coordinatorOf(ctx, g)
+		}
+		p.fail(rep, errs...)
 		return false
 	}
 	var specs []state.GroupTopicSpec
@@ -288,6 +292,15 @@ func (p *Poller) collectGroup(g string, r kadm.FetchOffsetsResponse, rep *SweepR
 	}
 	p.specs[g] = specs
 	return true
+}
+
+// coordinatorOf names group g's coordinator for error messages, or "".
+func (p *Poller) coordinatorOf(ctx context.Context, g string) string {
+	c := p.adm.FindGroupCoordinators(ctx, g)[g]
+	if c.Err != nil {
+		return ""
+	}
+	return fmt.Sprintf("broker %d (%s:%d)", c.NodeID, c.Host, c.Port)
 }
 
 func (p *Poller) allSpecs() []state.GroupTopicSpec {

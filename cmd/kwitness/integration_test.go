@@ -12,6 +12,7 @@ import (
 
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -306,5 +307,63 @@ func TestUnreachableCluster(t *testing.T) {
 	}
 	if w.Snapshot().Sweeps != 1 || len(w.Snapshot().Topology.GroupTopics) != 0 {
 		t.Fatalf("a failed sweep still publishes (with nothing in it): %+v", w.Snapshot())
+	}
+}
+
+// TestPartialSweepFailure: one coordinator denying OffsetFetch affects only
+// the groups behind it. Their series become gaps (not gone, not zero), the
+// error names the request, the group and the broker, and the rest of the
+// sweep is published.
+func TestPartialSweepFailure(t *testing.T) {
+	r := newRig(t, "a")
+	okGroup, denied := "ok-group", ""
+	for i := 0; denied == ""; i++ {
+		if g := "denied-" + string(rune('a'+i)); r.cluster.CoordinatorFor(g) != r.cluster.CoordinatorFor(okGroup) {
+			denied = g
+		}
+	}
+	step := func() ingest.SweepReport {
+		r.produce("a", 30)
+		for _, g := range []string{okGroup, denied} {
+			r.commit(g, "a", func(end, _ int64) int64 { return end })
+		}
+		return r.sweep()
+	}
+	for range 5 {
+		step()
+	}
+	r.cluster.ControlKey(kmsg.OffsetFetch.Int16(), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		r.cluster.KeepControl()
+		of := req.(*kmsg.OffsetFetchRequest)
+		if !slices.ContainsFunc(of.Groups, func(g kmsg.OffsetFetchRequestGroup) bool { return g.Group == denied }) {
+			return nil, nil, false
+		}
+		resp := of.ResponseKind().(*kmsg.OffsetFetchResponse)
+		resp.SetVersion(of.GetVersion())
+		for _, g := range of.Groups {
+			rg := kmsg.NewOffsetFetchResponseGroup()
+			rg.Group, rg.ErrorCode = g.Group, kerr.GroupAuthorizationFailed.Code
+			resp.Groups = append(resp.Groups, rg)
+		}
+		return resp, nil, true
+	})
+	rep := step()
+	if !rep.Ready || len(rep.Errors) != 1 {
+		t.Fatalf("want a ready sweep with one error, got ready=%v errors=%v", rep.Ready, rep.Errors)
+	}
+	msg := rep.Errors[0].Error()
+	if ingest.Classify(rep.Errors[0]) != ingest.ClassAuth || !strings.Contains(msg, "OffsetFetch") || !strings.Contains(msg, denied) || !strings.Contains(msg, "broker ") {
+		t.Fatalf("error must be auth, name OffsetFetch, the group and the broker: %q", msg)
+	}
+	newest := map[string]int64{}
+	r.window.View().EachGroupTopic(func(gt *detect.GroupTopic) {
+		c := gt.Partitions[0].Window.Committed
+		newest[gt.Group] = c[len(c)-1]
+	})
+	if v, ok := newest[denied]; !ok || v != detect.Gap {
+		t.Fatalf("denied group must stay watched with a gap at the newest sweep, got %v (present %v)", v, ok)
+	}
+	if v := newest[okGroup]; v == detect.Gap || v <= 0 {
+		t.Fatalf("ok group must be unaffected, newest committed %d", v)
 	}
 }
