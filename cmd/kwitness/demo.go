@@ -98,12 +98,13 @@ func (p *demoPrinter) print(ev detect.Event) {
 		return
 	}
 	f := ev.Finding
-	extra := ""
+	text := f.Summary
 	if ev.Type == detect.EventResolved {
-		extra = " (" + f.Resolution + ")"
+		text = fmt.Sprintf("group %q topic %q: %s after %s firing.", f.Subject.Group, f.Subject.Topic,
+			f.Resolution, f.ResolvedAt.Sub(f.OpenedAt).Round(time.Second))
 	}
-	fmt.Fprintf(p.w, "+%5.1fs %-8s %-8s %-16s %s%s\n", time.Since(p.start).Seconds(),
-		strings.ToUpper(ev.Type.String()), f.Severity, f.Kind, f.Summary, extra)
+	fmt.Fprintf(p.w, "+%5.1fs %-8s %-8s %-16s %s\n", time.Since(p.start).Seconds(),
+		strings.ToUpper(ev.Type.String()), f.Severity, f.Kind, text)
 }
 
 // final lists every finding the sidecar still holds.
