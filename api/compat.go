@@ -3,6 +3,7 @@ package api
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -108,30 +109,32 @@ type FilterArgs struct {
 	Broker                              *int32
 }
 
-// ParseFilter validates API filter arguments. Errors name the argument and
-// what was expected.
+// ParseFilter validates API filter arguments. Names match ignoring case in
+// the sense of strings.EqualFold (so "ı" is not an "i"). Errors name the
+// argument and what was expected.
 func ParseFilter(a FilterArgs) (state.FindingFilter, error) {
 	q := state.FindingFilter{Group: a.Group, Topic: a.Topic, Broker: -1}
-	switch strings.ToLower(a.State) {
-	case "":
-	case "firing":
+	switch {
+	case a.State == "":
+	case strings.EqualFold(a.State, "firing"):
 		q.States = []detect.State{detect.StateFiring}
-	case "resolved":
+	case strings.EqualFold(a.State, "resolved"):
 		q.States = []detect.State{detect.StateResolved}
 	default:
 		return q, fmt.Errorf("state %q: want firing or resolved", a.State)
 	}
 	if a.Kind != "" {
-		k := detect.Kind(strings.ToUpper(a.Kind))
-		if !detect.KnownKind(k) {
-			return q, fmt.Errorf("kind %q: want one of %s", a.Kind, strings.Join(detect.KindNames(), ", "))
+		names := detect.KindNames()
+		i := slices.IndexFunc(names, func(n string) bool { return strings.EqualFold(n, a.Kind) })
+		if i < 0 {
+			return q, fmt.Errorf("kind %q: want one of %s", a.Kind, strings.Join(names, ", "))
 		}
-		q.Kinds = []detect.Kind{k}
+		q.Kinds = []detect.Kind{detect.Kind(names[i])}
 	}
 	if a.Severity != "" {
 		s, err := detect.ParseSeverity(a.Severity)
-		if err != nil {
-			return q, err
+		if err != nil || !strings.EqualFold(s.String(), a.Severity) {
+			return q, fmt.Errorf("severity %q: want info, warning or critical", a.Severity)
 		}
 		q.MinSeverity = s
 	}
@@ -141,9 +144,9 @@ func ParseFilter(a FilterArgs) (state.FindingFilter, error) {
 		}
 		q.Broker = *a.Broker
 	}
-	for name, v := range map[string]string{"group": a.Group, "topic": a.Topic} {
-		if len(v) > 249*4 {
-			return q, fmt.Errorf("%s: longer than any Kafka name (%d bytes)", name, len(v))
+	for _, arg := range [...]struct{ name, v string }{{"group", a.Group}, {"topic", a.Topic}} {
+		if len(arg.v) > 249*4 {
+			return q, fmt.Errorf("%s: longer than any Kafka name (%d bytes)", arg.name, len(arg.v))
 		}
 	}
 	return q, nil

@@ -120,7 +120,9 @@ func (s *Server) GetFinding(_ context.Context, req *pb.GetFindingRequest) (*pb.G
 }
 
 // WatchFindings implements FindingsService. It never blocks the publisher:
-// events beyond WatchBuffer are dropped and announced as a MISSED event.
+// events beyond WatchBuffer are dropped and announced by a MISSED event at
+// the point of the stream where they were dropped. MISSED counts dropped
+// events before filtering.
 func (s *Server) WatchFindings(req *pb.WatchFindingsRequest, stream grpc.ServerStreamingServer[pb.WatchFindingsResponse]) error {
 	q, err := ParseFilter(FilterArgs{State: req.State, Kind: req.Kind, Severity: req.Severity, Group: req.Group, Topic: req.Topic, Broker: req.Broker})
 	if err != nil {
@@ -128,25 +130,39 @@ func (s *Server) WatchFindings(req *pb.WatchFindingsRequest, stream grpc.ServerS
 	}
 	sub := s.findings.Subscribe(WatchBuffer)
 	defer sub.Close()
+	// The header tells the client it is subscribed: every event applied from
+	// now on is delivered or counted as missed.
+	if err := stream.SendHeader(nil); err != nil {
+		return err
+	}
 	ctx := stream.Context()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
-		case ev := <-sub.C:
-			if n := sub.TakeMissed(); n > 0 {
-				if err := stream.Send(&pb.WatchFindingsResponse{Type: pb.EventType_EVENT_TYPE_MISSED, Missed: n}); err != nil {
-					return err
-				}
+		case d := <-sub.C:
+			if err := sendDelivery(stream, q, d.Event, d.Missed); err != nil {
+				return err
 			}
-			if !q.Match(&ev.Finding) {
+			if len(sub.C) > 0 {
 				continue
 			}
-			if err := stream.Send(eventToProto(ev)); err != nil {
+			if err := sendDelivery(stream, q, detect.Event{}, sub.TakeMissed()); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// sendDelivery sends a MISSED event when missed > 0, else ev if it matches q.
+func sendDelivery(stream grpc.ServerStreamingServer[pb.WatchFindingsResponse], q state.FindingFilter, ev detect.Event, missed uint64) error {
+	switch {
+	case missed > 0:
+		return stream.Send(&pb.WatchFindingsResponse{Type: pb.EventType_EVENT_TYPE_MISSED, Missed: missed})
+	case ev.Type != 0 && q.Match(&ev.Finding):
+		return stream.Send(eventToProto(ev))
+	}
+	return nil
 }
 
 // GetGroupLag implements FindingsService.
@@ -165,7 +181,10 @@ func (s *Server) GetGroupLag(_ context.Context, req *pb.GetGroupLagRequest) (*pb
 		found = true
 		resp.GroupState, resp.Members = gt.Context.State, int32(gt.Context.Members)
 		for j, r := range d.GroupLag(gt) {
-			ev := d.Citations(v, gt, j, r.Status)
+			var ev []detect.Citation // an UNKNOWN partition has no judged window to cite
+			if r.Status != detect.StatusUnknown {
+				ev = d.Citations(v, gt, j, r.Status)
+			}
 			resp.Partitions = append(resp.Partitions, partitionLagToProto(gt.Topic, gt.Partitions[j].Partition, r, ev))
 			if r.Lag != detect.Gap {
 				resp.TotalLag += r.Lag

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/kwitness/kwitness/detect"
@@ -68,7 +67,7 @@ func (s *Findings) Apply(now time.Time, events []detect.Event) {
 	for _, ev := range events {
 		s.mu.byID[ev.Finding.ID] = ev.Finding
 		for sub := range s.mu.subs {
-			sub.offer(ev)
+			sub.offerLocked(ev)
 		}
 	}
 	s.pruneLocked(now)
@@ -127,18 +126,29 @@ func CompareFindings(a, b detect.Finding) int {
 	return cmp.Compare(a.ID, b.ID)
 }
 
-// Subscription receives finding events. Events that did not fit in its
-// buffer are counted in Missed instead of blocking the publisher.
+// Subscription receives finding events in order. Events that did not fit in
+// its buffer are dropped and counted, never blocking the publisher; the count
+// is delivered in the stream at the point where the events were dropped (see
+// Delivery and TakeMissed).
 type Subscription struct {
-	C      <-chan detect.Event
-	c      chan detect.Event
-	missed atomic.Uint64
-	owner  *Findings
+	C     <-chan Delivery
+	c     chan Delivery
+	owner *Findings
+
+	missed uint64 // dropped and not yet delivered; guarded by owner.mu
 }
 
-// Subscribe returns a subscription with a buffer of n events.
+// Delivery is one item of a subscription: an event or, when Missed > 0, the
+// number of events dropped at this point of the stream because the buffer
+// was full.
+type Delivery struct {
+	Event  detect.Event
+	Missed uint64
+}
+
+// Subscribe returns a subscription with a buffer of n deliveries.
 func (s *Findings) Subscribe(n int) *Subscription {
-	sub := &Subscription{c: make(chan detect.Event, n), owner: s}
+	sub := &Subscription{c: make(chan Delivery, n), owner: s}
 	sub.C = sub.c
 	s.mu.Lock()
 	s.mu.subs[sub] = struct{}{}
@@ -146,16 +156,38 @@ func (s *Findings) Subscribe(n int) *Subscription {
 	return sub
 }
 
-func (sub *Subscription) offer(ev detect.Event) {
+// offerLocked queues ev, first announcing the events dropped before it.
+func (sub *Subscription) offerLocked(ev detect.Event) {
+	if sub.missed > 0 {
+		select {
+		case sub.c <- Delivery{Missed: sub.missed}:
+			sub.missed = 0
+		default:
+			sub.missed++
+			return
+		}
+	}
 	select {
-	case sub.c <- ev:
+	case sub.c <- Delivery{Event: ev}:
 	default:
-		sub.missed.Add(1)
+		sub.missed++
 	}
 }
 
-// TakeMissed returns and clears the number of events dropped so far.
-func (sub *Subscription) TakeMissed() uint64 { return sub.missed.Swap(0) }
+// TakeMissed returns and clears the number of events dropped after
+// everything queued so far, once the reader has drained C; otherwise 0, and
+// the count arrives in C ahead of the next event. Readers call it when C is
+// empty so a drop at the end of a burst is not held back until the next event.
+func (sub *Subscription) TakeMissed() uint64 {
+	sub.owner.mu.Lock()
+	defer sub.owner.mu.Unlock()
+	if len(sub.c) > 0 {
+		return 0
+	}
+	n := sub.missed
+	sub.missed = 0
+	return n
+}
 
 // Close ends the subscription. Safe to call twice.
 func (sub *Subscription) Close() {

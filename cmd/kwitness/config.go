@@ -10,6 +10,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/kwitness/kwitness/api/alertmanager"
 	"github.com/kwitness/kwitness/detect"
 	"github.com/kwitness/kwitness/ingest"
 	"github.com/kwitness/kwitness/state"
@@ -22,6 +23,8 @@ type Config struct {
 	Lag      detect.LagConfig   `yaml:"lag"`
 	Findings FindingsConfig     `yaml:"findings"`
 	API      APIConfig          `yaml:"api"`
+
+	Alertmanager alertmanager.Config `yaml:"alertmanager"`
 }
 
 // FindingsConfig is the finding lifecycle plus how long resolved findings
@@ -46,13 +49,15 @@ func DefaultConfig() Config {
 		Lag:      detect.DefaultLagConfig(),
 		Findings: FindingsConfig{BookConfig: detect.DefaultBookConfig(), KeepResolved: time.Hour, MaxResolved: 10000},
 		API:      APIConfig{GRPCListen: "127.0.0.1:9470", HTTPListen: "127.0.0.1:9471"},
+
+		Alertmanager: alertmanager.DefaultConfig(),
 	}
 }
 
 // Validate checks every section, naming keys.
 func (c Config) Validate() error {
 	var errs []error
-	errs = append(errs, c.Kafka.Validate(), c.Window.Validate(), c.Lag.Validate(), c.Findings.Validate())
+	errs = append(errs, c.Kafka.Validate(), c.Window.Validate(), c.Lag.Validate(), c.Findings.Validate(), c.Alertmanager.Validate())
 	if c.Findings.KeepResolved <= 0 {
 		errs = append(errs, fmt.Errorf("findings.keep_resolved: must be positive, got %s", c.Findings.KeepResolved))
 	}

@@ -47,6 +47,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	def := DefaultConfig()
 	grpcAddr, httpAddr := listenFlags(fs, &def.API)
 	verbose := fs.Bool("v", false, "log kwitness internals to stderr")
+	amURL := fs.String("alertmanager", "", "push findings to the Alertmanager at this base URL, e.g. http://127.0.0.1:9093")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -68,6 +69,15 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	defer wl.Stop()
 	cfg := demoConfig(wl.cluster.ListenAddrs())
 	applyListen(&cfg.API, *grpcAddr, *httpAddr)
+	if *amURL != "" {
+		cfg.Alertmanager.URLs = []string{*amURL}
+		if !strings.HasSuffix(cfg.API.HTTPListen, ":0") {
+			cfg.Alertmanager.ExternalURL = "http://" + cfg.API.HTTPListen
+		}
+		if err := cfg.Alertmanager.Validate(); err != nil {
+			return fmt.Errorf("--alertmanager: %w", err)
+		}
+	}
 	p := &demoPrinter{w: stdout, start: wl.start}
 	s, err := startSidecar(ctx, cfg, log, p.print)
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/kwitness/kwitness/api"
+	"github.com/kwitness/kwitness/api/alertmanager"
 	"github.com/kwitness/kwitness/detect"
 	"github.com/kwitness/kwitness/ingest"
 	"github.com/kwitness/kwitness/state"
@@ -58,6 +59,19 @@ func startSidecar(ctx context.Context, cfg Config, log *slog.Logger, notify func
 		return nil, err
 	}
 	s.engine.notify = notify
+	if cfg.Alertmanager.Enabled() {
+		pusher, err := alertmanager.New(cfg.Alertmanager, log, set)
+		if err != nil {
+			return nil, err
+		}
+		s.goRun(pusher.Run, ctx)
+		s.engine.notify = func(ev detect.Event) {
+			if notify != nil {
+				notify(ev)
+			}
+			pusher.Observe(ev)
+		}
+	}
 	s.goRun(s.engine.run, ctx)
 	if err := s.startAPI(ctx, set); err != nil {
 		return nil, err

@@ -1,0 +1,8 @@
+package alertmanager
+
+import (
+	"io"
+	"log/slog"
+)
+
+var testLog = slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -1,0 +1,132 @@
+package alertmanager
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"time"
+
+	"github.com/kwitness/kwitness/detect"
+)
+
+// Config is the `alertmanager:` section of kwitness.yaml. An empty URLs list
+// disables pushing.
+type Config struct {
+	// URLs are the base URLs of every Alertmanager of the HA cluster, e.g.
+	// http://am-0:9093. Each receives every alert (never a load balancer).
+	URLs []string `yaml:"urls"`
+	// ResendInterval is how often every active alert is re-sent; firing
+	// alerts carry endsAt = now + 4 × ResendInterval. Default 1m, as
+	// Prometheus' --rules.alert.resend-delay.
+	ResendInterval time.Duration `yaml:"resend_interval"`
+	// ResolvedResendFor is how long a resolved alert keeps being re-sent, in
+	// case an Alertmanager restarted. Default 15m (Prometheus' value).
+	ResolvedResendFor time.Duration `yaml:"resolved_resend_for"`
+	// MinSeverity is the least severe finding pushed: info, warning or
+	// critical. Default warning.
+	MinSeverity string `yaml:"min_severity"`
+	// ExternalURL is kwitness' own base URL, used for generatorURL
+	// (ExternalURL + "/v1/findings/" + id). Optional.
+	ExternalURL string `yaml:"external_url"`
+	// RunbookURL is a template for runbook_url: "{kind}" is replaced by the
+	// finding kind, e.g. https://runbooks.example/kafka/{kind}. Optional.
+	RunbookURL string `yaml:"runbook_url"`
+	// BearerToken and BasicAuth authenticate to every Alertmanager; at most
+	// one of them.
+	BearerToken string     `yaml:"bearer_token"`
+	BasicAuth   *BasicAuth `yaml:"basic_auth"`
+	// CAFile is a PEM bundle to verify the Alertmanagers' TLS certificates;
+	// empty uses the system roots.
+	CAFile string `yaml:"ca_file"`
+	// QueueSize bounds the alerts waiting per Alertmanager; when full, new
+	// alerts are dropped and counted (the next resend repairs it). Default 10000.
+	QueueSize int `yaml:"queue_size"`
+	// Timeout bounds one POST. Default 10s.
+	Timeout time.Duration `yaml:"timeout"`
+}
+
+// BasicAuth is HTTP basic authentication.
+type BasicAuth struct {
+	Username string `yaml:"username"`
+	Password string `yaml:"password"`
+}
+
+// DefaultConfig returns the defaults; URLs is empty (pushing disabled).
+func DefaultConfig() Config {
+	return Config{
+		ResendInterval:    time.Minute,
+		ResolvedResendFor: 15 * time.Minute,
+		MinSeverity:       "warning",
+		QueueSize:         10000,
+		Timeout:           10 * time.Second,
+	}
+}
+
+// Enabled reports whether any Alertmanager is configured.
+func (c Config) Enabled() bool { return len(c.URLs) > 0 }
+
+// Validate checks every field, naming its YAML key.
+func (c Config) Validate() error {
+	var errs []error
+	for i, u := range c.URLs {
+		p, err := url.Parse(u)
+		if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+			errs = append(errs, fmt.Errorf("alertmanager.urls[%d]: %q is not an http(s) URL", i, u))
+		}
+	}
+	if c.ResendInterval <= 0 {
+		errs = append(errs, fmt.Errorf("alertmanager.resend_interval: must be positive, got %s", c.ResendInterval))
+	}
+	if c.ResolvedResendFor < 0 {
+		errs = append(errs, fmt.Errorf("alertmanager.resolved_resend_for: must be ≥ 0, got %s", c.ResolvedResendFor))
+	}
+	if _, err := detect.ParseSeverity(c.MinSeverity); err != nil {
+		errs = append(errs, fmt.Errorf("alertmanager.min_severity: %w", err))
+	}
+	if c.ExternalURL != "" {
+		if p, err := url.Parse(c.ExternalURL); err != nil || p.Scheme == "" || p.Host == "" {
+			errs = append(errs, fmt.Errorf("alertmanager.external_url: %q is not an absolute URL", c.ExternalURL))
+		}
+	}
+	if c.BearerToken != "" && c.BasicAuth != nil {
+		errs = append(errs, errors.New("alertmanager.bearer_token and alertmanager.basic_auth: set at most one"))
+	}
+	if c.QueueSize <= 0 {
+		errs = append(errs, fmt.Errorf("alertmanager.queue_size: must be positive, got %d", c.QueueSize))
+	}
+	if c.Timeout <= 0 {
+		errs = append(errs, fmt.Errorf("alertmanager.timeout: must be positive, got %s", c.Timeout))
+	}
+	return errors.Join(errs...)
+}
+
+// httpClient builds the client shared by every target.
+func (c Config) httpClient() (*http.Client, error) {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	if c.CAFile != "" {
+		pem, err := os.ReadFile(c.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("alertmanager.ca_file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("alertmanager.ca_file: %s holds no PEM certificate", c.CAFile)
+		}
+		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	}
+	return &http.Client{Transport: tr, Timeout: c.Timeout}, nil
+}
+
+// authorize adds the configured credentials to req.
+func (c Config) authorize(req *http.Request) {
+	switch {
+	case c.BearerToken != "":
+		req.Header.Set("Authorization", "Bearer "+c.BearerToken)
+	case c.BasicAuth != nil:
+		req.SetBasicAuth(c.BasicAuth.Username, c.BasicAuth.Password)
+	}
+}
