@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
+	"strconv"
+	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -94,11 +97,64 @@ func ParseConfig(raw []byte) (Config, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(raw))
 	dec.KnownFields(true)
 	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
-		return Config{}, err
+		return Config{}, nameKeys(raw, err)
 	}
 	var extra any
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
 		return Config{}, errors.New("more than one YAML document; want exactly one")
 	}
 	return cfg, nil
+}
+
+var lineRE = regexp.MustCompile("line (\\d+): (?:cannot unmarshal \\S+ `([^`]*)`|field (\\S+) not found)?")
+
+// nameKeys adds the dotted key path to each "line N:" of a YAML error, so a
+// wrong type says which key it is about, not only where.
+func nameKeys(raw []byte, err error) error {
+	var root yaml.Node
+	if yaml.Unmarshal(raw, &root) != nil {
+		return err
+	}
+	msg := lineRE.ReplaceAllStringFunc(err.Error(), func(m string) string {
+		sub := lineRE.FindStringSubmatch(m)
+		n, _ := strconv.Atoi(sub[1])
+		if key := keyAtLine(&root, n, "", sub[2], sub[3]); key != "" {
+			return strings.Replace(m, "line "+sub[1]+": ", fmt.Sprintf("line %d (%s): ", n, key), 1)
+		}
+		return m
+	})
+	return errors.New(msg)
+}
+
+// keyAtLine returns the dotted path of the deepest key on line n; with value
+// or key given, only a key with that scalar value or that name matches.
+func keyAtLine(node *yaml.Node, n int, prefix, value, key string) string {
+	switch node.Kind {
+	case yaml.DocumentNode, yaml.SequenceNode:
+		for i, c := range node.Content {
+			p := prefix
+			if node.Kind == yaml.SequenceNode {
+				p = fmt.Sprintf("%s[%d]", prefix, i)
+			}
+			if k := keyAtLine(c, n, p, value, key); k != "" {
+				return k
+			}
+		}
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(node.Content); i += 2 {
+			k, v := node.Content[i], node.Content[i+1]
+			path := k.Value
+			if prefix != "" {
+				path = prefix + "." + k.Value
+			}
+			if found := keyAtLine(v, n, path, value, key); found != "" {
+				return found
+			}
+			onLine := k.Line == n || v.Line == n
+			if onLine && (value == "" || v.Kind == yaml.ScalarNode && v.Value == value) && (key == "" || k.Value == key) {
+				return path
+			}
+		}
+	}
+	return ""
 }

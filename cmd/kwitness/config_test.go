@@ -75,8 +75,8 @@ func TestConfigErrors(t *testing.T) {
 	}
 	parseErr("kafka:\n  brokers: [k:9092]\n  polll_interval: 1s\n", "polll_interval", "line 3")
 	parseErr("findings: {open_after: 5s, keep_resolvd: 1h}", "keep_resolvd", "line 1") // inline BookConfig is strict too
-	parseErr("kafka:\n  poll_interval: fast\n", "line 2", "fast")
-	parseErr("window: {points: many}", "many")
+	parseErr("kafka:\n  poll_interval: fast\n", "line 2", "kafka.poll_interval", "fast")
+	parseErr("window: {points: many}", "many", "window.points")
 	parseErr("kafka: [k:9092]", "line 1")
 	parseErr("kafka: {brokers: [a:9092]}\n---\nkafka: {brokers: [b:9092]}\n", "more than one YAML document")
 	parseErr("kafka: {brokers: [a:9092]\n", "line")
