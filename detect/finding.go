@@ -38,6 +38,24 @@ const (
 	KindOffsetRewind    Kind = "OFFSET_REWIND"
 )
 
+// Broker and cluster kinds (BrokerDetector); formulas and defaults are
+// documented on BrokerConfig.
+const (
+	KindOfflinePartitions        Kind = "OFFLINE_PARTITIONS"
+	KindUnderMinISR              Kind = "UNDER_MIN_ISR"
+	KindUnderReplicated          Kind = "UNDER_REPLICATED"
+	KindISRFlapping              Kind = "ISR_FLAPPING"
+	KindUncleanLeaderElection    Kind = "UNCLEAN_LEADER_ELECTION"
+	KindControllerAnomaly        Kind = "CONTROLLER_ANOMALY"
+	KindOfflineLogDir            Kind = "OFFLINE_LOG_DIR"
+	KindBrokerUnreachable        Kind = "BROKER_UNREACHABLE"
+	KindDiskNearlyFull           Kind = "DISK_NEARLY_FULL"
+	KindDiskFillForecast         Kind = "DISK_FILL_FORECAST"
+	KindRequestHandlerSaturation Kind = "REQUEST_HANDLER_SATURATION"
+	KindLatencyRegression        Kind = "LATENCY_REGRESSION"
+	KindTelemetryGap             Kind = "TELEMETRY_GAP"
+)
+
 // Severity orders how urgent a finding is.
 type Severity int
 
@@ -247,7 +265,10 @@ type Event struct {
 }
 
 // allKinds lists every kind a detector can open, in API order.
-var allKinds = []Kind{KindLagGrowing, KindConsumerStalled, KindConsumerStopped, KindOffsetRewind}
+var allKinds = []Kind{KindLagGrowing, KindConsumerStalled, KindConsumerStopped, KindOffsetRewind,
+	KindOfflinePartitions, KindUnderMinISR, KindUnderReplicated, KindISRFlapping, KindUncleanLeaderElection,
+	KindControllerAnomaly, KindOfflineLogDir, KindBrokerUnreachable, KindDiskNearlyFull, KindDiskFillForecast,
+	KindRequestHandlerSaturation, KindLatencyRegression, KindTelemetryGap}
 
 // KnownKind reports whether k is a kind some detector opens.
 func KnownKind(k Kind) bool { return slices.Contains(allKinds, k) }
