@@ -79,6 +79,8 @@ type LagDetector struct {
 	scratch LagScratch
 	results []PartitionLag
 	cited   []int
+
+	observed, present int // map sizes of the previous Sweep
 }
 
 // NewLagDetector returns a detector with a validated config.
@@ -94,31 +96,33 @@ func (d *LagDetector) Config() LagConfig { return d.cfg }
 
 // Sweep evaluates the view and returns the candidates of this sweep.
 func (d *LagDetector) Sweep(v ConsumerView) SweepResult {
-	res := SweepResult{Observed: map[string]bool{}, Present: map[string]bool{}}
+	// Sized for as many group-topics as the previous sweep saw.
+	res := SweepResult{Observed: make(map[string]bool, d.observed), Present: make(map[string]bool, d.present)}
 	v.EachGroupTopic(func(gt *GroupTopic) {
 		key := subjectOf(gt, nil).Key()
 		res.Present[key] = true
-		d.evaluate(gt)
+		d.evaluate(gt, false) // rates are needed only for cited partitions
 		if !d.anyKnown() {
 			return
 		}
 		res.Observed[key] = true
 		res.Candidates = d.appendCandidates(res.Candidates, v, gt)
 	})
+	d.observed, d.present = len(res.Observed), len(res.Present)
 	return res
 }
 
 // GroupLag evaluates one group-topic and returns the per-partition verdicts,
 // in the order of gt.Partitions. The slice is reused by the next call.
 func (d *LagDetector) GroupLag(gt *GroupTopic) []PartitionLag {
-	d.evaluate(gt)
+	d.evaluate(gt, true)
 	return d.results
 }
 
-func (d *LagDetector) evaluate(gt *GroupTopic) {
+func (d *LagDetector) evaluate(gt *GroupTopic, allRates bool) {
 	d.results = d.results[:0]
 	for i := range gt.Partitions {
-		d.results = append(d.results, EvaluatePartition(d.cfg, gt.Partitions[i].Window, gt.Context, &d.scratch))
+		d.results = append(d.results, evaluatePartition(d.cfg, gt.Partitions[i].Window, gt.Context, &d.scratch, allRates))
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 )
 
@@ -166,6 +167,14 @@ type LagScratch struct {
 // EvaluatePartition judges one group-partition from its window. It is a pure
 // function of its arguments; s only provides buffers.
 func EvaluatePartition(cfg LagConfig, w PartitionWindow, g GroupContext, s *LagScratch) PartitionLag {
+	return evaluatePartition(cfg, w, g, s, true)
+}
+
+// evaluatePartition is EvaluatePartition. With allRates false it leaves
+// LagSlope, ConsumeRate, ProduceRate and CatchUp zero on partitions judged OK
+// unless the status needed them: a sweep reads them only for partitions it
+// cites, and their robust slopes are most of the cost of a judgement.
+func evaluatePartition(cfg LagConfig, w PartitionWindow, g GroupContext, s *LagScratch, allRates bool) PartitionLag {
 	r := PartitionLag{Lag: Gap, Committed: Gap, End: Gap}
 	last := len(w.Times) - 1
 	if last < 0 || w.Committed[last] == Gap || w.End[last] == Gap {
@@ -184,61 +193,82 @@ func EvaluatePartition(cfg LagConfig, w PartitionWindow, g GroupContext, s *LagS
 	if r.Committed < maxC {
 		r.Status, r.RewindBy = StatusRewind, maxC-r.Committed
 	}
+	haveLagSlope := false
+	switch {
+	case r.Status == StatusRewind:
+	case r.Lag == 0:
+		r.Status = StatusOK
+	default:
+		r.Status, haveLagSlope = classifyLagging(cfg, &r, g, s)
+	}
+	if allRates || r.Status != StatusOK {
+		fillRates(&r, s, haveLagSlope)
+	}
+	return r
+}
+
+// fillRates sets the robust slopes and the catch-up time of r from the
+// samples collected in s; LagSlope only if not computed yet.
+func fillRates(r *PartitionLag, s *LagScratch, haveLagSlope bool) {
 	if len(s.xs) >= 2 {
 		r.ConsumeRate, _, s.buf = RobustSlope(s.xs, s.com, s.buf)
 		r.ProduceRate, _, s.buf = RobustSlope(s.xs, s.end, s.buf)
-		if r.Lag > 0 || r.LagFirst > 0 {
+		if !haveLagSlope && (r.Lag > 0 || r.LagFirst > 0) {
 			r.LagSlope, _, s.buf = RobustSlope(s.xs, s.lag, s.buf)
 		}
 	}
 	r.CatchUp = catchUp(r.Lag, r.ConsumeRate-r.ProduceRate)
-	if r.Status == StatusRewind || r.Lag == 0 {
-		if r.Status == 0 {
-			r.Status = StatusOK
-		}
-		return r
-	}
-	r.Status = classifyLagging(cfg, r, g, s.com)
-	return r
 }
 
-// classifyLagging picks the status of a partition with lag > 0.
-func classifyLagging(cfg LagConfig, r PartitionLag, g GroupContext, com []float64) Status {
+// classifyLagging picks the status of a partition with lag > 0. It computes
+// r.LagSlope only when the cheaper LAG_GROWING conditions hold, and reports
+// whether it did.
+func classifyLagging(cfg LagConfig, r *PartitionLag, g GroupContext, s *LagScratch) (Status, bool) {
 	stuck := time.Duration(r.StuckForMs) * time.Millisecond
 	if g.Known && g.Members == 0 && stuck >= cfg.StopAfter {
-		return StatusStopped
+		return StatusStopped, false
 	}
 	if (!g.Known || g.Members > 0) && stuck >= cfg.StallAfter {
-		return StatusStalled
+		return StatusStalled, false
 	}
 	span := float64(r.ToMs-r.FromMs) / 1000
+	com := s.com
 	committing := len(com) > 1 && com[len(com)-1] > com[0]
 	growth := float64(cfg.MinGrowth)
-	if committing && span >= cfg.MinSpan.Seconds() && r.LagSlope > 0 &&
-		r.LagSlope*span >= growth && float64(r.Lag-r.LagFirst) >= growth {
-		return StatusLagGrowing
+	if !committing || span < cfg.MinSpan.Seconds() || float64(r.Lag-r.LagFirst) < growth {
+		return StatusOK, false
 	}
-	return StatusOK
+	r.LagSlope, _, s.buf = RobustSlope(s.xs, s.lag, s.buf) // committing: ≥ 2 samples
+	if r.LagSlope > 0 && r.LagSlope*span >= growth {
+		return StatusLagGrowing, true
+	}
+	return StatusOK, true
 }
 
 // collect fills s with the samples in [from, to] where both offsets are
 // present, x in seconds relative to the first one. It returns the index of the
 // first sample used. The newest sample is always present (checked by caller).
 func collect(w PartitionWindow, from, to int64, s *LagScratch) int {
-	s.xs, s.lag, s.com, s.end = s.xs[:0], s.lag[:0], s.com[:0], s.end[:0]
-	first := -1
+	// Local slices keep the loop in registers; s is written back once.
+	n := len(w.Times)
+	xs, lag := slices.Grow(s.xs[:0], n)[:n], slices.Grow(s.lag[:0], n)[:n]
+	com, end := slices.Grow(s.com[:0], n)[:n], slices.Grow(s.end[:0], n)[:n]
+	committed, ends := w.Committed[:n], w.End[:n]
+	first, k := -1, 0
 	for i, t := range w.Times {
-		if t < from || t > to || w.Committed[i] == Gap || w.End[i] == Gap {
+		c, e := committed[i], ends[i]
+		if t < from || t > to || c == Gap || e == Gap {
 			continue
 		}
 		if first < 0 {
 			first = i
 		}
-		s.xs = append(s.xs, float64(t-w.Times[first])/1000)
-		s.lag = append(s.lag, float64(lagOf(w.End[i], w.Committed[i])))
-		s.com = append(s.com, float64(w.Committed[i]))
-		s.end = append(s.end, float64(w.End[i]))
+		xs[k] = float64(t-w.Times[first]) / 1000
+		lag[k] = float64(lagOf(e, c))
+		com[k], end[k] = float64(c), float64(e)
+		k++
 	}
+	s.xs, s.lag, s.com, s.end = xs[:k], lag[:k], com[:k], end[:k]
 	return first
 }
 
@@ -246,22 +276,23 @@ func collect(w PartitionWindow, from, to int64, s *LagScratch) int {
 // time since which the committed offset has equalled its newest value, and the
 // time since which it has done so with lag > 0 at every present sample.
 func scanCommitted(w PartitionWindow, first, last int) (maxC, unchangedSince, stuckSince int64) {
-	cLast := w.Committed[last]
-	maxC, unchangedSince, stuckSince = cLast, w.Times[last], w.Times[last]
-	unchanged, stuck := true, lagOf(w.End[last], cLast) > 0
+	times, committed, ends := w.Times[:last+1], w.Committed[:last+1], w.End[:last+1]
+	cLast := committed[last]
+	maxC, unchangedSince, stuckSince = cLast, times[last], times[last]
+	unchanged, stuck := true, lagOf(ends[last], cLast) > 0
 	for i := last; i >= first; i-- {
-		c := w.Committed[i]
-		if c == Gap || w.End[i] == Gap {
+		c, e := committed[i], ends[i]
+		if c == Gap || e == Gap {
 			continue
 		}
 		maxC = max(maxC, c)
 		unchanged = unchanged && c == cLast
-		stuck = stuck && unchanged && lagOf(w.End[i], c) > 0
+		stuck = stuck && unchanged && lagOf(e, c) > 0
 		if unchanged {
-			unchangedSince = w.Times[i]
+			unchangedSince = times[i]
 		}
 		if stuck {
-			stuckSince = w.Times[i]
+			stuckSince = times[i]
 		}
 	}
 	return maxC, unchangedSince, stuckSince

@@ -98,6 +98,10 @@ func New(cfg Config, w *state.Window, log *slog.Logger, set *metrics.Set, onSwee
 	return p, nil
 }
 
+// Admin returns the poller's read-only admin client, for sharing with the
+// broker poller.
+func (p *Poller) Admin() *kadm.Client { return p.adm }
+
 // Close releases the client. Safe to call twice.
 func (p *Poller) Close() { p.client.Close() }
 

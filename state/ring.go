@@ -1,6 +1,7 @@
 package state
 
 import (
+	"slices"
 	"sync/atomic"
 
 	"github.com/kwitness/kwitness/detect"
@@ -72,13 +73,14 @@ func (r *Ring) Publish(ts int64, vals []int64) {
 	slot := int(h % uint64(r.slots))
 	blocks := *r.blocks.Load()
 	for bi, b := range blocks {
-		lo := bi * blockSeries
-		for j := range blockSeries {
-			v := detect.Gap
-			if lo+j < len(vals) {
-				v = vals[lo+j]
-			}
-			b.v[j*r.slots+slot].Store(v)
+		src := vals[min(bi*blockSeries, len(vals)):min((bi+1)*blockSeries, len(vals))]
+		j := slot
+		for _, v := range src {
+			b.v[j].Store(v)
+			j += r.slots
+		}
+		for ; j < len(b.v); j += r.slots {
+			b.v[j].Store(detect.Gap)
 		}
 	}
 	r.times[slot].Store(ts)
@@ -109,14 +111,26 @@ func (r *Ring) ReadSeries(h uint64, id uint32, dst []int64) ([]int64, int) {
 		return dst, 0
 	}
 	row := blocks[bi].v[(int(id)%blockSeries)*r.slots:][:r.slots]
-	for k := first; k < h; k++ {
-		dst = append(dst, row[k%uint64(r.slots)].Load())
-	}
+	dst = readRow(dst, row, int(first%uint64(r.slots)), int(h-first))
 	valid := oldest(r.head.Load(), r.slots)
 	if valid <= first {
 		return dst, 0
 	}
 	return dst, int(min(valid-first, h-first))
+}
+
+// readRow appends n values of row starting at slot k, wrapping at the end of
+// the row, to dst: one slice growth and no division per value.
+func readRow(dst []int64, row []atomic.Int64, k, n int) []int64 {
+	dst = slices.Grow(dst, n)
+	out := dst[len(dst) : len(dst)+n]
+	for i := range out {
+		out[i] = row[k].Load()
+		if k++; k == len(row) {
+			k = 0
+		}
+	}
+	return dst[:len(dst)+n]
 }
 
 // oldest is the oldest sweep readable when h sweeps are published: the writer

@@ -27,6 +27,9 @@ type Config struct {
 	Findings FindingsConfig     `yaml:"findings"`
 	API      APIConfig          `yaml:"api"`
 
+	Telemetry ingest.TelemetryConfig `yaml:"telemetry"`
+	Broker    detect.BrokerConfig    `yaml:"broker"`
+
 	Alertmanager alertmanager.Config `yaml:"alertmanager"`
 }
 
@@ -53,6 +56,9 @@ func DefaultConfig() Config {
 		Findings: FindingsConfig{BookConfig: detect.DefaultBookConfig(), KeepResolved: time.Hour, MaxResolved: 10000},
 		API:      APIConfig{GRPCListen: "127.0.0.1:9470", HTTPListen: "127.0.0.1:9471"},
 
+		Telemetry: ingest.DefaultTelemetryConfig(),
+		Broker:    detect.DefaultBrokerConfig(),
+
 		Alertmanager: alertmanager.DefaultConfig(),
 	}
 }
@@ -60,7 +66,7 @@ func DefaultConfig() Config {
 // Validate checks every section, naming keys.
 func (c Config) Validate() error {
 	var errs []error
-	errs = append(errs, c.Kafka.Validate(), c.Window.Validate(), c.Lag.Validate(), c.Findings.Validate(), c.Alertmanager.Validate())
+	errs = append(errs, c.Kafka.Validate(), c.Window.Validate(), c.Lag.Validate(), c.Findings.Validate(), c.Alertmanager.Validate(), c.Telemetry.Validate(), c.Broker.Validate())
 	if c.Findings.KeepResolved <= 0 {
 		errs = append(errs, fmt.Errorf("findings.keep_resolved: must be positive, got %s", c.Findings.KeepResolved))
 	}

@@ -37,6 +37,8 @@ func demoConfig(brokers []string) Config {
 	cfg.Lag.MinSpan = 15 * time.Second
 	cfg.Findings.OpenAfter = 3 * time.Second
 	cfg.Findings.ResolveAfter = 15 * time.Second
+	cfg.Broker.UnderReplicatedFor = 10 * time.Second
+	cfg.Broker.FillMinSpan = 20 * time.Second
 	return cfg
 }
 
@@ -68,6 +70,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	defer wl.Stop()
 	cfg := demoConfig(wl.cluster.ListenAddrs())
+	cfg.Telemetry.Targets = wl.sim.targets()
 	applyListen(&cfg.API, *grpcAddr, *httpAddr)
 	if *amURL != "" {
 		cfg.Alertmanager.URLs = []string{*amURL}
@@ -110,7 +113,7 @@ func (p *demoPrinter) print(ev detect.Event) {
 	f := ev.Finding
 	text := f.Summary
 	if ev.Type == detect.EventResolved {
-		text = fmt.Sprintf("group %q topic %q: %s after %s firing.", f.Subject.Group, f.Subject.Topic,
+		text = fmt.Sprintf("%s: %s after %s firing.", subjectText(api.FindingToProto(f).Subject),
 			f.Resolution, f.ResolvedAt.Sub(f.OpenedAt).Round(time.Second))
 	}
 	fmt.Fprintf(p.w, "+%5.1fs %-8s %-8s %-16s %s\n", time.Since(p.start).Seconds(),
@@ -130,6 +133,7 @@ func (p *demoPrinter) final(s *sidecar) []*pb.Finding {
 // goroutine it starts is cancelled and waited for by Stop.
 type workload struct {
 	cluster *kfake.Cluster
+	sim     *brokerSim
 	start   time.Time
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
@@ -143,17 +147,22 @@ func startWorkload(ctx context.Context) (*workload, error) {
 		return nil, fmt.Errorf("demo: start kfake: %w", err)
 	}
 	w := &workload{cluster: c, start: time.Now()}
+	w.sim = newBrokerSim(c, w.start)
+	if err := w.sim.serve([]int32{0, 1, 2}); err != nil {
+		w.Stop()
+		return nil, err
+	}
 	ctx, w.cancel = context.WithCancel(ctx)
 	prod, err := w.client()
 	if err != nil {
 		w.Stop()
 		return nil, err
 	}
-	w.goRun(ctx, func(ctx context.Context) { produceAt(ctx, prod, "orders", 100) })
-	w.goRun(ctx, func(ctx context.Context) { produceAt(ctx, prod, "payments", 200) })
-	w.goRun(ctx, func(ctx context.Context) { produceAt(ctx, prod, "events", 50) })
+	w.goRun(ctx, func(ctx context.Context) { produceAt(ctx, prod, "orders", 100, w.sim.onProduced) })
+	w.goRun(ctx, func(ctx context.Context) { produceAt(ctx, prod, "payments", 200, w.sim.onProduced) })
+	w.goRun(ctx, func(ctx context.Context) { produceAt(ctx, prod, "events", 50, w.sim.onProduced) })
 	for i := range 20 {
-		prod.Produce(ctx, &kgo.Record{Topic: "archive", Value: fmt.Appendf(nil, "archived-%d", i)}, nil)
+		prod.Produce(ctx, &kgo.Record{Topic: "archive", Value: fmt.Appendf(nil, "archived-%d", i)}, w.sim.onProduced)
 	}
 	for _, spec := range []struct {
 		group, topic string
@@ -251,7 +260,7 @@ func (w *workload) consumer(ctx context.Context, group, topic string, script fun
 }
 
 // produceAt produces perSec records a second to topic until ctx is done.
-func produceAt(ctx context.Context, cl *kgo.Client, topic string, perSec int) {
+func produceAt(ctx context.Context, cl *kgo.Client, topic string, perSec int, done func(*kgo.Record, error)) {
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	n := 0
@@ -263,7 +272,7 @@ func produceAt(ctx context.Context, cl *kgo.Client, topic string, perSec int) {
 		}
 		for range perSec / 10 {
 			n++
-			cl.Produce(ctx, &kgo.Record{Topic: topic, Key: fmt.Appendf(nil, "k%d", n%64), Value: fmt.Appendf(nil, "%s-%d", topic, n)}, nil)
+			cl.Produce(ctx, &kgo.Record{Topic: topic, Key: fmt.Appendf(nil, "k%d", n%64), Value: fmt.Appendf(nil, "%s-%d", topic, n)}, done)
 		}
 	}
 }
@@ -280,5 +289,8 @@ func (w *workload) Stop() {
 	}
 	w.clients = nil
 	w.mu.Unlock()
+	if w.sim != nil {
+		w.sim.stop()
+	}
 	w.cluster.Close()
 }

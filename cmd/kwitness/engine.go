@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/VictoriaMetrics/metrics"
 
@@ -17,11 +18,14 @@ import (
 type engine struct {
 	window   *state.Window
 	lag      *detect.LagDetector
+	tel      *state.Telemetry // nil when no scrape targets are configured
+	broker   *detect.BrokerDetector
 	book     *detect.Book
 	findings *state.Findings
 	log      *slog.Logger
 	notify   func(detect.Event) // optional, called for every event
 	kick     chan struct{}
+	kickTel  chan struct{}
 }
 
 func newEngine(cfg Config, w *state.Window, f *state.Findings, log *slog.Logger, set *metrics.Set) (*engine, error) {
@@ -33,7 +37,12 @@ func newEngine(cfg Config, w *state.Window, f *state.Findings, log *slog.Logger,
 	if err != nil {
 		return nil, err
 	}
-	e := &engine{window: w, lag: lag, book: book, findings: f, log: log, kick: make(chan struct{}, 1)}
+	broker, err := detect.NewBrokerDetector(cfg.Broker)
+	if err != nil {
+		return nil, err
+	}
+	e := &engine{window: w, lag: lag, broker: broker, book: book, findings: f, log: log,
+		kick: make(chan struct{}, 1), kickTel: make(chan struct{}, 1)}
 	for _, k := range detect.KindNames() {
 		for _, st := range []detect.State{detect.StateFiring, detect.StateResolved} {
 			q := state.FindingFilter{Kinds: []detect.Kind{detect.Kind(k)}, States: []detect.State{st}, Broker: -1}
@@ -53,7 +62,17 @@ func (e *engine) onSweep(ingest.SweepReport) {
 	}
 }
 
-// run judges after every sweep until ctx is done.
+// onTelemetry is the broker poller's callback: it wakes the engine without
+// blocking.
+func (e *engine) onTelemetry(time.Time) {
+	select {
+	case e.kickTel <- struct{}{}:
+	default:
+	}
+}
+
+// run judges after every sweep until ctx is done. The book has one owner:
+// this goroutine.
 func (e *engine) run(ctx context.Context) {
 	for {
 		select {
@@ -61,8 +80,20 @@ func (e *engine) run(ctx context.Context) {
 			return
 		case <-e.kick:
 			e.judge()
+		case <-e.kickTel:
+			e.judgeBrokers()
 		}
 	}
+}
+
+// judgeBrokers runs the broker detectors on the newest telemetry.
+func (e *engine) judgeBrokers() {
+	if e.tel == nil || e.tel.Snapshot().Sweeps == 0 {
+		return
+	}
+	in := e.tel.ClusterInput()
+	at := time.UnixMilli(in.At)
+	e.apply(at, e.book.Observe("broker", at, e.broker.Sweep(in)))
 }
 
 // judge runs the detectors on the newest snapshot and applies the events.
@@ -71,9 +102,12 @@ func (e *engine) judge() {
 	if v.Snapshot().Sweeps == 0 {
 		return
 	}
-	res := e.lag.Sweep(v)
-	events := e.book.Observe("lag", v.At(), res)
-	e.findings.Apply(v.At(), events)
+	e.apply(v.At(), e.book.Observe("lag", v.At(), e.lag.Sweep(v)))
+}
+
+// apply records events and tells the notifier.
+func (e *engine) apply(at time.Time, events []detect.Event) {
+	e.findings.Apply(at, events)
 	for _, ev := range events {
 		e.log.Info("finding "+ev.Type.String(), "kind", ev.Finding.Kind, "id", ev.Finding.ID, "summary", ev.Finding.Summary)
 		if e.notify != nil {

@@ -29,6 +29,7 @@ type sidecar struct {
 	findings *state.Findings
 	engine   *engine
 	poller   *ingest.Poller
+	brokers  *ingest.BrokerPoller // nil without scrape targets
 	grpc     *grpc.Server
 	http     *http.Server
 	closeGW  func() error
@@ -58,6 +59,11 @@ func startSidecar(ctx context.Context, cfg Config, log *slog.Logger, notify func
 	if s.engine, err = newEngine(cfg, s.window, s.findings, log, set); err != nil {
 		return nil, err
 	}
+	if len(cfg.Telemetry.Targets) > 0 {
+		if s.engine.tel, err = state.NewTelemetry(cfg.Window, cfg.Kafka.Cluster); err != nil {
+			return nil, err
+		}
+	}
 	s.engine.notify = notify
 	if cfg.Alertmanager.Enabled() {
 		pusher, err := alertmanager.New(cfg.Alertmanager, log, set)
@@ -80,6 +86,14 @@ func startSidecar(ctx context.Context, cfg Config, log *slog.Logger, notify func
 		return nil, err
 	}
 	s.goRun(s.poller.Run, ctx)
+	if len(cfg.Telemetry.Targets) > 0 {
+		bp, err := ingest.NewBrokerPoller(cfg.Telemetry, s.engine.tel, s.poller.Admin(), log, set, s.engine.onTelemetry)
+		if err != nil {
+			return nil, err
+		}
+		s.brokers = bp
+		s.goRun(bp.Run, ctx)
+	}
 	ok = true
 	return s, nil
 }

@@ -1,0 +1,283 @@
+package scrape
+
+import (
+	"fmt"
+	"hash/maphash"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// label is one label of the current line; both strings are views of the
+// line and die with it.
+type label struct {
+	name, value string
+	escaped     bool // value holds backslash escapes
+}
+
+// sample parses `name[{labels}] value [timestamp]` and maps it. Its only
+// error is errTooManySeries.
+func (p *parser) sample(s string) error {
+	n := scanName(s)
+	if n == 0 {
+		p.problem("invalid metric name", s)
+		return nil
+	}
+	seriesEnd, i := n, skipBlank(s, n)
+	p.labels = p.labels[:0]
+	if i < len(s) && s[i] == '{' {
+		end, msg := p.scanLabels(s, i+1)
+		if msg != "" {
+			p.problem(msg, s)
+			return nil
+		}
+		seriesEnd, i = end, skipBlank(s, end)
+	} else if i == n && i < len(s) {
+		// expfmt reads `a+1` as a value right after the name; anything else
+		// is a bad name.
+		if _, ok := parseValue(s[i:tokenEnd(s, i)]); !ok {
+			p.problem(fmt.Sprintf("invalid character %q in metric name", s[i]), s)
+			return nil
+		}
+	}
+	v, msg := valueAndTimestamp(s, i)
+	if msg != "" {
+		p.problem(msg, s)
+		return nil
+	}
+	p.res.Series++
+	if p.res.Series > p.maxSeries {
+		return errTooManySeries
+	}
+	p.mapSample(s[:n], s[:seriesEnd], v)
+	return nil
+}
+
+// valueAndTimestamp parses the rest of a sample line from s[i]: a value, an
+// optional timestamp, and an optional OpenMetrics exemplar ("# ...") that is ignored.
+func valueAndTimestamp(s string, i int) (float64, string) {
+	if i >= len(s) {
+		return 0, "missing value"
+	}
+	j := tokenEnd(s, i)
+	v, ok := parseValue(s[i:j])
+	if !ok {
+		return 0, "invalid value " + strconv.Quote(s[i:j])
+	}
+	if i = skipBlank(s, j); i < len(s) && s[i] != '#' {
+		j = tokenEnd(s, i)
+		if !validTimestamp(s[i:j]) {
+			return 0, "invalid timestamp " + strconv.Quote(s[i:j])
+		}
+		if i = skipBlank(s, j); i < len(s) && s[i] != '#' {
+			return 0, "unexpected text after timestamp"
+		}
+	}
+	return v, ""
+}
+
+// scanLabels parses a label set from s[i], just after '{', into p.labels.
+// It returns the index just after '}', or a problem message.
+func (p *parser) scanLabels(s string, i int) (int, string) {
+	for {
+		i = skipBlank(s, i)
+		if i >= len(s) {
+			return 0, "unterminated label set"
+		}
+		if s[i] == '}' {
+			return i + 1, ""
+		}
+		j := scanLabelName(s, i)
+		if j == i {
+			return 0, "invalid label name"
+		}
+		name := s[i:j]
+		if i = skipBlank(s, j); i >= len(s) || s[i] != '=' {
+			return 0, "expected '=' after label name " + strconv.Quote(name)
+		}
+		if i = skipBlank(s, i+1); i >= len(s) || s[i] != '"' {
+			return 0, "expected quoted value for label " + strconv.Quote(name)
+		}
+		end, escaped := scanQuoted(s, i+1)
+		if end < 0 {
+			return 0, "unterminated value of label " + strconv.Quote(name)
+		}
+		if msg := p.addLabel(label{name: name, value: s[i+1 : end], escaped: escaped}); msg != "" {
+			return 0, msg
+		}
+		if i = skipBlank(s, end+1); i < len(s) && s[i] == ',' {
+			i++ // a trailing comma before '}' is allowed (jmx_exporter 0.x)
+		} else if i >= len(s) || s[i] != '}' {
+			return 0, "expected ',' or '}' after value of label " + strconv.Quote(name)
+		}
+	}
+}
+
+// addLabel checks one label against the rules Prometheus applies and keeps it.
+func (p *parser) addLabel(l label) string {
+	if l.name == "__name__" {
+		return "reserved label name __name__"
+	}
+	for _, o := range p.labels {
+		if o.name == l.name {
+			return "duplicate label " + strconv.Quote(l.name)
+		}
+	}
+	if !utf8.ValidString(l.value) {
+		return "invalid UTF-8 in value of label " + strconv.Quote(l.name)
+	}
+	p.labels = append(p.labels, l)
+	return ""
+}
+
+// family returns the mapping of name, caching the last lookup: samples of a
+// family are contiguous, so most lines hit the cache.
+func (p *parser) family(name string) (*family, bool) {
+	if name != string(p.last.name) {
+		p.last.name = append(p.last.name[:0], name...)
+		p.last.f, p.last.total = lookupFamily(name)
+	}
+	return p.last.f, p.last.total
+}
+
+// fields are the label-derived parts of a sample: indexes into
+// parser.labels, -1 when absent.
+type fields struct {
+	signal                           Signal
+	topic, partition, request, mount int8
+}
+
+// mapSample turns a well-formed line of a known family into a Sample.
+func (p *parser) mapSample(name, series string, v float64) {
+	f, total := p.family(name)
+	if f == nil {
+		return
+	}
+	fl := f.fields(p.labels)
+	if fl.signal == SignalUnknown {
+		return
+	}
+	s := Sample{Value: v, Signal: fl.signal, Counter: f.counter, Partition: -1}
+	if fl.partition >= 0 {
+		v := p.labels[fl.partition].value
+		n, ok := parsePartition(v)
+		if !ok {
+			// Well-formed text, so not Malformed; reported, and no sample.
+			p.addProblem("invalid partition label " + strconv.Quote(v) + ": " + excerpt(series))
+			return
+		}
+		s.Partition = n
+	}
+	if p.duplicate(series) {
+		return
+	}
+	s.Topic = p.labelString(fl.topic, &p.cache.topic)
+	s.Request = p.labelString(fl.request, &p.cache.request)
+	s.Mount = strings.Trim(p.labelString(fl.mount, &p.cache.mount), `"`)
+	s.Series = p.arena.copy(series)
+	p.res.Samples = append(double(p.res.Samples, 1), s)
+	p.votes[f.profile]++
+	p.res.CounterTotalSuffix = p.res.CounterTotalSuffix || total
+}
+
+// fields picks the labels a family needs and decides the signal. The
+// switch on length first keeps most label names to one comparison. Labels
+// past the 127th are not looked at.
+func (f *family) fields(ls []label) fields {
+	fl := fields{signal: f.signal, topic: -1, partition: -1, request: -1, mount: -1}
+	for i := range ls[:min(len(ls), math.MaxInt8)] {
+		n, idx := ls[i].name, int8(i)
+		switch len(n) {
+		case len("name"):
+			if f.byName != nil && n == "name" {
+				fl.signal = f.signalFor(ls[i].value)
+			}
+		case len("topic"):
+			if n == "topic" {
+				fl.topic = idx
+			}
+		case len("request"):
+			if n == "request" {
+				fl.request = idx
+			}
+		case len("quantile"):
+			if f.quantile && n == "quantile" {
+				fl.signal = quantileSignal(ls[i].value)
+			}
+		case len("partition"):
+			if n == "partition" {
+				fl.partition = idx
+			}
+		case len("mountpoint"), len("logDirectory"):
+			if n == "mountpoint" || n == "logDirectory" || n == "logdirectory" {
+				fl.mount = idx
+			}
+		}
+	}
+	return fl
+}
+
+// parsePartition parses a Kafka partition number, 0..MaxInt32, without the
+// allocation-free but slower generality of strconv.
+func parsePartition(s string) (int32, bool) {
+	if len(s) == 0 || len(s) > 10 {
+		return 0, false
+	}
+	var n int64
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return int32(n), n <= math.MaxInt32
+}
+
+// duplicate reports (and records as a problem) a mapped series already seen
+// in this part; the first occurrence wins. A new series is indexed under the
+// sample index it is about to get.
+func (p *parser) duplicate(series string) bool {
+	i := p.index.insert(maphash.String(p.seed, series), int32(len(p.res.Samples)))
+	if i < 0 || p.res.Samples[i].Series != series {
+		return false // new, or a hash collision (p ≈ 2⁻⁶⁴): kept, not indexed
+	}
+	p.res.Duplicates++
+	p.addProblem(fmt.Sprintf("duplicate series %s (value %g kept from earlier line)", excerpt(series), p.res.Samples[i].Value))
+	return true
+}
+
+// labelString returns the unescaped, interned value of label i of the
+// current line ("" when i < 0). last caches the previous result for this
+// field: topics and request names come in runs.
+func (p *parser) labelString(i int8, last *string) string {
+	if i < 0 {
+		return ""
+	}
+	l := p.labels[i]
+	if !l.escaped && l.value == *last {
+		return *last
+	}
+	v := l.value
+	if l.escaped {
+		v = unescape(v)
+	}
+	s, ok := p.strs[v]
+	if !ok {
+		s = strings.Clone(v) // v is a view of the read buffer
+		p.strs[s] = s
+	}
+	*last = s
+	return s
+}
+
+// double makes room for n more elements by doubling the capacity: append's
+// 1.25× growth for large slices allocates five times the final size in total.
+func double[S ~[]E, E any](s S, n int) S {
+	if cap(s)-len(s) >= n {
+		return s
+	}
+	return slices.Grow(s, max(len(s), n, 256))
+}

@@ -1,0 +1,495 @@
+// Store: the on-disk history of the offset series, in Pebble.
+//
+// Contract
+//
+//   - Feeding. The ingester hands each committed sweep to Append (or
+//     AppendWindow, which copies the window's dense values itself) right after
+//     Window.Commit. The hand-off is a non-blocking send on a bounded channel
+//     (StoreConfig.Queue sweeps): when the store falls behind, the sweep is
+//     dropped, kwitness_store_dropped_sweeps_total counts it, a rate-limited
+//     log line says so, and Append returns false. The poller never waits on
+//     disk. Append and AppendWindow are meant for one caller goroutine (the
+//     window's writer); sweeps must arrive with increasing At, older ones are
+//     counted in kwitness_store_out_of_order_sweeps_total and dropped.
+//   - Encoding. One goroutine, started by Open and stopped (and waited for) by
+//     Close, owns the open block: a timestamp chunk shared by all series plus
+//     one int chunk per series (chunk.go). A block ends after ChunkSamples
+//     sweeps or at a bucket boundary and is then written as one key per
+//     series. Every FlushInterval the open block is checkpointed (synced) as a
+//     few pages of partial chunks, so a crash (kill -9) loses at most
+//     FlushInterval of sweeps plus those still queued; Open turns the pages of
+//     a crashed block into ordinary chunks.
+//   - Maintenance. A second goroutine, also owned by the Store, rolls closed
+//     buckets up into per-minute (first, last, min, max, sum, count) values
+//     and deletes expired buckets with one DeleteRange per key kind. Retention
+//     is measured against the newest stored sweep, not the wall clock.
+//   - Reading. Query and QueryMinutes read one series; Replay streams stored
+//     sweeps in time order (LoadWindow uses it to refill a Window). They see
+//     what is in Pebble: closed blocks and the last checkpoint of the open
+//     one (call Flush first to include everything appended). A corrupt chunk
+//     is skipped (its samples read as gaps), counted in
+//     kwitness_store_corrupt_chunks_total and logged; it never fails a read.
+//   - Health. A failed write is counted, logged, and makes Healthy report
+//     false (mapped to /readyz) until a later write succeeds; ingest and the
+//     in-memory window keep going.
+//
+// The key layout and value formats are specified in docs/format.md.
+
+package state
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"github.com/kwitness/kwitness/detect"
+)
+
+// StoreConfig configures the on-disk store.
+type StoreConfig struct {
+	// RawRetention is how long raw samples are kept, measured back from the
+	// newest stored sweep; default 24h, at least 2 × Bucket.
+	RawRetention time.Duration `yaml:"raw_retention"`
+	// RollupRetention is how long per-minute rollups are kept; default 720h
+	// (30 days), at least RawRetention. Rollups are dropped by whole UTC days.
+	RollupRetention time.Duration `yaml:"rollup_retention"`
+	// Bucket is the time bucket of the key layout, the unit of raw retention
+	// and of rollup; default 1h. It must divide 24h and be a whole number of
+	// minutes.
+	Bucket time.Duration `yaml:"bucket"`
+	// ChunkSamples is how many sweeps a block (and so each series' chunk)
+	// holds before it is written as one key per series; default 240, in
+	// [120, 65536]. At one sweep per second: 1 M series write ≈ 4.2 k keys/s.
+	ChunkSamples int `yaml:"chunk_samples"`
+	// FlushInterval is how often the open block is checkpointed and synced:
+	// the most a crash loses (plus the Queue). Default 60s.
+	FlushInterval time.Duration `yaml:"flush_interval"`
+	// Queue is how many sweeps may wait for the encoder; default 4.
+	Queue int `yaml:"queue"`
+
+	// FS is the file system; nil means the OS. Tests use vfs.NewMem().
+	FS vfs.FS `yaml:"-"`
+}
+
+// DefaultStoreConfig returns the defaults documented on StoreConfig.
+func DefaultStoreConfig() StoreConfig {
+	return StoreConfig{
+		RawRetention: 24 * time.Hour, RollupRetention: 30 * 24 * time.Hour, Bucket: time.Hour,
+		ChunkSamples: 240, FlushInterval: time.Minute, Queue: 4,
+	}
+}
+
+// Validate reports invalid fields by YAML key.
+func (c StoreConfig) Validate() error {
+	var errs []error
+	if c.Bucket < time.Minute || c.Bucket > 24*time.Hour || (24*time.Hour)%c.Bucket != 0 || c.Bucket%time.Minute != 0 {
+		errs = append(errs, fmt.Errorf("store.bucket: must be whole minutes dividing 24h, got %s", c.Bucket))
+	}
+	if c.RawRetention < 2*c.Bucket {
+		errs = append(errs, fmt.Errorf("store.raw_retention: must be ≥ 2 × bucket (%s), got %s", 2*c.Bucket, c.RawRetention))
+	}
+	if c.RollupRetention < c.RawRetention {
+		errs = append(errs, fmt.Errorf("store.rollup_retention: must be ≥ raw_retention, got %s", c.RollupRetention))
+	}
+	if c.ChunkSamples < 120 || c.ChunkSamples > MaxChunkSamples {
+		errs = append(errs, fmt.Errorf("store.chunk_samples: must be in [120, %d], got %d", MaxChunkSamples, c.ChunkSamples))
+	}
+	if c.FlushInterval < 10*time.Millisecond {
+		errs = append(errs, fmt.Errorf("store.flush_interval: must be ≥ 10ms, got %s", c.FlushInterval))
+	}
+	if c.Queue < 1 {
+		errs = append(errs, fmt.Errorf("store.queue: must be ≥ 1, got %d", c.Queue))
+	}
+	return errors.Join(errs...)
+}
+
+// SweepData is one sweep handed to the store. The store takes ownership of
+// Values and NewKeys; Values may come from Store.Buffer.
+type SweepData struct {
+	At int64 // Unix ms, shared by every sample of the sweep
+	// Values[i] is the value of window series i, detect.Gap when absent.
+	Values []int64
+	// NewKeys are the keys of window series FirstNew, FirstNew+1, … not
+	// handed over before. Every index of Values must have been handed over.
+	FirstNew uint32
+	NewKeys  []SeriesKey
+}
+
+// Store is the Pebble-backed history. See the contract above.
+type Store struct {
+	cfg   StoreConfig
+	dir   string
+	log   *slog.Logger
+	db    *pebble.DB
+	reg   *registry
+	m     storeMetrics
+	in    chan SweepData
+	free  chan []int64
+	flush chan chan struct{}
+	stop  chan struct{}
+	wg    sync.WaitGroup
+	w     *writer
+
+	closeOnce sync.Once
+	closeErr  error
+	closed    atomic.Bool
+	broken    atomic.Bool  // Pebble failed fatally; no more writes
+	newest    atomic.Int64 // At of the newest sweep written (checkpointed or flushed)
+	kick      chan struct{}
+	handed    int // window series handed over by AppendWindow; caller-owned
+
+	health struct {
+		sync.Mutex
+		err error
+	}
+	logLimit rateLimit
+}
+
+// Open opens (creating if needed) the store in dir and starts its encoder and
+// maintenance goroutines. An unwritable dir fails with an error naming it.
+func Open(dir string, cfg StoreConfig, log *slog.Logger, set *metrics.Set) (*Store, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.FS == nil {
+		if err := checkWritable(dir); err != nil {
+			return nil, err
+		}
+	}
+	s := &Store{
+		cfg: cfg, dir: dir, log: log.With("component", "store"), reg: newRegistry(),
+		m: newStoreMetrics(set), in: make(chan SweepData, cfg.Queue), free: make(chan []int64, cfg.Queue+2),
+		flush: make(chan chan struct{}), stop: make(chan struct{}), kick: make(chan struct{}, 1),
+	}
+	db, err := pebble.Open(dir, s.pebbleOptions())
+	if err != nil {
+		return nil, fmt.Errorf("state: open store %s: %w", dir, err)
+	}
+	s.db = db
+	if err := s.init(); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("state: open store %s: %w", dir, err)
+	}
+	s.w = newWriter(s)
+	s.wg.Add(2)
+	go s.runWriter()
+	go s.runMaintenance()
+	return s, nil
+}
+
+// checkWritable creates dir and proves a file can be created in it.
+func checkWritable(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("state: store dir %s: %w", dir, err)
+	}
+	f, err := os.CreateTemp(dir, ".writable-*")
+	if err != nil {
+		return fmt.Errorf("state: store dir %s is not writable: %w", dir, err)
+	}
+	name := f.Name()
+	_ = f.Close()
+	if err := os.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("state: store dir %s: %w", filepath.Clean(dir), err)
+	}
+	return nil
+}
+
+func (s *Store) pebbleOptions() *pebble.Options {
+	o := &pebble.Options{
+		FS:                 s.cfg.FS,
+		FormatMajorVersion: pebble.FormatNewest,
+		Logger:             pebbleLogger{s.log},
+		EventListener: &pebble.EventListener{BackgroundError: func(err error) {
+			s.writeFailed("background", err)
+		}},
+	}
+	o.ApplyCompressionSettings(func() pebble.DBCompressionSettings { return pebble.DBCompressionBalanced })
+	return o
+}
+
+// init checks the format version, loads the registry and recovers the
+// checkpoint of a block left open by a crash.
+func (s *Store) init() error {
+	v, closer, err := s.db.Get(metaVersion)
+	switch {
+	case errors.Is(err, pebble.ErrNotFound):
+		if err := s.db.Set(metaVersion, []byte{storeFormatVersion}, pebble.Sync); err != nil {
+			return err
+		}
+	case err != nil:
+		return err
+	default:
+		ok := len(v) == 1 && v[0] == storeFormatVersion
+		got := append([]byte(nil), v...)
+		_ = closer.Close()
+		if !ok {
+			return fmt.Errorf("unsupported store format version %v", got)
+		}
+	}
+	if err := s.reg.load(s.db); err != nil {
+		return err
+	}
+	if err := s.recoverOpenBlocks(); err != nil {
+		return fmt.Errorf("recover open block: %w", err)
+	}
+	s.newest.Store(s.lastStoredAt())
+	return nil
+}
+
+// Close stops the goroutines, writes the open block and closes Pebble. Sweeps
+// still queued are written first. Safe to call twice and concurrently with
+// Append (which then returns false).
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		s.closed.Store(true)
+		close(s.stop)
+		s.wg.Wait()
+		s.closeErr = s.guard("close", s.db.Close)
+	})
+	return s.closeErr
+}
+
+// Append hands a sweep to the encoder without blocking. It returns false
+// (counted and logged) if the queue is full or the store is closed.
+func (s *Store) Append(sd SweepData) bool {
+	if s.closed.Load() {
+		return false
+	}
+	select {
+	case s.in <- sd:
+		return true
+	default:
+		s.m.dropped.Inc()
+		if s.logLimit.allow(time.Now()) {
+			s.log.Warn("store falling behind: sweep dropped", "at", time.UnixMilli(sd.At), "dropped_total", s.m.dropped.Get())
+		}
+		return false
+	}
+}
+
+// AppendWindow hands the sweep w just committed to the store: it copies w's
+// dense values and the keys registered since the last call. Call it on the
+// window's writer goroutine right after Commit, and only for one window.
+func (s *Store) AppendWindow(w *Window) bool {
+	snap := w.Snapshot()
+	sd := SweepData{At: snap.At, FirstNew: uint32(s.handed)}
+	for id := s.handed; id < snap.Series; id++ {
+		k, _ := w.Key(uint32(id))
+		sd.NewKeys = append(sd.NewKeys, k)
+	}
+	n := min(len(w.vals), snap.Series)
+	sd.Values = append(s.Buffer(n)[:0], w.vals[:n]...)
+	if !s.Append(sd) {
+		s.recycle(sd.Values)
+		return false
+	}
+	s.handed = snap.Series
+	return true
+}
+
+// Buffer returns a value slice of length n, reusing one the encoder is done
+// with when it can.
+func (s *Store) Buffer(n int) []int64 {
+	select {
+	case b := <-s.free:
+		if cap(b) >= n {
+			return b[:n]
+		}
+	default:
+	}
+	return make([]int64, n)
+}
+
+func (s *Store) recycle(b []int64) {
+	select {
+	case s.free <- b:
+	default:
+	}
+}
+
+// Flush writes a checkpoint of everything appended so far (and queued before
+// the call) and waits for it, or for ctx.
+func (s *Store) Flush(ctx context.Context) error {
+	done := make(chan struct{})
+	select {
+	case s.flush <- done:
+	case <-s.stop:
+		return errors.New("state: store closed")
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Healthy reports whether the last write succeeded, and the error if not.
+func (s *Store) Healthy() (bool, string) {
+	s.health.Lock()
+	defer s.health.Unlock()
+	if s.health.err != nil {
+		return false, s.health.err.Error()
+	}
+	return true, ""
+}
+
+// writeFailed records a failed write: counted, logged (rate-limited), and
+// reported by Healthy until the next successful write.
+func (s *Store) writeFailed(what string, err error) {
+	s.m.writeErrors.Inc()
+	s.health.Lock()
+	s.health.err = fmt.Errorf("store %s: %s: %w", s.dir, what, err)
+	s.health.Unlock()
+	if s.logLimit.allow(time.Now()) {
+		s.log.Error("store write failed", "what", what, "dir", s.dir, "err", err)
+	}
+}
+
+func (s *Store) writeOK() {
+	if s.broken.Load() {
+		return
+	}
+	s.health.Lock()
+	s.health.err = nil
+	s.health.Unlock()
+}
+
+// chunkCorrupt counts and logs an undecodable chunk that is being skipped.
+func (s *Store) chunkCorrupt(key []byte, err error) {
+	s.m.corrupt.Inc()
+	if s.logLimit.allow(time.Now()) {
+		s.log.Error("corrupt chunk skipped", "key", fmt.Sprintf("%x", key), "err", err)
+	}
+}
+
+// runWriter is the encoder goroutine: the only owner of s.w.
+func (s *Store) runWriter() {
+	defer s.wg.Done()
+	tick := time.NewTicker(s.cfg.FlushInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case sd := <-s.in:
+			s.w.add(sd)
+			s.recycle(sd.Values)
+		case <-tick.C:
+			s.w.checkpoint()
+		case done := <-s.flush:
+			s.drain()
+			s.w.checkpoint()
+			close(done)
+		case <-s.stop:
+			s.drain()
+			s.w.flushBlock()
+			return
+		}
+	}
+}
+
+// drain encodes the sweeps already queued.
+func (s *Store) drain() {
+	for {
+		select {
+		case sd := <-s.in:
+			s.w.add(sd)
+			s.recycle(sd.Values)
+		default:
+			return
+		}
+	}
+}
+
+// storeMetrics are the store's series in the caller's metrics set.
+type storeMetrics struct {
+	sweeps, samples, dropped, outOfOrder *metrics.Counter
+	keys, writeErrors, corrupt           *metrics.Counter
+	series, diskBytes, bytesPerSeries    *metrics.Gauge
+}
+
+func newStoreMetrics(set *metrics.Set) storeMetrics {
+	return storeMetrics{
+		sweeps:         set.GetOrCreateCounter("kwitness_store_sweeps_total"),
+		samples:        set.GetOrCreateCounter("kwitness_store_samples_total"),
+		dropped:        set.GetOrCreateCounter("kwitness_store_dropped_sweeps_total"),
+		outOfOrder:     set.GetOrCreateCounter("kwitness_store_out_of_order_sweeps_total"),
+		keys:           set.GetOrCreateCounter("kwitness_store_keys_written_total"),
+		writeErrors:    set.GetOrCreateCounter("kwitness_store_write_errors_total"),
+		corrupt:        set.GetOrCreateCounter("kwitness_store_corrupt_chunks_total"),
+		series:         set.GetOrCreateGauge("kwitness_store_series", nil),
+		diskBytes:      set.GetOrCreateGauge("kwitness_store_disk_bytes", nil),
+		bytesPerSeries: set.GetOrCreateGauge("kwitness_store_bytes_per_series", nil),
+	}
+}
+
+// rateLimit allows one event per second.
+type rateLimit struct{ last atomic.Int64 }
+
+func (r *rateLimit) allow(now time.Time) bool {
+	last := r.last.Load()
+	return now.UnixNano()-last >= int64(time.Second) && r.last.CompareAndSwap(last, now.UnixNano())
+}
+
+// pebbleLogger sends Pebble's log to slog. Fatalf logs and panics, as
+// Pebble's default logger exits.
+type pebbleLogger struct{ log *slog.Logger }
+
+func (l pebbleLogger) Infof(format string, args ...any) {
+	l.log.Debug(fmt.Sprintf(format, args...), "source", "pebble")
+}
+
+func (l pebbleLogger) Errorf(format string, args ...any) {
+	l.log.Error(fmt.Sprintf(format, args...), "source", "pebble")
+}
+
+func (l pebbleLogger) Fatalf(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	l.log.Error(msg, "source", "pebble")
+	panic(pebbleFatal{msg})
+}
+
+// pebbleFatal is what Pebble's Fatalf panics with; guard turns it into an
+// error. Pebble calls Fatalf when a WAL write fails (e.g. a full disk): its
+// commit pipeline is then unusable until the process restarts.
+type pebbleFatal struct{ msg string }
+
+// guard runs fn, turning a Pebble fatal error into a returned error that
+// marks the store broken: writes stop (sweeps are counted as dropped),
+// reads of what is in memory still work, Healthy stays false.
+func (s *Store) guard(what string, fn func() error) (err error) {
+	defer func() {
+		r := recover()
+		if r == nil {
+			return
+		}
+		f, ok := r.(pebbleFatal)
+		if !ok {
+			panic(r)
+		}
+		err = fmt.Errorf("%s: %s (restart needed)", what, f.msg)
+		s.broken.Store(true)
+		s.writeFailed(what, err)
+	}()
+	return fn()
+}
+
+// gapOr returns v, or detect.Gap when absent.
+func gapOr(v int64, present bool) int64 {
+	if present {
+		return v
+	}
+	return detect.Gap
+}

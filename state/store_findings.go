@@ -1,0 +1,72 @@
+package state
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/kwitness/kwitness/detect"
+)
+
+// SaveFindings persists finding events (synced): opened and updated findings
+// are stored under their id as JSON, resolved ones are deleted. So the store
+// always holds exactly the firing findings, which LoadFiring returns on the
+// next start (detect.Book.Restore takes them back).
+func (s *Store) SaveFindings(events []detect.Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	b := s.db.NewBatch()
+	defer b.Close()
+	for _, ev := range events {
+		key := findingKey(ev.Finding.ID)
+		if ev.Type == detect.EventResolved || ev.Finding.State != detect.StateFiring {
+			_ = b.Delete(key, nil)
+			continue
+		}
+		v, err := json.Marshal(ev.Finding)
+		if err != nil {
+			return fmt.Errorf("state: encode finding %s: %w", ev.Finding.ID, err)
+		}
+		_ = b.Set(key, v, nil)
+	}
+	n := int(b.Count())
+	if s.broken.Load() {
+		return fmt.Errorf("state: save findings in %s: store failed, restart needed", s.dir)
+	}
+	if err := s.guard("findings", func() error { return b.Commit(pebble.Sync) }); err != nil {
+		s.writeFailed("findings", err)
+		return fmt.Errorf("state: save findings in %s: %w", s.dir, err)
+	}
+	s.m.keys.Add(n)
+	return nil
+}
+
+// LoadFiring returns the persisted firing findings, by fingerprint. An entry
+// that does not decode is skipped, counted as corrupt and logged.
+func (s *Store) LoadFiring() ([]detect.Finding, error) {
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{kindFinding}, UpperBound: []byte{kindFinding + 1}})
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	var out []detect.Finding
+	for it.First(); it.Valid(); it.Next() {
+		var f detect.Finding
+		if err := json.Unmarshal(it.Value(), &f); err != nil {
+			s.chunkCorrupt(it.Key(), err)
+			continue
+		}
+		if f.State == detect.StateFiring {
+			out = append(out, f)
+		}
+	}
+	if err := it.Error(); err != nil {
+		return nil, fmt.Errorf("state: load findings from %s: %w", s.dir, err)
+	}
+	slices.SortFunc(out, func(a, b detect.Finding) int { return strings.Compare(a.Fingerprint, b.Fingerprint) })
+	return out, nil
+}

@@ -1,0 +1,89 @@
+package state
+
+import "encoding/binary"
+
+// Key kinds: the first byte of every store key (docs/format.md, "Key layout").
+// Every integer in a key is big-endian so keys sort by time, then series.
+const (
+	kindMeta     = 'm' // 'm' name                           → meta value
+	kindSeries   = 'k' // 'k' sid(4)                         → registry entry
+	kindTimes    = 't' // 't' bucket(8) start(8)             → timestamp chunk of a block
+	kindChunk    = 'c' // 'c' bucket(8) sid(4) start(8)      → value chunk of one series in a block
+	kindOpen     = 'o' // 'o' bucket(8) start(8) page(4)     → checkpoint page of an open block
+	kindRollup   = 'r' // 'r' day(8) sid(4) bucket(8)        → minute rollups of one series in a bucket
+	kindRolledUp = 'u' // 'u' bucket(8)                      → marker: bucket's rollups are written
+	kindFinding  = 'f' // 'f' finding id                     → JSON of a firing finding
+)
+
+// metaVersion is the key of the store format version.
+var metaVersion = []byte("mversion")
+
+// storeFormatVersion is written under metaVersion on first open.
+const storeFormatVersion = 1
+
+func seriesKeyOf(sid uint32) []byte {
+	return binary.BigEndian.AppendUint32([]byte{kindSeries}, sid)
+}
+
+// timesKey is 't' bucket start; timesKey(b, 0) is the first key of bucket b.
+func timesKey(bucket, start int64) []byte {
+	k := make([]byte, 0, 17)
+	k = append(k, kindTimes)
+	k = binary.BigEndian.AppendUint64(k, uint64(bucket))
+	return binary.BigEndian.AppendUint64(k, uint64(start))
+}
+
+func chunkKey(dst []byte, bucket int64, sid uint32, start int64) []byte {
+	dst = append(dst[:0], kindChunk)
+	dst = binary.BigEndian.AppendUint64(dst, uint64(bucket))
+	dst = binary.BigEndian.AppendUint32(dst, sid)
+	return binary.BigEndian.AppendUint64(dst, uint64(start))
+}
+
+func openKey(bucket, start int64, page uint32) []byte {
+	k := make([]byte, 0, 21)
+	k = append(k, kindOpen)
+	k = binary.BigEndian.AppendUint64(k, uint64(bucket))
+	k = binary.BigEndian.AppendUint64(k, uint64(start))
+	return binary.BigEndian.AppendUint32(k, page)
+}
+
+func rollupKey(day int64, sid uint32, bucket int64) []byte {
+	k := make([]byte, 0, 21)
+	k = append(k, kindRollup)
+	k = binary.BigEndian.AppendUint64(k, uint64(day))
+	k = binary.BigEndian.AppendUint32(k, sid)
+	return binary.BigEndian.AppendUint64(k, uint64(bucket))
+}
+
+func rolledUpKey(bucket int64) []byte {
+	return binary.BigEndian.AppendUint64([]byte{kindRolledUp}, uint64(bucket))
+}
+
+func findingKey(id string) []byte { return append([]byte{kindFinding}, id...) }
+
+// prefixTime is kind followed by one big-endian time: the lower bound of
+// every key of that kind whose first time field is ≥ t.
+func prefixTime(kind byte, t int64) []byte {
+	return binary.BigEndian.AppendUint64([]byte{kind}, uint64(t))
+}
+
+// prefixTimeSeries is kind t sid: the lower bound of one series' keys in
+// bucket (or day) t.
+func prefixTimeSeries(kind byte, t int64, sid uint32) []byte {
+	return binary.BigEndian.AppendUint32(prefixTime(kind, t), sid)
+}
+
+// be64 reads the big-endian int64 at b[off:].
+func be64(b []byte, off int) int64 { return int64(binary.BigEndian.Uint64(b[off:])) }
+
+func be32(b []byte, off int) uint32 { return binary.BigEndian.Uint32(b[off:]) }
+
+// floorTo rounds t (ms) down to a multiple of step (ms), also for t < 0.
+func floorTo(t, step int64) int64 {
+	r := t % step
+	if r < 0 {
+		r += step
+	}
+	return t - r
+}

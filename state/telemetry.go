@@ -1,0 +1,317 @@
+package state
+
+import (
+	"math"
+	"slices"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/kwitness/kwitness/detect"
+)
+
+// TelemetryKey identifies one broker series: a signal of one broker,
+// optionally narrowed to a topic, partition, request type, quantile or log
+// directory. Unused fields are empty (Partition -1).
+type TelemetryKey struct {
+	Signal    detect.Signal
+	Broker    int32
+	Topic     string
+	Partition int32
+	Request   string
+	Quantile  string // "0.99", "0.999"
+	Dir       string // log directory or mount point
+	Origin    string // "admin", "node" (node_exporter) or "" (the broker's JMX scrape)
+}
+
+// Telemetry is the broker detectors' window: float series (scraped metrics
+// and admin-API answers) in the same two-ring layout as Window, with the
+// same concurrency contract — one writer (the broker poller), lock-free
+// readers, one atomic store per published sweep. Values are float64 bits;
+// NaN is stored as a gap and -0 as +0 (the gap's bit pattern).
+type Telemetry struct {
+	cfg     WindowConfig
+	cluster string
+	recent  *Ring
+	history *Ring
+	snap    atomic.Pointer[TelemetrySnapshot]
+	catalog atomic.Pointer[[]*[blockSeries]TelemetryKey]
+	sources atomic.Pointer[map[int32]string] // broker → scrape source, for citations
+
+	ids      map[TelemetryKey]uint32 // writer only
+	vals     []int64                 // writer only
+	lastHist int64                   // writer only
+}
+
+// TelemetrySnapshot is one published sweep of broker telemetry.
+type TelemetrySnapshot struct {
+	At      int64
+	Sweeps  uint64
+	Recent  uint64
+	History uint64
+	Series  int
+	// Brokers lists the brokers known at this sweep with their context.
+	Brokers map[int32]BrokerContext
+	// Reassigning and AdminUp come from the admin-API collection.
+	Reassigning bool
+}
+
+// BrokerContext is what the admin API and the scrape configuration say about
+// a broker.
+type BrokerContext struct {
+	Registered     bool
+	Restarting     bool
+	HandlerThreads int
+	Source         string // scrape URL
+}
+
+// NewTelemetry returns an empty telemetry window.
+func NewTelemetry(cfg WindowConfig, cluster string) (*Telemetry, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	t := &Telemetry{cfg: cfg, cluster: cluster, recent: NewRing(cfg.Recent + 1), history: NewRing(cfg.Points), ids: map[TelemetryKey]uint32{}}
+	t.catalog.Store(&[]*[blockSeries]TelemetryKey{})
+	t.snap.Store(&TelemetrySnapshot{Brokers: map[int32]BrokerContext{}})
+	return t, nil
+}
+
+// register returns the id of k, adding it if new. Writer only.
+func (t *Telemetry) register(k TelemetryKey) uint32 {
+	if id, ok := t.ids[k]; ok {
+		return id
+	}
+	id := uint32(len(t.ids))
+	t.ids[k] = id
+	cat := *t.catalog.Load()
+	if int(id)/blockSeries >= len(cat) {
+		cat = append(slices.Clone(cat), new([blockSeries]TelemetryKey))
+	}
+	cat[id/blockSeries][id%blockSeries] = k
+	t.catalog.Store(&cat)
+	t.recent.Grow(len(t.ids))
+	t.history.Grow(len(t.ids))
+	t.vals = append(t.vals, detect.Gap)
+	return id
+}
+
+// TelemetrySweep is a sweep being filled by the writer.
+type TelemetrySweep struct {
+	t    *Telemetry
+	at   int64
+	snap TelemetrySnapshot
+}
+
+// Begin starts a sweep stamped at. Writer only.
+func (t *Telemetry) Begin(at time.Time) *TelemetrySweep {
+	for i := range t.vals {
+		t.vals[i] = detect.Gap
+	}
+	return &TelemetrySweep{t: t, at: at.UnixMilli(), snap: *t.snap.Load()}
+}
+
+// Set records k's value; NaN records a gap.
+func (s *TelemetrySweep) Set(k TelemetryKey, v float64) {
+	id := s.t.register(k)
+	s.t.vals[id] = floatBits(v)
+}
+
+// SetBrokers replaces the broker contexts; m must not be modified afterwards.
+func (s *TelemetrySweep) SetBrokers(m map[int32]BrokerContext) { s.snap.Brokers = m }
+
+// SetReassigning records whether partition reassignments are in progress.
+func (s *TelemetrySweep) SetReassigning(v bool) { s.snap.Reassigning = v }
+
+// Commit publishes the sweep. Writer only.
+func (t *Telemetry) Commit(s *TelemetrySweep) {
+	t.recent.Publish(s.at, t.vals)
+	if t.history.Head() == 0 || s.at-t.lastHist >= t.cfg.step() {
+		t.history.Publish(s.at, t.vals)
+		t.lastHist = s.at
+	}
+	next := s.snap
+	next.At, next.Sweeps = s.at, next.Sweeps+1
+	next.Recent, next.History, next.Series = t.recent.Head(), t.history.Head(), len(t.ids)
+	t.snap.Store(&next)
+}
+
+// Snapshot returns the newest published snapshot.
+func (t *Telemetry) Snapshot() *TelemetrySnapshot { return t.snap.Load() }
+
+// floatBits encodes v for a ring slot: NaN becomes a gap, -0 becomes +0.
+func floatBits(v float64) int64 {
+	if math.IsNaN(v) {
+		return detect.Gap
+	}
+	if v == 0 {
+		return 0
+	}
+	return int64(math.Float64bits(v))
+}
+
+func bitsFloat(b int64) float64 {
+	if b == detect.Gap {
+		return math.NaN()
+	}
+	return math.Float64frombits(uint64(b))
+}
+
+// Ref renders a telemetry key as a series reference with sorted labels.
+func (t *Telemetry) Ref(k TelemetryKey) detect.SeriesRef {
+	labels := []detect.Label{{Name: "broker", Value: strconv.Itoa(int(k.Broker))}, {Name: "cluster", Value: t.cluster}}
+	add := func(name, v string) {
+		if v != "" {
+			labels = append(labels, detect.Label{Name: name, Value: v})
+		}
+	}
+	add("dir", k.Dir)
+	if k.Partition >= 0 && k.Topic != "" {
+		add("partition", strconv.Itoa(int(k.Partition)))
+	}
+	add("quantile", k.Quantile)
+	add("request", k.Request)
+	add("topic", k.Topic)
+	return detect.SeriesRef{Metric: "kafka_broker_" + string(k.Signal), Labels: labels}
+}
+
+// ClusterInput builds the broker detectors' input from the newest snapshot.
+// Readers only; allocates per call (brokers × signals is small).
+func (t *Telemetry) ClusterInput() detect.ClusterInput {
+	snap := t.snap.Load()
+	histT, _ := t.history.ReadTimes(snap.History, nil)
+	recT, _ := t.recent.ReadTimes(snap.Recent, nil)
+	in := detect.ClusterInput{Cluster: t.cluster, At: snap.At, Reassigning: snap.Reassigning}
+	byBroker := map[int32]*detect.BrokerInput{}
+	broker := func(id int32) *detect.BrokerInput {
+		b := byBroker[id]
+		if b == nil {
+			ctx := snap.Brokers[id]
+			b = &detect.BrokerInput{Broker: id, Signals: map[detect.Signal]detect.SignalWindow{}, TopicSize: map[string]detect.SignalWindow{},
+				HandlerThreads: ctx.HandlerThreads, Restarting: ctx.Restarting, Registered: ctx.Registered}
+			byBroker[id] = b
+		}
+		return b
+	}
+	for id := range snap.Brokers {
+		broker(id)
+	}
+	cat := *t.catalog.Load()
+	dirs := map[int32]map[string]*detect.LogDir{}
+	lat := map[int32]map[string]*detect.RequestLatency{}
+	for id := 0; id < snap.Series; id++ {
+		k := cat[id/blockSeries][id%blockSeries]
+		w := t.window(snap, uint32(id), histT, recT)
+		w.Ref, w.Source = t.Ref(k), sourceOf(k, snap)
+		if k.Signal == detect.SigAdminUp {
+			in.AdminUp = w
+			continue
+		}
+		b := broker(k.Broker)
+		switch {
+		case k.Signal == detect.SigLogDirUsed || k.Signal == detect.SigLogDirTotal:
+			d := logDir(dirs, k)
+			if k.Signal == detect.SigLogDirUsed {
+				d.Used = w
+			} else {
+				d.Total = w
+			}
+		case k.Request != "":
+			l := latency(lat, k)
+			if k.Quantile == "0.999" {
+				l.P999 = w
+			} else {
+				l.P99 = w
+			}
+		case k.Signal == detect.SigTopicSize:
+			b.TopicSize[k.Topic] = w
+		case k.Topic == "" && k.Dir == "":
+			b.Signals[k.Signal] = w
+		}
+	}
+	for id, b := range byBroker {
+		for _, path := range sortedKeys(dirs[id]) {
+			b.LogDirs = append(b.LogDirs, *dirs[id][path])
+		}
+		for _, req := range sortedKeys(lat[id]) {
+			b.Latency = append(b.Latency, *lat[id][req])
+		}
+		in.Brokers = append(in.Brokers, *b)
+	}
+	slices.SortFunc(in.Brokers, func(a, b detect.BrokerInput) int { return int(a.Broker - b.Broker) })
+	return in
+}
+
+func logDir(m map[int32]map[string]*detect.LogDir, k TelemetryKey) *detect.LogDir {
+	if m[k.Broker] == nil {
+		m[k.Broker] = map[string]*detect.LogDir{}
+	}
+	if m[k.Broker][k.Dir] == nil {
+		m[k.Broker][k.Dir] = &detect.LogDir{Path: k.Dir}
+	}
+	return m[k.Broker][k.Dir]
+}
+
+func latency(m map[int32]map[string]*detect.RequestLatency, k TelemetryKey) *detect.RequestLatency {
+	if m[k.Broker] == nil {
+		m[k.Broker] = map[string]*detect.RequestLatency{}
+	}
+	if m[k.Broker][k.Request] == nil {
+		m[k.Broker][k.Request] = &detect.RequestLatency{Request: k.Request}
+	}
+	return m[k.Broker][k.Request]
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// sourceOf names where a telemetry series came from, for citations.
+func sourceOf(k TelemetryKey, snap *TelemetrySnapshot) string {
+	switch {
+	case k.Signal == detect.SigRegistered:
+		return "Metadata(brokers)"
+	case k.Signal == detect.SigAdminUp:
+		return "admin API"
+	case k.Origin == "admin":
+		return "DescribeLogDirs"
+	case k.Origin == "node":
+		return "scrape node_exporter"
+	}
+	if s := snap.Brokers[k.Broker].Source; s != "" {
+		return "scrape " + s
+	}
+	return "scrape"
+}
+
+// window reads one series' merged history+recent window as floats.
+func (t *Telemetry) window(snap *TelemetrySnapshot, id uint32, histT, recT []int64) detect.SignalWindow {
+	h, hs := t.history.ReadSeries(snap.History, id, nil)
+	r, rs := t.recent.ReadSeries(snap.Recent, id, nil)
+	hLo, hHi, rLo := mergeBounds(histT, recT, hs, rs)
+	w := detect.SignalWindow{}
+	for i := hLo; i < hHi; i++ {
+		w.Times = append(w.Times, histT[i])
+		w.Values = append(w.Values, bitsFloat(h[i]))
+	}
+	for i := rLo; i < len(recT); i++ {
+		w.Times = append(w.Times, recT[i])
+		w.Values = append(w.Values, bitsFloat(r[i]))
+	}
+	return w
+}
+
+// mergeBounds is View.mergeRange for explicit time slices.
+func mergeBounds(histT, recT []int64, hs, rs int) (hLo, hHi, rLo int) {
+	hLo, hHi, rLo = min(hs, len(histT)), len(histT), min(rs, len(recT))
+	if rLo < len(recT) {
+		for hHi > hLo && histT[hHi-1] >= recT[rLo] {
+			hHi--
+		}
+	}
+	return hLo, hHi, rLo
+}
