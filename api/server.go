@@ -41,12 +41,19 @@ type Server struct {
 	findings *state.Findings
 	window   *state.Window
 	lag      detect.LagConfig
+	history  *History // nil without a store
 }
 
 // NewServer returns a server; lag is the detector configuration GetGroupLag
 // judges partitions with.
 func NewServer(f *state.Findings, w *state.Window, lag detect.LagConfig) *Server {
 	return &Server{findings: f, window: w, lag: lag}
+}
+
+// WithHistory makes QuerySeries read from st.
+func (s *Server) WithHistory(st *state.Store) *Server {
+	s.history = &History{Store: st}
+	return s
 }
 
 // Register adds the service to a gRPC server.

@@ -145,7 +145,8 @@ type SeriesRef struct {
 }
 
 // String renders the reference in Prometheus notation, e.g.
-// kafka_consumergroup_committed_offset{group="g",partition="0",topic="t"}.
+// kafka_consumergroup_committed_offset{group="g",partition="0",topic="t"};
+// values are quoted as Go strings (strconv.Quote), so any group id round-trips.
 func (r SeriesRef) String() string {
 	var b strings.Builder
 	b.WriteString(r.Metric)
@@ -155,9 +156,8 @@ func (r SeriesRef) String() string {
 			b.WriteByte(',')
 		}
 		b.WriteString(l.Name)
-		b.WriteString(`="`)
-		b.WriteString(l.Value)
-		b.WriteByte('"')
+		b.WriteByte('=')
+		b.WriteString(strconv.Quote(l.Value))
 	}
 	b.WriteByte('}')
 	return b.String()

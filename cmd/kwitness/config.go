@@ -27,6 +27,11 @@ type Config struct {
 	Findings FindingsConfig     `yaml:"findings"`
 	API      APIConfig          `yaml:"api"`
 
+	// DataDir holds the Pebble store (history, evidence, warm restart);
+	// "" runs without history. Default "kwitness-data".
+	DataDir string            `yaml:"data_dir"`
+	Store   state.StoreConfig `yaml:"store"`
+
 	Telemetry ingest.TelemetryConfig `yaml:"telemetry"`
 	Broker    detect.BrokerConfig    `yaml:"broker"`
 
@@ -56,6 +61,8 @@ func DefaultConfig() Config {
 		Findings: FindingsConfig{BookConfig: detect.DefaultBookConfig(), KeepResolved: time.Hour, MaxResolved: 10000},
 		API:      APIConfig{GRPCListen: "127.0.0.1:9470", HTTPListen: "127.0.0.1:9471"},
 
+		DataDir:   "kwitness-data",
+		Store:     state.DefaultStoreConfig(),
 		Telemetry: ingest.DefaultTelemetryConfig(),
 		Broker:    detect.DefaultBrokerConfig(),
 
@@ -66,7 +73,7 @@ func DefaultConfig() Config {
 // Validate checks every section, naming keys.
 func (c Config) Validate() error {
 	var errs []error
-	errs = append(errs, c.Kafka.Validate(), c.Window.Validate(), c.Lag.Validate(), c.Findings.Validate(), c.Alertmanager.Validate(), c.Telemetry.Validate(), c.Broker.Validate())
+	errs = append(errs, c.Kafka.Validate(), c.Window.Validate(), c.Lag.Validate(), c.Findings.Validate(), c.Alertmanager.Validate(), c.Telemetry.Validate(), c.Broker.Validate(), c.Store.Validate())
 	if c.Findings.KeepResolved <= 0 {
 		errs = append(errs, fmt.Errorf("findings.keep_resolved: must be positive, got %s", c.Findings.KeepResolved))
 	}

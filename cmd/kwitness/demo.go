@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -49,6 +50,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	def := DefaultConfig()
 	grpcAddr, httpAddr := listenFlags(fs, &def.API)
 	verbose := fs.Bool("v", false, "log kwitness internals to stderr")
+	dataDir := fs.String("data-dir", "", "store directory (default: a temporary directory removed at exit)")
 	amURL := fs.String("alertmanager", "", "push findings to the Alertmanager at this base URL, e.g. http://127.0.0.1:9093")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -71,6 +73,15 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	defer wl.Stop()
 	cfg := demoConfig(wl.cluster.ListenAddrs())
 	cfg.Telemetry.Targets = wl.sim.targets()
+	cfg.DataDir = *dataDir
+	if cfg.DataDir == "" {
+		dir, err := os.MkdirTemp("", "kwitness-demo-")
+		if err != nil {
+			return fmt.Errorf("demo: data dir: %w", err)
+		}
+		defer os.RemoveAll(dir)
+		cfg.DataDir = dir
+	}
 	applyListen(&cfg.API, *grpcAddr, *httpAddr)
 	if *amURL != "" {
 		cfg.Alertmanager.URLs = []string{*amURL}

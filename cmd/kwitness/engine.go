@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
@@ -22,6 +23,7 @@ type engine struct {
 	broker   *detect.BrokerDetector
 	book     *detect.Book
 	findings *state.Findings
+	store    *state.Store // nil without a data dir
 	log      *slog.Logger
 	notify   func(detect.Event) // optional, called for every event
 	kick     chan struct{}
@@ -105,9 +107,14 @@ func (e *engine) judge() {
 	e.apply(v.At(), e.book.Observe("lag", v.At(), e.lag.Sweep(v)))
 }
 
-// apply records events and tells the notifier.
+// apply records and persists events and tells the notifier.
 func (e *engine) apply(at time.Time, events []detect.Event) {
 	e.findings.Apply(at, events)
+	if e.store != nil && len(events) > 0 {
+		if err := e.store.SaveFindings(events); err != nil {
+			e.log.Error("store: save findings", "err", err)
+		}
+	}
 	for _, ev := range events {
 		e.log.Info("finding "+ev.Type.String(), "kind", ev.Finding.Kind, "id", ev.Finding.ID, "summary", ev.Finding.Summary)
 		if e.notify != nil {
@@ -115,3 +122,31 @@ func (e *engine) apply(at time.Time, events []detect.Event) {
 		}
 	}
 }
+
+// restore puts findings that were firing before a restart back into the book
+// and the findings list, so a restart neither resolves nor re-opens them.
+// It runs before run starts. The notifier sees them as updates (Alertmanager
+// re-sends what is firing).
+func (e *engine) restore(fs []detect.Finding, now time.Time) {
+	byDomain := map[string][]detect.Finding{}
+	events := make([]detect.Event, 0, len(fs))
+	for _, f := range fs {
+		d := "broker"
+		if slices.Contains(lagKinds, f.Kind) {
+			d = "lag"
+		}
+		byDomain[d] = append(byDomain[d], f)
+		events = append(events, detect.Event{Type: detect.EventUpdated, Finding: f})
+	}
+	for d, list := range byDomain {
+		e.book.Restore(d, list, now)
+	}
+	e.findings.Apply(now, events)
+	for _, ev := range events {
+		if e.notify != nil {
+			e.notify(ev)
+		}
+	}
+}
+
+var lagKinds = []detect.Kind{detect.KindLagGrowing, detect.KindConsumerStalled, detect.KindConsumerStopped, detect.KindOffsetRewind}

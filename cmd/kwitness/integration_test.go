@@ -38,6 +38,7 @@ type rig struct {
 	at       time.Time
 	keys     *keyRecorder
 	events   []detect.Event
+	store    *state.Store // optional: set by withStore
 }
 
 // keyRecorder records the API key of every request kwitness's client writes.
@@ -76,12 +77,17 @@ func newRig(t *testing.T, topics ...string) *rig {
 		t.Fatal(err)
 	}
 	r.engine.notify = func(ev detect.Event) { r.events = append(r.events, ev) }
-	r.poller, err = ingest.New(cfg.Kafka, r.window, log, set, nil, kgo.WithHooks(r.keys))
-	if err != nil {
+	if r.poller, err = newPollerFor(cfg, r); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(r.poller.Close)
 	return r
+}
+
+// newPollerFor builds the rig's poller, recording request keys.
+func newPollerFor(cfg Config, r *rig) (*ingest.Poller, error) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	return ingest.New(cfg.Kafka, r.window, log, metrics.NewSet(), nil, kgo.WithHooks(r.keys))
 }
 
 func (r *rig) client(opts ...kgo.Opt) *kgo.Client {
@@ -137,6 +143,9 @@ func (r *rig) commit(group, topic string, f func(end, prev int64) int64) {
 // sweep runs one kwitness sweep and detection pass, then advances the clock.
 func (r *rig) sweep() ingest.SweepReport {
 	rep := r.poller.Sweep(r.ctx, r.at)
+	if r.store != nil {
+		r.store.AppendWindow(r.window)
+	}
 	r.engine.judge()
 	r.at = r.at.Add(time.Second)
 	return rep

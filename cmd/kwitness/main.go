@@ -68,6 +68,7 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 	path := fs.String("config", "", "path to kwitness.yaml (required)")
 	brokers := fs.String("brokers", "", "comma-separated seed brokers; overrides kafka.brokers")
 	cluster := fs.String("cluster", "", "cluster name; overrides kafka.cluster")
+	dataDir := fs.String("data-dir", "", "store directory; overrides data_dir")
 	def := DefaultConfig()
 	grpcAddr, httpAddr := listenFlags(fs, &def.API)
 	if err := fs.Parse(args); err != nil {
@@ -87,6 +88,9 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	if *cluster != "" {
 		cfg.Kafka.Cluster = *cluster
+	}
+	if *dataDir != "" {
+		cfg.DataDir = *dataDir
 	}
 	applyListen(&cfg.API, *grpcAddr, *httpAddr)
 	if err := cfg.Validate(); err != nil {

@@ -30,6 +30,7 @@ type sidecar struct {
 	engine   *engine
 	poller   *ingest.Poller
 	brokers  *ingest.BrokerPoller // nil without scrape targets
+	store    *state.Store         // nil without a data dir
 	grpc     *grpc.Server
 	http     *http.Server
 	closeGW  func() error
@@ -65,6 +66,9 @@ func startSidecar(ctx context.Context, cfg Config, log *slog.Logger, notify func
 		}
 	}
 	s.engine.notify = notify
+	if err := s.openStore(set); err != nil {
+		return nil, err
+	}
 	if cfg.Alertmanager.Enabled() {
 		pusher, err := alertmanager.New(cfg.Alertmanager, log, set)
 		if err != nil {
@@ -78,11 +82,14 @@ func startSidecar(ctx context.Context, cfg Config, log *slog.Logger, notify func
 			pusher.Observe(ev)
 		}
 	}
+	if err := s.warmRestart(); err != nil {
+		return nil, err
+	}
 	s.goRun(s.engine.run, ctx)
 	if err := s.startAPI(ctx, set); err != nil {
 		return nil, err
 	}
-	if s.poller, err = ingest.New(cfg.Kafka, s.window, log, set, s.engine.onSweep); err != nil {
+	if s.poller, err = ingest.New(cfg.Kafka, s.window, log, set, s.onSweep); err != nil {
 		return nil, err
 	}
 	s.goRun(s.poller.Run, ctx)
@@ -113,7 +120,11 @@ func (s *sidecar) startAPI(ctx context.Context, set *metrics.Set) error {
 	}
 	s.GRPCAddr = gl.Addr().String()
 	s.grpc = grpc.NewServer()
-	api.NewServer(s.findings, s.window, s.cfg.Lag).Register(s.grpc)
+	srv := api.NewServer(s.findings, s.window, s.cfg.Lag)
+	if s.store != nil {
+		srv.WithHistory(s.store)
+	}
+	srv.Register(s.grpc)
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -145,8 +156,56 @@ func (s *sidecar) ready() (bool, string) {
 	if s.poller == nil {
 		return false, "starting"
 	}
+	if s.store != nil {
+		if ok, why := s.store.Healthy(); !ok {
+			return false, "store: " + why
+		}
+	}
 	st := s.poller.Status()
 	return st.Ready, st.Reason
+}
+
+// openStore opens the data dir's store, if configured.
+func (s *sidecar) openStore(set *metrics.Set) error {
+	if s.cfg.DataDir == "" {
+		return nil
+	}
+	st, err := state.Open(s.cfg.DataDir, s.cfg.Store, s.log, set)
+	if err != nil {
+		return err
+	}
+	s.store, s.engine.store = st, st
+	return nil
+}
+
+// warmRestart refills the rings and restores firing findings from the store.
+func (s *sidecar) warmRestart() error {
+	if s.store == nil {
+		return nil
+	}
+	now := time.Now()
+	n, err := s.store.LoadWindow(s.window, now.Add(-s.cfg.Window.Span))
+	if err != nil {
+		return fmt.Errorf("warm restart: refill window from %s: %w", s.cfg.DataDir, err)
+	}
+	fs, err := s.store.LoadFiring()
+	if err != nil {
+		return fmt.Errorf("warm restart: load findings from %s: %w", s.cfg.DataDir, err)
+	}
+	s.engine.restore(fs, now)
+	if n > 0 || len(fs) > 0 {
+		s.log.Info("warm restart", "sweeps", n, "firing", len(fs))
+	}
+	return nil
+}
+
+// onSweep runs on the poller goroutine right after each Commit: it hands the
+// sweep to the store (never blocking) and wakes the engine.
+func (s *sidecar) onSweep(rep ingest.SweepReport) {
+	if s.store != nil {
+		s.store.AppendWindow(s.window)
+	}
+	s.engine.onSweep(rep)
 }
 
 // Stop shuts everything down in reverse start order and waits for every
@@ -168,6 +227,11 @@ func (s *sidecar) Stop() {
 		s.wg.Wait()
 		if s.poller != nil {
 			s.poller.Close()
+		}
+		if s.store != nil {
+			if err := s.store.Close(); err != nil {
+				s.log.Error("store: close", "err", err)
+			}
 		}
 	})
 }

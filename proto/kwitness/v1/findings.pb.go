@@ -179,6 +179,57 @@ func (EventType) EnumDescriptor() ([]byte, []int) {
 	return file_kwitness_v1_findings_proto_rawDescGZIP(), []int{2}
 }
 
+type Resolution int32
+
+const (
+	Resolution_RESOLUTION_UNSPECIFIED Resolution = 0
+	// Every stored sample, gaps included.
+	Resolution_RESOLUTION_RAW Resolution = 1
+	// Per-minute first, last, min, max, sum and count.
+	Resolution_RESOLUTION_MINUTE Resolution = 2
+)
+
+// Enum value maps for Resolution.
+var (
+	Resolution_name = map[int32]string{
+		0: "RESOLUTION_UNSPECIFIED",
+		1: "RESOLUTION_RAW",
+		2: "RESOLUTION_MINUTE",
+	}
+	Resolution_value = map[string]int32{
+		"RESOLUTION_UNSPECIFIED": 0,
+		"RESOLUTION_RAW":         1,
+		"RESOLUTION_MINUTE":      2,
+	}
+)
+
+func (x Resolution) Enum() *Resolution {
+	p := new(Resolution)
+	*p = x
+	return p
+}
+
+func (x Resolution) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Resolution) Descriptor() protoreflect.EnumDescriptor {
+	return file_kwitness_v1_findings_proto_enumTypes[3].Descriptor()
+}
+
+func (Resolution) Type() protoreflect.EnumType {
+	return &file_kwitness_v1_findings_proto_enumTypes[3]
+}
+
+func (x Resolution) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Resolution.Descriptor instead.
+func (Resolution) EnumDescriptor() ([]byte, []int) {
+	return file_kwitness_v1_findings_proto_rawDescGZIP(), []int{3}
+}
+
 // Subject is what a finding is about; empty fields do not apply.
 type Subject struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
@@ -1393,6 +1444,290 @@ func (x *GetGroupLagResponse) GetPartitions() []*PartitionLag {
 	return nil
 }
 
+type QuerySeriesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The series in Prometheus notation, exactly as a citation's series.text,
+	// e.g. kafka_consumergroup_committed_offset{cluster="c",group="g",partition="0",topic="t"}.
+	Series string                 `protobuf:"bytes,1,opt,name=series,proto3" json:"series,omitempty"`
+	From   *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=from,proto3" json:"from,omitempty"`
+	To     *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=to,proto3" json:"to,omitempty"`
+	// Default RAW.
+	Resolution    Resolution `protobuf:"varint,4,opt,name=resolution,proto3,enum=kwitness.v1.Resolution" json:"resolution,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *QuerySeriesRequest) Reset() {
+	*x = QuerySeriesRequest{}
+	mi := &file_kwitness_v1_findings_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *QuerySeriesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*QuerySeriesRequest) ProtoMessage() {}
+
+func (x *QuerySeriesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kwitness_v1_findings_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use QuerySeriesRequest.ProtoReflect.Descriptor instead.
+func (*QuerySeriesRequest) Descriptor() ([]byte, []int) {
+	return file_kwitness_v1_findings_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *QuerySeriesRequest) GetSeries() string {
+	if x != nil {
+		return x.Series
+	}
+	return ""
+}
+
+func (x *QuerySeriesRequest) GetFrom() *timestamppb.Timestamp {
+	if x != nil {
+		return x.From
+	}
+	return nil
+}
+
+func (x *QuerySeriesRequest) GetTo() *timestamppb.Timestamp {
+	if x != nil {
+		return x.To
+	}
+	return nil
+}
+
+func (x *QuerySeriesRequest) GetResolution() Resolution {
+	if x != nil {
+		return x.Resolution
+	}
+	return Resolution_RESOLUTION_UNSPECIFIED
+}
+
+type Sample struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Time  *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=time,proto3" json:"time,omitempty"`
+	Value int64                  `protobuf:"varint,2,opt,name=value,proto3" json:"value,omitempty"`
+	// True when the sweep at this time has no sample for the series.
+	Gap           bool `protobuf:"varint,3,opt,name=gap,proto3" json:"gap,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Sample) Reset() {
+	*x = Sample{}
+	mi := &file_kwitness_v1_findings_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Sample) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Sample) ProtoMessage() {}
+
+func (x *Sample) ProtoReflect() protoreflect.Message {
+	mi := &file_kwitness_v1_findings_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Sample.ProtoReflect.Descriptor instead.
+func (*Sample) Descriptor() ([]byte, []int) {
+	return file_kwitness_v1_findings_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *Sample) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+func (x *Sample) GetValue() int64 {
+	if x != nil {
+		return x.Value
+	}
+	return 0
+}
+
+func (x *Sample) GetGap() bool {
+	if x != nil {
+		return x.Gap
+	}
+	return false
+}
+
+type MinuteSample struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Time          *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=time,proto3" json:"time,omitempty"`
+	First         int64                  `protobuf:"varint,2,opt,name=first,proto3" json:"first,omitempty"`
+	Last          int64                  `protobuf:"varint,3,opt,name=last,proto3" json:"last,omitempty"`
+	Min           int64                  `protobuf:"varint,4,opt,name=min,proto3" json:"min,omitempty"`
+	Max           int64                  `protobuf:"varint,5,opt,name=max,proto3" json:"max,omitempty"`
+	Sum           int64                  `protobuf:"varint,6,opt,name=sum,proto3" json:"sum,omitempty"`
+	Count         int64                  `protobuf:"varint,7,opt,name=count,proto3" json:"count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MinuteSample) Reset() {
+	*x = MinuteSample{}
+	mi := &file_kwitness_v1_findings_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MinuteSample) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MinuteSample) ProtoMessage() {}
+
+func (x *MinuteSample) ProtoReflect() protoreflect.Message {
+	mi := &file_kwitness_v1_findings_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MinuteSample.ProtoReflect.Descriptor instead.
+func (*MinuteSample) Descriptor() ([]byte, []int) {
+	return file_kwitness_v1_findings_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *MinuteSample) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+func (x *MinuteSample) GetFirst() int64 {
+	if x != nil {
+		return x.First
+	}
+	return 0
+}
+
+func (x *MinuteSample) GetLast() int64 {
+	if x != nil {
+		return x.Last
+	}
+	return 0
+}
+
+func (x *MinuteSample) GetMin() int64 {
+	if x != nil {
+		return x.Min
+	}
+	return 0
+}
+
+func (x *MinuteSample) GetMax() int64 {
+	if x != nil {
+		return x.Max
+	}
+	return 0
+}
+
+func (x *MinuteSample) GetSum() int64 {
+	if x != nil {
+		return x.Sum
+	}
+	return 0
+}
+
+func (x *MinuteSample) GetCount() int64 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+type QuerySeriesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Series        *SeriesRef             `protobuf:"bytes,1,opt,name=series,proto3" json:"series,omitempty"`
+	Samples       []*Sample              `protobuf:"bytes,2,rep,name=samples,proto3" json:"samples,omitempty"`
+	Minutes       []*MinuteSample        `protobuf:"bytes,3,rep,name=minutes,proto3" json:"minutes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *QuerySeriesResponse) Reset() {
+	*x = QuerySeriesResponse{}
+	mi := &file_kwitness_v1_findings_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *QuerySeriesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*QuerySeriesResponse) ProtoMessage() {}
+
+func (x *QuerySeriesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kwitness_v1_findings_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use QuerySeriesResponse.ProtoReflect.Descriptor instead.
+func (*QuerySeriesResponse) Descriptor() ([]byte, []int) {
+	return file_kwitness_v1_findings_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *QuerySeriesResponse) GetSeries() *SeriesRef {
+	if x != nil {
+		return x.Series
+	}
+	return nil
+}
+
+func (x *QuerySeriesResponse) GetSamples() []*Sample {
+	if x != nil {
+		return x.Samples
+	}
+	return nil
+}
+
+func (x *QuerySeriesResponse) GetMinutes() []*MinuteSample {
+	if x != nil {
+		return x.Minutes
+	}
+	return nil
+}
+
 var File_kwitness_v1_findings_proto protoreflect.FileDescriptor
 
 const file_kwitness_v1_findings_proto_rawDesc = "" +
@@ -1516,7 +1851,30 @@ const file_kwitness_v1_findings_proto_rawDesc = "" +
 	"\ttotal_lag\x18\x06 \x01(\x03R\btotalLag\x129\n" +
 	"\n" +
 	"partitions\x18\a \x03(\v2\x19.kwitness.v1.PartitionLagR\n" +
-	"partitions*c\n" +
+	"partitions\"\xc1\x01\n" +
+	"\x12QuerySeriesRequest\x12\x16\n" +
+	"\x06series\x18\x01 \x01(\tR\x06series\x12.\n" +
+	"\x04from\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04from\x12*\n" +
+	"\x02to\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x02to\x127\n" +
+	"\n" +
+	"resolution\x18\x04 \x01(\x0e2\x17.kwitness.v1.ResolutionR\n" +
+	"resolution\"`\n" +
+	"\x06Sample\x12.\n" +
+	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value\x12\x10\n" +
+	"\x03gap\x18\x03 \x01(\bR\x03gap\"\xb4\x01\n" +
+	"\fMinuteSample\x12.\n" +
+	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x14\n" +
+	"\x05first\x18\x02 \x01(\x03R\x05first\x12\x12\n" +
+	"\x04last\x18\x03 \x01(\x03R\x04last\x12\x10\n" +
+	"\x03min\x18\x04 \x01(\x03R\x03min\x12\x10\n" +
+	"\x03max\x18\x05 \x01(\x03R\x03max\x12\x10\n" +
+	"\x03sum\x18\x06 \x01(\x03R\x03sum\x12\x14\n" +
+	"\x05count\x18\a \x01(\x03R\x05count\"\xa9\x01\n" +
+	"\x13QuerySeriesResponse\x12.\n" +
+	"\x06series\x18\x01 \x01(\v2\x16.kwitness.v1.SeriesRefR\x06series\x12-\n" +
+	"\asamples\x18\x02 \x03(\v2\x13.kwitness.v1.SampleR\asamples\x123\n" +
+	"\aminutes\x18\x03 \x03(\v2\x19.kwitness.v1.MinuteSampleR\aminutes*c\n" +
 	"\fFindingState\x12\x1d\n" +
 	"\x19FINDING_STATE_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14FINDING_STATE_FIRING\x10\x01\x12\x1a\n" +
@@ -1531,13 +1889,19 @@ const file_kwitness_v1_findings_proto_rawDesc = "" +
 	"\x11EVENT_TYPE_OPENED\x10\x01\x12\x16\n" +
 	"\x12EVENT_TYPE_UPDATED\x10\x02\x12\x17\n" +
 	"\x13EVENT_TYPE_RESOLVED\x10\x03\x12\x15\n" +
-	"\x11EVENT_TYPE_MISSED\x10\x042\xe1\x02\n" +
+	"\x11EVENT_TYPE_MISSED\x10\x04*S\n" +
+	"\n" +
+	"Resolution\x12\x1a\n" +
+	"\x16RESOLUTION_UNSPECIFIED\x10\x00\x12\x12\n" +
+	"\x0eRESOLUTION_RAW\x10\x01\x12\x15\n" +
+	"\x11RESOLUTION_MINUTE\x10\x022\xb3\x03\n" +
 	"\x0fFindingsService\x12S\n" +
 	"\fListFindings\x12 .kwitness.v1.ListFindingsRequest\x1a!.kwitness.v1.ListFindingsResponse\x12M\n" +
 	"\n" +
 	"GetFinding\x12\x1e.kwitness.v1.GetFindingRequest\x1a\x1f.kwitness.v1.GetFindingResponse\x12X\n" +
 	"\rWatchFindings\x12!.kwitness.v1.WatchFindingsRequest\x1a\".kwitness.v1.WatchFindingsResponse0\x01\x12P\n" +
-	"\vGetGroupLag\x12\x1f.kwitness.v1.GetGroupLagRequest\x1a .kwitness.v1.GetGroupLagResponseB;Z9github.com/kwitness/kwitness/proto/kwitness/v1;kwitnessv1b\x06proto3"
+	"\vGetGroupLag\x12\x1f.kwitness.v1.GetGroupLagRequest\x1a .kwitness.v1.GetGroupLagResponse\x12P\n" +
+	"\vQuerySeries\x12\x1f.kwitness.v1.QuerySeriesRequest\x1a .kwitness.v1.QuerySeriesResponseB;Z9github.com/kwitness/kwitness/proto/kwitness/v1;kwitnessv1b\x06proto3"
 
 var (
 	file_kwitness_v1_findings_proto_rawDescOnce sync.Once
@@ -1551,63 +1915,78 @@ func file_kwitness_v1_findings_proto_rawDescGZIP() []byte {
 	return file_kwitness_v1_findings_proto_rawDescData
 }
 
-var file_kwitness_v1_findings_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_kwitness_v1_findings_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_kwitness_v1_findings_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
+var file_kwitness_v1_findings_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_kwitness_v1_findings_proto_goTypes = []any{
 	(FindingState)(0),             // 0: kwitness.v1.FindingState
 	(Severity)(0),                 // 1: kwitness.v1.Severity
 	(EventType)(0),                // 2: kwitness.v1.EventType
-	(*Subject)(nil),               // 3: kwitness.v1.Subject
-	(*Label)(nil),                 // 4: kwitness.v1.Label
-	(*SeriesRef)(nil),             // 5: kwitness.v1.SeriesRef
-	(*Citation)(nil),              // 6: kwitness.v1.Citation
-	(*Fact)(nil),                  // 7: kwitness.v1.Fact
-	(*Finding)(nil),               // 8: kwitness.v1.Finding
-	(*ListFindingsRequest)(nil),   // 9: kwitness.v1.ListFindingsRequest
-	(*ListFindingsResponse)(nil),  // 10: kwitness.v1.ListFindingsResponse
-	(*GetFindingRequest)(nil),     // 11: kwitness.v1.GetFindingRequest
-	(*GetFindingResponse)(nil),    // 12: kwitness.v1.GetFindingResponse
-	(*WatchFindingsRequest)(nil),  // 13: kwitness.v1.WatchFindingsRequest
-	(*WatchFindingsResponse)(nil), // 14: kwitness.v1.WatchFindingsResponse
-	(*GetGroupLagRequest)(nil),    // 15: kwitness.v1.GetGroupLagRequest
-	(*PartitionLag)(nil),          // 16: kwitness.v1.PartitionLag
-	(*GetGroupLagResponse)(nil),   // 17: kwitness.v1.GetGroupLagResponse
-	(*timestamppb.Timestamp)(nil), // 18: google.protobuf.Timestamp
+	(Resolution)(0),               // 3: kwitness.v1.Resolution
+	(*Subject)(nil),               // 4: kwitness.v1.Subject
+	(*Label)(nil),                 // 5: kwitness.v1.Label
+	(*SeriesRef)(nil),             // 6: kwitness.v1.SeriesRef
+	(*Citation)(nil),              // 7: kwitness.v1.Citation
+	(*Fact)(nil),                  // 8: kwitness.v1.Fact
+	(*Finding)(nil),               // 9: kwitness.v1.Finding
+	(*ListFindingsRequest)(nil),   // 10: kwitness.v1.ListFindingsRequest
+	(*ListFindingsResponse)(nil),  // 11: kwitness.v1.ListFindingsResponse
+	(*GetFindingRequest)(nil),     // 12: kwitness.v1.GetFindingRequest
+	(*GetFindingResponse)(nil),    // 13: kwitness.v1.GetFindingResponse
+	(*WatchFindingsRequest)(nil),  // 14: kwitness.v1.WatchFindingsRequest
+	(*WatchFindingsResponse)(nil), // 15: kwitness.v1.WatchFindingsResponse
+	(*GetGroupLagRequest)(nil),    // 16: kwitness.v1.GetGroupLagRequest
+	(*PartitionLag)(nil),          // 17: kwitness.v1.PartitionLag
+	(*GetGroupLagResponse)(nil),   // 18: kwitness.v1.GetGroupLagResponse
+	(*QuerySeriesRequest)(nil),    // 19: kwitness.v1.QuerySeriesRequest
+	(*Sample)(nil),                // 20: kwitness.v1.Sample
+	(*MinuteSample)(nil),          // 21: kwitness.v1.MinuteSample
+	(*QuerySeriesResponse)(nil),   // 22: kwitness.v1.QuerySeriesResponse
+	(*timestamppb.Timestamp)(nil), // 23: google.protobuf.Timestamp
 }
 var file_kwitness_v1_findings_proto_depIdxs = []int32{
-	4,  // 0: kwitness.v1.SeriesRef.labels:type_name -> kwitness.v1.Label
-	5,  // 1: kwitness.v1.Citation.series:type_name -> kwitness.v1.SeriesRef
-	18, // 2: kwitness.v1.Citation.from:type_name -> google.protobuf.Timestamp
-	18, // 3: kwitness.v1.Citation.to:type_name -> google.protobuf.Timestamp
-	18, // 4: kwitness.v1.Citation.sweep_time:type_name -> google.protobuf.Timestamp
+	5,  // 0: kwitness.v1.SeriesRef.labels:type_name -> kwitness.v1.Label
+	6,  // 1: kwitness.v1.Citation.series:type_name -> kwitness.v1.SeriesRef
+	23, // 2: kwitness.v1.Citation.from:type_name -> google.protobuf.Timestamp
+	23, // 3: kwitness.v1.Citation.to:type_name -> google.protobuf.Timestamp
+	23, // 4: kwitness.v1.Citation.sweep_time:type_name -> google.protobuf.Timestamp
 	1,  // 5: kwitness.v1.Finding.severity:type_name -> kwitness.v1.Severity
 	0,  // 6: kwitness.v1.Finding.state:type_name -> kwitness.v1.FindingState
-	3,  // 7: kwitness.v1.Finding.subject:type_name -> kwitness.v1.Subject
-	18, // 8: kwitness.v1.Finding.opened_at:type_name -> google.protobuf.Timestamp
-	18, // 9: kwitness.v1.Finding.updated_at:type_name -> google.protobuf.Timestamp
-	18, // 10: kwitness.v1.Finding.resolved_at:type_name -> google.protobuf.Timestamp
-	6,  // 11: kwitness.v1.Finding.evidence:type_name -> kwitness.v1.Citation
-	7,  // 12: kwitness.v1.Finding.facts:type_name -> kwitness.v1.Fact
-	8,  // 13: kwitness.v1.ListFindingsResponse.findings:type_name -> kwitness.v1.Finding
-	8,  // 14: kwitness.v1.GetFindingResponse.finding:type_name -> kwitness.v1.Finding
+	4,  // 7: kwitness.v1.Finding.subject:type_name -> kwitness.v1.Subject
+	23, // 8: kwitness.v1.Finding.opened_at:type_name -> google.protobuf.Timestamp
+	23, // 9: kwitness.v1.Finding.updated_at:type_name -> google.protobuf.Timestamp
+	23, // 10: kwitness.v1.Finding.resolved_at:type_name -> google.protobuf.Timestamp
+	7,  // 11: kwitness.v1.Finding.evidence:type_name -> kwitness.v1.Citation
+	8,  // 12: kwitness.v1.Finding.facts:type_name -> kwitness.v1.Fact
+	9,  // 13: kwitness.v1.ListFindingsResponse.findings:type_name -> kwitness.v1.Finding
+	9,  // 14: kwitness.v1.GetFindingResponse.finding:type_name -> kwitness.v1.Finding
 	2,  // 15: kwitness.v1.WatchFindingsResponse.type:type_name -> kwitness.v1.EventType
-	8,  // 16: kwitness.v1.WatchFindingsResponse.finding:type_name -> kwitness.v1.Finding
-	6,  // 17: kwitness.v1.PartitionLag.evidence:type_name -> kwitness.v1.Citation
-	18, // 18: kwitness.v1.GetGroupLagResponse.sweep_time:type_name -> google.protobuf.Timestamp
-	16, // 19: kwitness.v1.GetGroupLagResponse.partitions:type_name -> kwitness.v1.PartitionLag
-	9,  // 20: kwitness.v1.FindingsService.ListFindings:input_type -> kwitness.v1.ListFindingsRequest
-	11, // 21: kwitness.v1.FindingsService.GetFinding:input_type -> kwitness.v1.GetFindingRequest
-	13, // 22: kwitness.v1.FindingsService.WatchFindings:input_type -> kwitness.v1.WatchFindingsRequest
-	15, // 23: kwitness.v1.FindingsService.GetGroupLag:input_type -> kwitness.v1.GetGroupLagRequest
-	10, // 24: kwitness.v1.FindingsService.ListFindings:output_type -> kwitness.v1.ListFindingsResponse
-	12, // 25: kwitness.v1.FindingsService.GetFinding:output_type -> kwitness.v1.GetFindingResponse
-	14, // 26: kwitness.v1.FindingsService.WatchFindings:output_type -> kwitness.v1.WatchFindingsResponse
-	17, // 27: kwitness.v1.FindingsService.GetGroupLag:output_type -> kwitness.v1.GetGroupLagResponse
-	24, // [24:28] is the sub-list for method output_type
-	20, // [20:24] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	9,  // 16: kwitness.v1.WatchFindingsResponse.finding:type_name -> kwitness.v1.Finding
+	7,  // 17: kwitness.v1.PartitionLag.evidence:type_name -> kwitness.v1.Citation
+	23, // 18: kwitness.v1.GetGroupLagResponse.sweep_time:type_name -> google.protobuf.Timestamp
+	17, // 19: kwitness.v1.GetGroupLagResponse.partitions:type_name -> kwitness.v1.PartitionLag
+	23, // 20: kwitness.v1.QuerySeriesRequest.from:type_name -> google.protobuf.Timestamp
+	23, // 21: kwitness.v1.QuerySeriesRequest.to:type_name -> google.protobuf.Timestamp
+	3,  // 22: kwitness.v1.QuerySeriesRequest.resolution:type_name -> kwitness.v1.Resolution
+	23, // 23: kwitness.v1.Sample.time:type_name -> google.protobuf.Timestamp
+	23, // 24: kwitness.v1.MinuteSample.time:type_name -> google.protobuf.Timestamp
+	6,  // 25: kwitness.v1.QuerySeriesResponse.series:type_name -> kwitness.v1.SeriesRef
+	20, // 26: kwitness.v1.QuerySeriesResponse.samples:type_name -> kwitness.v1.Sample
+	21, // 27: kwitness.v1.QuerySeriesResponse.minutes:type_name -> kwitness.v1.MinuteSample
+	10, // 28: kwitness.v1.FindingsService.ListFindings:input_type -> kwitness.v1.ListFindingsRequest
+	12, // 29: kwitness.v1.FindingsService.GetFinding:input_type -> kwitness.v1.GetFindingRequest
+	14, // 30: kwitness.v1.FindingsService.WatchFindings:input_type -> kwitness.v1.WatchFindingsRequest
+	16, // 31: kwitness.v1.FindingsService.GetGroupLag:input_type -> kwitness.v1.GetGroupLagRequest
+	19, // 32: kwitness.v1.FindingsService.QuerySeries:input_type -> kwitness.v1.QuerySeriesRequest
+	11, // 33: kwitness.v1.FindingsService.ListFindings:output_type -> kwitness.v1.ListFindingsResponse
+	13, // 34: kwitness.v1.FindingsService.GetFinding:output_type -> kwitness.v1.GetFindingResponse
+	15, // 35: kwitness.v1.FindingsService.WatchFindings:output_type -> kwitness.v1.WatchFindingsResponse
+	18, // 36: kwitness.v1.FindingsService.GetGroupLag:output_type -> kwitness.v1.GetGroupLagResponse
+	22, // 37: kwitness.v1.FindingsService.QuerySeries:output_type -> kwitness.v1.QuerySeriesResponse
+	33, // [33:38] is the sub-list for method output_type
+	28, // [28:33] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_kwitness_v1_findings_proto_init() }
@@ -1623,8 +2002,8 @@ func file_kwitness_v1_findings_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kwitness_v1_findings_proto_rawDesc), len(file_kwitness_v1_findings_proto_rawDesc)),
-			NumEnums:      3,
-			NumMessages:   15,
+			NumEnums:      4,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -23,6 +23,7 @@ const (
 	FindingsService_GetFinding_FullMethodName    = "/kwitness.v1.FindingsService/GetFinding"
 	FindingsService_WatchFindings_FullMethodName = "/kwitness.v1.FindingsService/WatchFindings"
 	FindingsService_GetGroupLag_FullMethodName   = "/kwitness.v1.FindingsService/GetGroupLag"
+	FindingsService_QuerySeries_FullMethodName   = "/kwitness.v1.FindingsService/QuerySeries"
 )
 
 // FindingsServiceClient is the client API for FindingsService service.
@@ -43,6 +44,9 @@ type FindingsServiceClient interface {
 	// GetGroupLag returns the current per-partition lag table of one group,
 	// with the same evidence citations findings use.
 	GetGroupLag(ctx context.Context, in *GetGroupLagRequest, opts ...grpc.CallOption) (*GetGroupLagResponse, error)
+	// QuerySeries returns the raw samples (or per-minute rollups) of one stored
+	// series for a window, by the exact reference a citation gives.
+	QuerySeries(ctx context.Context, in *QuerySeriesRequest, opts ...grpc.CallOption) (*QuerySeriesResponse, error)
 }
 
 type findingsServiceClient struct {
@@ -102,6 +106,16 @@ func (c *findingsServiceClient) GetGroupLag(ctx context.Context, in *GetGroupLag
 	return out, nil
 }
 
+func (c *findingsServiceClient) QuerySeries(ctx context.Context, in *QuerySeriesRequest, opts ...grpc.CallOption) (*QuerySeriesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(QuerySeriesResponse)
+	err := c.cc.Invoke(ctx, FindingsService_QuerySeries_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // FindingsServiceServer is the server API for FindingsService service.
 // All implementations must embed UnimplementedFindingsServiceServer
 // for forward compatibility.
@@ -120,6 +134,9 @@ type FindingsServiceServer interface {
 	// GetGroupLag returns the current per-partition lag table of one group,
 	// with the same evidence citations findings use.
 	GetGroupLag(context.Context, *GetGroupLagRequest) (*GetGroupLagResponse, error)
+	// QuerySeries returns the raw samples (or per-minute rollups) of one stored
+	// series for a window, by the exact reference a citation gives.
+	QuerySeries(context.Context, *QuerySeriesRequest) (*QuerySeriesResponse, error)
 	mustEmbedUnimplementedFindingsServiceServer()
 }
 
@@ -141,6 +158,9 @@ func (UnimplementedFindingsServiceServer) WatchFindings(*WatchFindingsRequest, g
 }
 func (UnimplementedFindingsServiceServer) GetGroupLag(context.Context, *GetGroupLagRequest) (*GetGroupLagResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetGroupLag not implemented")
+}
+func (UnimplementedFindingsServiceServer) QuerySeries(context.Context, *QuerySeriesRequest) (*QuerySeriesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method QuerySeries not implemented")
 }
 func (UnimplementedFindingsServiceServer) mustEmbedUnimplementedFindingsServiceServer() {}
 func (UnimplementedFindingsServiceServer) testEmbeddedByValue()                         {}
@@ -228,6 +248,24 @@ func _FindingsService_GetGroupLag_Handler(srv interface{}, ctx context.Context, 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _FindingsService_QuerySeries_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(QuerySeriesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(FindingsServiceServer).QuerySeries(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: FindingsService_QuerySeries_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(FindingsServiceServer).QuerySeries(ctx, req.(*QuerySeriesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // FindingsService_ServiceDesc is the grpc.ServiceDesc for FindingsService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -246,6 +284,10 @@ var FindingsService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetGroupLag",
 			Handler:    _FindingsService_GetGroupLag_Handler,
+		},
+		{
+			MethodName: "QuerySeries",
+			Handler:    _FindingsService_QuerySeries_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -1,0 +1,171 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/kwitness/kwitness/detect"
+	pb "github.com/kwitness/kwitness/proto/kwitness/v1"
+	"github.com/kwitness/kwitness/state"
+)
+
+// MaxQuerySpan bounds one QuerySeries window.
+const MaxQuerySpan = 31 * 24 * time.Hour
+
+// History is the store behind QuerySeries. Flush is called before a query
+// that reaches into the last flush interval, at most once a second, so that
+// citations of a finding that just opened resolve.
+type History struct {
+	Store *state.Store
+
+	mu        sync.Mutex
+	lastFlush time.Time
+}
+
+func (h *History) flushFor(ctx context.Context, to time.Time) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !to.After(h.lastFlush) || time.Since(h.lastFlush) < time.Second {
+		return nil
+	}
+	h.lastFlush = time.Now()
+	return h.Store.Flush(ctx)
+}
+
+// QuerySeries implements FindingsService.
+func (s *Server) QuerySeries(ctx context.Context, req *pb.QuerySeriesRequest) (*pb.QuerySeriesResponse, error) {
+	ref, err := ParseSeriesText(req.Series)
+	if err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	from, to, err := queryWindow(req)
+	if err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	key, err := s.seriesKey(ref)
+	if err != nil {
+		return nil, err
+	}
+	if s.history == nil {
+		return nil, status.Error(codes.FailedPrecondition, "series history is off: kwitness runs without a data_dir")
+	}
+	if err := s.history.flushFor(ctx, to); err != nil {
+		return nil, status.Errorf(codes.Unavailable, "store flush: %v", err)
+	}
+	resp := &pb.QuerySeriesResponse{Series: seriesToProto(ref)}
+	if req.Resolution == pb.Resolution_RESOLUTION_MINUTE {
+		mins, err := s.history.Store.QueryMinutes(key, from, to)
+		if err != nil {
+			return nil, status.Errorf(codes.Internal, "query %s: %v", ref, err)
+		}
+		for _, m := range mins {
+			resp.Minutes = append(resp.Minutes, &pb.MinuteSample{Time: timestamppb.New(time.UnixMilli(m.T)),
+				First: m.First, Last: m.Last, Min: m.Min, Max: m.Max, Sum: m.Sum, Count: m.Count})
+		}
+		return resp, nil
+	}
+	pts, err := s.history.Store.Query(key, from, to)
+	if err != nil {
+		return nil, status.Errorf(codes.Internal, "query %s: %v", ref, err)
+	}
+	for _, p := range pts {
+		resp.Samples = append(resp.Samples, &pb.Sample{Time: timestamppb.New(time.UnixMilli(p.T)), Value: p.V, Gap: p.Gap})
+	}
+	return resp, nil
+}
+
+// seriesKey maps a reference to a stored key of this cluster.
+func (s *Server) seriesKey(ref detect.SeriesRef) (state.SeriesKey, error) {
+	for _, l := range ref.Labels {
+		if l.Name == "cluster" && l.Value != s.window.Cluster() {
+			return state.SeriesKey{}, status.Errorf(codes.NotFound, "series %s: this kwitness watches cluster %q", ref, s.window.Cluster())
+		}
+	}
+	if strings.HasPrefix(ref.Metric, "kafka_broker_") {
+		return state.SeriesKey{}, status.Errorf(codes.FailedPrecondition, "series %s: broker telemetry is kept in memory only (the last window), not in the store", ref)
+	}
+	k, err := state.SeriesKeyOf(ref)
+	if err != nil {
+		return k, status.Error(codes.InvalidArgument, err.Error())
+	}
+	return k, nil
+}
+
+func queryWindow(req *pb.QuerySeriesRequest) (from, to time.Time, err error) {
+	if req.From == nil || req.To == nil {
+		return from, to, errors.New("from and to: both required (RFC 3339 in REST)")
+	}
+	from, to = req.From.AsTime(), req.To.AsTime()
+	switch {
+	case to.Before(from):
+		return from, to, fmt.Errorf("to %s is before from %s", to.Format(time.RFC3339), from.Format(time.RFC3339))
+	case to.Sub(from) > MaxQuerySpan:
+		return from, to, fmt.Errorf("window %s exceeds %s", to.Sub(from), MaxQuerySpan)
+	}
+	return from, to, nil
+}
+
+// ParseSeriesText parses a series in the Prometheus notation citations use:
+// name{label="value",...}, values quoted as Go/Prometheus strings, labels
+// sorted by name. It is the inverse of detect.SeriesRef.String.
+func ParseSeriesText(s string) (detect.SeriesRef, error) {
+	var ref detect.SeriesRef
+	open := strings.IndexByte(s, '{')
+	if open <= 0 || !strings.HasSuffix(s, "}") {
+		return ref, fmt.Errorf("series %q: want name{label=\"value\",...}", trunc(s))
+	}
+	ref.Metric = s[:open]
+	if !validName(ref.Metric) {
+		return ref, fmt.Errorf("series %q: bad metric name", trunc(s))
+	}
+	rest := s[open+1 : len(s)-1]
+	for rest != "" {
+		eq := strings.IndexByte(rest, '=')
+		if eq <= 0 || !validName(rest[:eq]) || eq+1 >= len(rest) || rest[eq+1] != '"' {
+			return ref, fmt.Errorf("series %q: bad label at %q", trunc(s), trunc(rest))
+		}
+		name := rest[:eq]
+		val, err := strconv.QuotedPrefix(rest[eq+1:])
+		if err != nil {
+			return ref, fmt.Errorf("series %q: label %s: unterminated or bad quoted value", trunc(s), name)
+		}
+		v, _ := strconv.Unquote(val)
+		if n := len(ref.Labels); n > 0 && ref.Labels[n-1].Name >= name {
+			return ref, fmt.Errorf("series %q: labels must be sorted and unique (%s after %s)", trunc(s), name, ref.Labels[n-1].Name)
+		}
+		ref.Labels = append(ref.Labels, detect.Label{Name: name, Value: v})
+		rest = rest[eq+1+len(val):]
+		if rest != "" {
+			if rest[0] != ',' || len(rest) == 1 {
+				return ref, fmt.Errorf("series %q: want ',' between labels", trunc(s))
+			}
+			rest = rest[1:]
+		}
+	}
+	return ref, nil
+}
+
+func validName(n string) bool {
+	for i, c := range n {
+		if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || i > 0 && c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return n != ""
+}
+
+func trunc(s string) string {
+	if len(s) > 80 {
+		return s[:80] + "…"
+	}
+	return s
+}
