@@ -21,11 +21,13 @@ import (
 // MaxQuerySpan bounds one QuerySeries window.
 const MaxQuerySpan = 31 * 24 * time.Hour
 
-// History is the store behind QuerySeries. Flush is called before a query
+// History is the store (and the in-memory broker telemetry) behind
+// QuerySeries. Flush is called before a query
 // that reaches into the last flush interval, at most once a second, so that
 // citations of a finding that just opened resolve.
 type History struct {
-	Store *state.Store
+	Store     *state.Store
+	Telemetry *state.Telemetry // nil without scrape targets
 
 	mu        sync.Mutex
 	lastFlush time.Time
@@ -51,11 +53,14 @@ func (s *Server) QuerySeries(ctx context.Context, req *pb.QuerySeriesRequest) (*
 	if err != nil {
 		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}
+	if strings.HasPrefix(ref.Metric, "kafka_broker_") {
+		return s.queryTelemetry(ref, from, to)
+	}
 	key, err := s.seriesKey(ref)
 	if err != nil {
 		return nil, err
 	}
-	if s.history == nil {
+	if s.history == nil || s.history.Store == nil {
 		return nil, status.Error(codes.FailedPrecondition, "series history is off: kwitness runs without a data_dir")
 	}
 	if err := s.history.flushFor(ctx, to); err != nil {
@@ -90,14 +95,27 @@ func (s *Server) seriesKey(ref detect.SeriesRef) (state.SeriesKey, error) {
 			return state.SeriesKey{}, status.Errorf(codes.NotFound, "series %s: this kwitness watches cluster %q", ref, s.window.Cluster())
 		}
 	}
-	if strings.HasPrefix(ref.Metric, "kafka_broker_") {
-		return state.SeriesKey{}, status.Errorf(codes.FailedPrecondition, "series %s: broker telemetry is kept in memory only (the last window), not in the store", ref)
-	}
 	k, err := state.SeriesKeyOf(ref)
 	if err != nil {
 		return k, status.Error(codes.InvalidArgument, err.Error())
 	}
 	return k, nil
+}
+
+// queryTelemetry answers from the in-memory broker telemetry window.
+func (s *Server) queryTelemetry(ref detect.SeriesRef, from, to time.Time) (*pb.QuerySeriesResponse, error) {
+	if s.history == nil || s.history.Telemetry == nil {
+		return nil, status.Errorf(codes.NotFound, "series %s: no broker telemetry is configured", ref)
+	}
+	pts, ok := s.history.Telemetry.Query(ref, from.UnixMilli(), to.UnixMilli())
+	if !ok {
+		return nil, status.Errorf(codes.NotFound, "series %s: not a broker series of this kwitness", ref)
+	}
+	resp := &pb.QuerySeriesResponse{Series: seriesToProto(ref)}
+	for _, p := range pts {
+		resp.Samples = append(resp.Samples, &pb.Sample{Time: timestamppb.New(time.UnixMilli(p.T)), Gap: p.IsGap(), FloatValue: finite(p.V)})
+	}
+	return resp, nil
 }
 
 func queryWindow(req *pb.QuerySeriesRequest) (from, to time.Time, err error) {

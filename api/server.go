@@ -50,9 +50,10 @@ func NewServer(f *state.Findings, w *state.Window, lag detect.LagConfig) *Server
 	return &Server{findings: f, window: w, lag: lag}
 }
 
-// WithHistory makes QuerySeries read from st.
-func (s *Server) WithHistory(st *state.Store) *Server {
-	s.history = &History{Store: st}
+// WithHistory makes QuerySeries read offsets from st (may be nil) and broker
+// series from tel (may be nil).
+func (s *Server) WithHistory(st *state.Store, tel *state.Telemetry) *Server {
+	s.history = &History{Store: st, Telemetry: tel}
 	return s
 }
 

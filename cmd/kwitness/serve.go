@@ -121,8 +121,8 @@ func (s *sidecar) startAPI(ctx context.Context, set *metrics.Set) error {
 	s.GRPCAddr = gl.Addr().String()
 	s.grpc = grpc.NewServer()
 	srv := api.NewServer(s.findings, s.window, s.cfg.Lag)
-	if s.store != nil {
-		srv.WithHistory(s.store)
+	if s.store != nil || s.engine.tel != nil {
+		srv.WithHistory(s.store, s.engine.tel)
 	}
 	srv.Register(s.grpc)
 	s.wg.Add(1)

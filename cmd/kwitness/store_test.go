@@ -54,7 +54,7 @@ func TestCitationsResolve(t *testing.T) {
 	waitMembers(t, r, "stuck-group", 1)
 	runLagScenario(r, 90)
 
-	srv := api.NewServer(r.findings, r.window, detect.DefaultLagConfig()).WithHistory(r.store)
+	srv := api.NewServer(r.findings, r.window, detect.DefaultLagConfig()).WithHistory(r.store, nil)
 	fs := r.findings.List(state.FindingFilter{Broker: -1})
 	if len(fs) < 2 {
 		t.Fatalf("want the lagging and the stalled findings, got %d", len(fs))

@@ -1518,9 +1518,12 @@ func (x *QuerySeriesRequest) GetResolution() Resolution {
 type Sample struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Time  *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=time,proto3" json:"time,omitempty"`
-	Value int64                  `protobuf:"varint,2,opt,name=value,proto3" json:"value,omitempty"`
+	// Offsets and byte counts of the store.
+	Value int64 `protobuf:"varint,2,opt,name=value,proto3" json:"value,omitempty"`
 	// True when the sweep at this time has no sample for the series.
-	Gap           bool `protobuf:"varint,3,opt,name=gap,proto3" json:"gap,omitempty"`
+	Gap bool `protobuf:"varint,3,opt,name=gap,proto3" json:"gap,omitempty"`
+	// Broker telemetry values (scraped floats); value is then 0.
+	FloatValue    float64 `protobuf:"fixed64,4,opt,name=float_value,json=floatValue,proto3" json:"float_value,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1574,6 +1577,13 @@ func (x *Sample) GetGap() bool {
 		return x.Gap
 	}
 	return false
+}
+
+func (x *Sample) GetFloatValue() float64 {
+	if x != nil {
+		return x.FloatValue
+	}
+	return 0
 }
 
 type MinuteSample struct {
@@ -1858,11 +1868,13 @@ const file_kwitness_v1_findings_proto_rawDesc = "" +
 	"\x02to\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x02to\x127\n" +
 	"\n" +
 	"resolution\x18\x04 \x01(\x0e2\x17.kwitness.v1.ResolutionR\n" +
-	"resolution\"`\n" +
+	"resolution\"\x81\x01\n" +
 	"\x06Sample\x12.\n" +
 	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x03R\x05value\x12\x10\n" +
-	"\x03gap\x18\x03 \x01(\bR\x03gap\"\xb4\x01\n" +
+	"\x03gap\x18\x03 \x01(\bR\x03gap\x12\x1f\n" +
+	"\vfloat_value\x18\x04 \x01(\x01R\n" +
+	"floatValue\"\xb4\x01\n" +
 	"\fMinuteSample\x12.\n" +
 	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x14\n" +
 	"\x05first\x18\x02 \x01(\x03R\x05first\x12\x12\n" +

@@ -1,0 +1,154 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/kwitness/kwitness/detect"
+	pb "github.com/kwitness/kwitness/proto/kwitness/v1"
+)
+
+// TestDemoRun runs the demo (embedded kfake, scripted workload, simulated
+// broker endpoints, the whole sidecar with its store) until each scripted
+// scenario has opened its finding — the first within a minute — checks the
+// healthy groups stay quiet, then walks every finding over gRPC and
+// resolves each citation through QuerySeries.
+func TestDemoRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the demo for about a minute")
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	wl, err := startWorkload(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wl.Stop()
+	cfg := demoConfig(wl.cluster.ListenAddrs())
+	cfg.Telemetry.Targets = wl.sim.targets()
+	cfg.DataDir = t.TempDir()
+	cfg.API = APIConfig{GRPCListen: "127.0.0.1:0", HTTPListen: "127.0.0.1:0"}
+
+	var mu sync.Mutex
+	opened := map[string]time.Duration{}
+	notify := func(ev detect.Event) {
+		if ev.Type != detect.EventOpened {
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		key := string(ev.Finding.Kind) + " " + ev.Finding.Subject.Group
+		if _, seen := opened[key]; !seen {
+			opened[key] = time.Since(wl.start)
+		}
+	}
+	s, err := startSidecar(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), notify)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+
+	want := []string{"LAG_GROWING fraud-check", "CONSUMER_STALLED audit", "DISK_FILL_FORECAST ", "UNDER_REPLICATED "}
+	deadline := time.Now().Add(100 * time.Second)
+	for {
+		mu.Lock()
+		n := 0
+		for _, k := range want {
+			if _, ok := opened[k]; ok {
+				n++
+			}
+		}
+		mu.Unlock()
+		if n == len(want) {
+			break
+		}
+		if time.Now().After(deadline) {
+			mu.Lock()
+			t.Fatalf("scenarios still missing after %s; opened: %v", time.Since(wl.start).Round(time.Second), opened)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	mu.Lock()
+	first := time.Duration(1 << 62)
+	for k, at := range opened {
+		first = min(first, at)
+		t.Logf("%-28s opened at +%.1fs", k, at.Seconds())
+	}
+	mu.Unlock()
+	if first > time.Minute {
+		t.Errorf("first finding after %s, want within a minute", first)
+	}
+
+	conn, err := grpc.NewClient(s.GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	client := pb.NewFindingsServiceClient(conn)
+	list, err := client.ListFindings(ctx, &pb.ListFindingsRequest{PageSize: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range list.Findings {
+		if g := f.Subject.Group; g == "billing" || g == "archiver" {
+			t.Errorf("healthy group %s has a finding: %s", g, f.Summary)
+		}
+		for _, c := range f.Evidence {
+			checkCitationResolves(ctx, t, client, f, c)
+		}
+	}
+}
+
+// checkCitationResolves queries a citation's series over its window and
+// compares the ends with the cited first and last values.
+func checkCitationResolves(ctx context.Context, t *testing.T, client pb.FindingsServiceClient, f *pb.Finding, c *pb.Citation) {
+	t.Helper()
+	resp, err := client.QuerySeries(ctx, &pb.QuerySeriesRequest{Series: c.Series.Text, From: c.From, To: c.To})
+	if err != nil {
+		t.Errorf("%s: citation %s does not resolve: %v", f.Kind, c.Series.Text, err)
+		return
+	}
+	var present []*pb.Sample
+	for _, s := range resp.Samples {
+		if !s.Gap {
+			present = append(present, s)
+		}
+	}
+	val := func(s *pb.Sample) float64 {
+		if s.FloatValue != 0 {
+			return s.FloatValue
+		}
+		return float64(s.Value)
+	}
+	if strings.HasPrefix(c.Series.Metric, "kafka_broker_") {
+		// Broker telemetry lives in the in-memory window only: once the
+		// recent ring has moved on, the decimated history keeps a subset of
+		// the cited samples, and every one of them is within the cited range.
+		if len(present) == 0 {
+			t.Errorf("%s: %s: no sample left in the window", f.Kind, c.Series.Text)
+		}
+		for _, s := range present {
+			if v := val(s); v < c.Min || v > c.Max {
+				t.Errorf("%s: %s: sample %g outside the cited range [%g, %g]", f.Kind, c.Series.Text, v, c.Min, c.Max)
+			}
+		}
+		return
+	}
+	if len(present) == 0 || int(c.Count) > len(present) {
+		t.Errorf("%s: %s: %d raw samples, citation counted %d", f.Kind, c.Series.Text, len(present), c.Count)
+		return
+	}
+	a, b := present[0], present[len(present)-1]
+	if !a.Time.AsTime().Equal(c.From.AsTime()) || val(a) != c.First || !b.Time.AsTime().Equal(c.To.AsTime()) || val(b) != c.Last {
+		t.Errorf("%s: %s: raw ends %v=%g, %v=%g differ from cited %v=%g, %v=%g", f.Kind, c.Series.Text,
+			a.Time.AsTime(), val(a), b.Time.AsTime(), val(b), c.From.AsTime(), c.First, c.To.AsTime(), c.Last)
+	}
+}
