@@ -19,13 +19,36 @@
 // (7 slots: the recent ring; 56: the history ring): ns/value for Publish (per
 // series written) and for ReadSeries (per value read).
 //
+// BenchmarkDecodeSweep is the client side of a lag sweep at 1 M
+// group-partitions (groups=2000 × 500 and groups=20000 × 50): decoding the
+// sweep's OffsetFetch v9 responses (one per coordinator, many groups each)
+// and ListOffsets v8 responses (one per leader, latest and earliest), encoded
+// once before timing, into values by pre-resolved id: ns/sample,
+// allocs/sample, and MB/sweep on the wire (requests and responses).
+//
+// BenchmarkEndToEnd runs full ingest.Poller sweeps through the real franz-go
+// client against an in-process kfake cluster of 10,000 partitions and 100
+// groups (100 k and 1 M group-partitions): ms/sweep, cpu-ns/sample (kfake's
+// CPU included) and heapB/series.
+//
+// BenchmarkListFindings (10,000 open findings, page_size 100) and
+// BenchmarkWatchFanout (100 subscribers) drive api.Server over gRPC on
+// loopback: p50/p99 latency and calls/s; events/s delivered and missed.
+//
+// The store's benchmarks (BenchmarkStoreMix: disk bytes and encoder ns per
+// sample; BenchmarkStoreKeys: Pebble keys per million samples;
+// BenchmarkQuerySeries) need the store's internals and stay in package
+// state; `make bench` runs them after this package's, together with the
+// chunk codecs' benchmarks and ingest/scrape's BenchmarkScrape.
+//
 // TestRobustSlopeMatchesSortedMedian checks that detect.RobustSlope's
 // selection-based median returns bit for bit what a full sort returns.
 //
 // # The estate
 //
 // Built from a fixed seed (estate_test.go). Every group consumes 10 topics of
-// 50 partitions: 500 group-partitions per group, so 20, 200 and 2,000 groups.
+// 50 partitions: 500 group-partitions per group, so 20, 200 and 2,000 groups
+// (BenchmarkDecodeSweep also uses 20,000 groups of one 50-partition topic).
 // Topics are a mix: 60 % of a group's topics are its own; 40 % come from a
 // shared pool in which a topic has 4 consumer groups on average, so there
 // are about 0.7 topic-partitions per group-partition and 2.4 ring series
@@ -52,8 +75,10 @@
 //	go test -run '^$' -bench 'BenchmarkSweep/series=100000$' -benchtime 20x \
 //	    -cpuprofile cpu.out ./bench/ && go tool pprof -top bench.test cpu.out
 //
-// `make bench` runs every benchmark once (BENCHTIME=1x). Setup at 1 M
-// group-partitions takes about 10 s and 2 GB of RAM; a 1 M sweep takes
-// about 0.5–1 s on a 2-core machine. Wall times move with other load on the
+// `make bench` runs the suite in about a minute on 2 cores (every benchmark
+// of this package once, BENCHTIME=1x: one iteration is a whole sweep or
+// 1,000 calls) and keeps the output in .bin/bench.txt; docs/benchmarks.md
+// has the latest results next to the targets. Setup at 1 M group-partitions
+// takes about 10 s and 2 GB of RAM. Wall times move with other load on the
 // machine; compare cpu-ns/sample between runs on a shared box.
 package bench

@@ -8,13 +8,17 @@ import (
 	"github.com/kwitness/kwitness/state"
 )
 
-// Estate shape (see doc.go): every group consumes topicsPerGroup topics of
-// partsPerTopic partitions, so a group has 500 group-partitions.
-const (
-	partsPerTopic  = 50
-	topicsPerGroup = 10
-	gpPerGroup     = partsPerTopic * topicsPerGroup
+// shape is how much a group consumes: topics topics of parts partitions each.
+type shape struct{ topics, parts int }
 
+// defaultShape (see doc.go): 10 topics of 50 partitions, so a group has 500
+// group-partitions.
+var defaultShape = shape{topics: 10, parts: 50}
+
+// gp is the number of group-partitions of one group.
+func (s shape) gp() int { return s.topics * s.parts }
+
+const (
 	privateShare    = 0.6     // share of group-topics reading a topic no other group reads
 	sharedConsumers = 4       // average consumer groups per shared topic
 	commitEvery     = 5000    // ms; the Kafka consumer's default auto.commit.interval.ms
@@ -59,6 +63,7 @@ type groupPart struct {
 // offset process, and the series ids of their window series.
 type estate struct {
 	rng      *rand.Rand
+	shape    shape
 	specs    []state.GroupTopicSpec
 	contexts map[string]detect.GroupContext
 	tps      []topicPart
@@ -67,19 +72,25 @@ type estate struct {
 	now      int64         // Unix ms of the last generated sweep
 }
 
-// newEstate generates an estate of n group-partitions (a multiple of 500)
-// from a fixed seed, its clock at start (Unix ms).
+// newEstate generates an estate of n group-partitions (a multiple of 500) in
+// the default shape from a fixed seed, its clock at start (Unix ms).
 func newEstate(n int, start int64) *estate {
-	e := &estate{rng: rand.New(rand.NewPCG(42, uint64(n))), contexts: map[string]detect.GroupContext{}, now: start}
-	groups := n / gpPerGroup
-	gts := groups * topicsPerGroup
+	return newShapedEstate(n/defaultShape.gp(), defaultShape, start)
+}
+
+// newShapedEstate generates groups groups of shape sh from a fixed seed, its
+// clock at start (Unix ms).
+func newShapedEstate(groups int, sh shape, start int64) *estate {
+	n := groups * sh.gp()
+	e := &estate{rng: rand.New(rand.NewPCG(42, uint64(n))), shape: sh, contexts: map[string]detect.GroupContext{}, now: start}
+	gts := groups * sh.topics
 	shared := max(1, int(float64(gts)*(1-privateShare)/sharedConsumers))
 	topicKind := make([]kind, 0, gts)
 	newTopic := func() int {
 		t := len(topicKind)
 		topicKind = append(topicKind, e.producerKind())
-		for p := range partsPerTopic {
-			e.tps = append(e.tps, e.newTopicPart(topicKind[t], p))
+		for range sh.parts {
+			e.tps = append(e.tps, e.newTopicPart(topicKind[t]))
 		}
 		return t
 	}
@@ -90,7 +101,7 @@ func newEstate(n int, start int64) *estate {
 		name := fmt.Sprintf("g-%05d", g)
 		e.contexts[name] = detect.GroupContext{Known: true, State: "Stable", Members: 1 + e.rng.IntN(8), Generation: int32(1 + e.rng.IntN(50))}
 		mine := map[int]bool{}
-		for range topicsPerGroup {
+		for range sh.topics {
 			t := e.pickTopic(mine, shared, newTopic)
 			k := topicKind[t]
 			if k == kindSteady && e.rng.IntN(9) == 0 { // 1/9 of 45 % ≈ 5 % of group-partitions
@@ -128,7 +139,7 @@ func (e *estate) pickTopic(mine map[int]bool, shared int, newTopic func() int) i
 	}
 }
 
-func (e *estate) newTopicPart(k kind, p int) topicPart {
+func (e *estate) newTopicPart(k kind) topicPart {
 	tp := topicPart{end: 1e6 + e.rng.Int64N(1e9), seg: 1e6, bursty: k == kindBursty}
 	if k == kindSteady {
 		tp.rate = 100 + e.rng.Int64N(5000)
@@ -140,9 +151,9 @@ func (e *estate) newTopicPart(k kind, p int) topicPart {
 
 func (e *estate) addGroupTopic(group string, t int, k kind) {
 	spec := state.GroupTopicSpec{Group: group, Topic: fmt.Sprintf("t-%06d", t)}
-	for p := range partsPerTopic {
+	for p := range e.shape.parts {
 		spec.Partitions = append(spec.Partitions, int32(p))
-		i := t*partsPerTopic + p
+		i := t*e.shape.parts + p
 		gp := groupPart{tp: uint32(i), committed: e.tps[i].end, lastCommit: e.now - e.rng.Int64N(commitEvery)}
 		if k == kindLagging {
 			gp.capacity = e.tps[i].rate * int64(50+e.rng.IntN(41)) / 100
@@ -150,7 +161,7 @@ func (e *estate) addGroupTopic(group string, t int, k kind) {
 		e.gps = append(e.gps, gp)
 	}
 	e.specs = append(e.specs, spec)
-	e.kinds[k] += partsPerTopic
+	e.kinds[k] += e.shape.parts
 }
 
 // resolve looks up the window series ids of every offset process, after

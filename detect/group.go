@@ -184,6 +184,9 @@ func (d *LagDetector) candidate(v ConsumerView, gt *GroupTopic, st Status) Candi
 	}
 	c.Facts = d.facts(gt, worst[0], total, len(idx))
 	c.Summary = summarize(gt, st, gt.Partitions[worst[0]].Partition, d.results[worst[0]], total, parts)
+	if st == StatusLagGrowing || st == StatusStalled {
+		d.correlateDeploy(v, gt, worst[0], &c)
+	}
 	return c
 }
 

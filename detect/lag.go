@@ -89,6 +89,12 @@ type LagConfig struct {
 	StopAfter  time.Duration `yaml:"stop_after"`  // default 60s
 	MinSpan    time.Duration `yaml:"min_span"`    // default 30s
 	MinGrowth  int64         `yaml:"min_growth"`  // messages; default 100
+	// DeployWindow: a membership change this long before the onset of
+	// LAG_GROWING or CONSUMER_STALLED is reported with it; default 5m.
+	DeployWindow time.Duration `yaml:"deploy_window"`
+	// DeploySlack: how far after the onset a change may be observed and
+	// still count (membership is described every few sweeps); default 15s.
+	DeploySlack time.Duration `yaml:"deploy_slack"`
 }
 
 // DefaultLagConfig returns the defaults documented on Status.
@@ -99,6 +105,9 @@ func DefaultLagConfig() LagConfig {
 		StopAfter:  60 * time.Second,
 		MinSpan:    30 * time.Second,
 		MinGrowth:  100,
+
+		DeployWindow: 5 * time.Minute,
+		DeploySlack:  15 * time.Second,
 	}
 }
 
@@ -114,6 +123,10 @@ func (c LagConfig) Validate() error {
 	pos("stall_after", c.StallAfter)
 	pos("stop_after", c.StopAfter)
 	pos("min_span", c.MinSpan)
+	pos("deploy_window", c.DeployWindow)
+	if c.DeploySlack < 0 {
+		errs = append(errs, fmt.Errorf("lag.deploy_slack: must be ≥ 0, got %s", c.DeploySlack))
+	}
 	if c.MinGrowth < 1 {
 		errs = append(errs, fmt.Errorf("lag.min_growth: must be ≥ 1 message, got %d", c.MinGrowth))
 	}
@@ -137,7 +150,19 @@ type GroupContext struct {
 	Known      bool   // false until the group was described once
 	State      string // e.g. "Stable", "Empty", "PreparingRebalance"
 	Members    int
-	Generation int32
+	Generation int32 // membership generation as observed by kwitness (see ingest)
+	// The latest observed membership change (a rebalance or deploy), if any.
+	Change MembershipChange
+}
+
+// MembershipChange is one observed change of a group's member set.
+type MembershipChange struct {
+	AtMs         int64    // sweep at which the change was observed; 0 = none seen
+	BeforeMs     int64    // the previous sweep, when the old generation was still in force
+	From, To     int32    // generations before and after
+	Joined, Left []string // members as "client-id@host"
+	GenerationID uint32   // series id of the group's generation series, for citation
+	HasSeries    bool     // GenerationID is set
 }
 
 // PartitionLag is the detector's verdict on one group-partition.

@@ -51,13 +51,14 @@ type Poller struct {
 	topicsF matcher
 	onSweep func(SweepReport)
 
-	sweeps   uint64
-	groups   map[string]bool                // groups listed and passing the filter
-	contexts map[string]detect.GroupContext // from DescribeGroups
-	members  map[string]string              // group → sorted member ids, to count membership changes
-	specs    map[string][]state.GroupTopicSpec
-	status   atomic.Pointer[Status]
-	lastWhy  string
+	sweeps    uint64
+	groups    map[string]bool                // groups listed and passing the filter
+	contexts  map[string]detect.GroupContext // from DescribeGroups
+	members   map[string]map[string]string   // group → member id → client-id@host, to see membership changes
+	lastSweep time.Time
+	specs     map[string][]state.GroupTopicSpec
+	status    atomic.Pointer[Status]
+	lastWhy   string
 
 	sweepDur  *metrics.Histogram
 	overruns  *metrics.Counter
@@ -86,7 +87,7 @@ func New(cfg Config, w *state.Window, log *slog.Logger, set *metrics.Set, onSwee
 		cfg: cfg, log: log, window: w, client: cl, adm: kadm.NewClient(cl),
 		groupsF: gf, topicsF: tf, onSweep: onSweep,
 		groups: map[string]bool{}, contexts: map[string]detect.GroupContext{},
-		members: map[string]string{}, specs: map[string][]state.GroupTopicSpec{},
+		members: map[string]map[string]string{}, specs: map[string][]state.GroupTopicSpec{},
 		set:       set,
 		sweepDur:  set.NewHistogram("kwitness_sweep_duration_seconds"),
 		overruns:  set.NewCounter("kwitness_sweep_overruns_total"),
@@ -154,7 +155,7 @@ func (p *Poller) Sweep(ctx context.Context, at time.Time) SweepReport {
 	p.sweeps++
 
 	listed := p.listGroups(ctx, &rep)
-	p.describeGroups(ctx, listed, &rep)
+	p.describeGroups(ctx, at, &rep)
 	groups := slices.Sorted(maps.Keys(p.groups))
 	fetched := p.adm.FetchManyOffsets(ctx, groups...)
 	offsetsOK := false
@@ -165,10 +166,12 @@ func (p *Poller) Sweep(ctx context.Context, at time.Time) SweepReport {
 	}
 	sweep := p.window.Begin(at)
 	p.writeCommitted(sweep, fetched)
+	p.writeGenerations(sweep)
 	p.writeLogOffsets(ctx, sweep, &rep)
 	sweep.SetTopology(p.window.BuildTopology(p.allSpecs()))
 	sweep.SetGroups(maps.Clone(p.contexts))
 	p.window.Commit(sweep)
+	p.lastSweep = at
 
 	rep.Groups = len(groups)
 	rep.Ready = listed && (offsetsOK || len(groups) == 0)
@@ -214,7 +217,7 @@ func (p *Poller) listGroups(ctx context.Context, rep *SweepReport) bool {
 
 // describeGroups refreshes group contexts every DescribeEvery sweeps and at
 // once for groups never described.
-func (p *Poller) describeGroups(ctx context.Context, listedOK bool, rep *SweepReport) {
+func (p *Poller) describeGroups(ctx context.Context, at time.Time, rep *SweepReport) {
 	var todo []string
 	refresh := p.sweeps%uint64(p.cfg.DescribeEvery) == 1 || p.cfg.DescribeEvery == 1
 	for g := range p.groups {
@@ -239,29 +242,54 @@ func (p *Poller) describeGroups(ctx context.Context, listedOK bool, rep *SweepRe
 			p.fail(rep, &RequestError{Request: "DescribeGroups", Subject: fmt.Sprintf("group %q", g), Broker: brokerName(d.Coordinator), Err: d.Err})
 			continue
 		}
-		p.contexts[g] = p.contextOf(d)
+		p.contexts[g] = p.contextOf(d, at)
 	}
 }
 
 // contextOf turns a described group into a GroupContext. Classic groups do
 // not expose their generation through DescribeGroups, so Generation counts
-// the membership changes kwitness has observed (starting at 1).
-func (p *Poller) contextOf(d kadm.DescribedGroup) detect.GroupContext {
-	ids := make([]string, 0, len(d.Members))
+// the membership changes kwitness has observed (starting at 1), and Change
+// records the latest one: when, and who joined and left.
+func (p *Poller) contextOf(d kadm.DescribedGroup, at time.Time) detect.GroupContext {
+	members := map[string]string{} // member id → client-id@host
 	for _, m := range d.Members {
-		ids = append(ids, m.MemberID)
+		members[m.MemberID] = m.ClientID + "@" + strings.TrimPrefix(m.ClientHost, "/")
 	}
-	sort.Strings(ids)
-	key := strings.Join(ids, ",")
 	prev, known := p.contexts[d.Group]
-	gen := prev.Generation
-	if !known {
-		gen = 1
-	} else if p.members[d.Group] != key {
-		gen++
+	ctx := detect.GroupContext{Known: true, State: d.State, Members: len(d.Members), Generation: 1, Change: prev.Change}
+	if known {
+		ctx.Generation = prev.Generation
+		if old := p.members[d.Group]; !maps.Equal(old, members) {
+			ctx.Generation++
+			ctx.Change = detect.MembershipChange{AtMs: at.UnixMilli(), BeforeMs: p.lastSweep.UnixMilli(), From: prev.Generation, To: ctx.Generation}
+			ctx.Change.Joined, ctx.Change.Left = memberDiff(old, members), memberDiff(members, old)
+		}
 	}
-	p.members[d.Group] = key
-	return detect.GroupContext{Known: true, State: d.State, Members: len(d.Members), Generation: gen}
+	p.members[d.Group] = members
+	id := p.window.Register(state.SeriesKey{Metric: state.MetricGeneration, Group: d.Group, Partition: -1})
+	ctx.Change.GenerationID, ctx.Change.HasSeries = id, true
+	return ctx
+}
+
+// memberDiff lists the members of b not in a, sorted.
+func memberDiff(a, b map[string]string) []string {
+	var out []string
+	for id, who := range b {
+		if _, ok := a[id]; !ok {
+			out = append(out, who)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// writeGenerations records each described group's generation in this sweep.
+func (p *Poller) writeGenerations(s *state.Sweep) {
+	for _, ctx := range p.contexts {
+		if ctx.Change.HasSeries {
+			s.Set(ctx.Change.GenerationID, int64(ctx.Generation))
+		}
+	}
 }
 
 // collectGroup records which topics and partitions group g has committed

@@ -163,6 +163,18 @@ func SeriesKeyOf(ref detect.SeriesRef) (SeriesKey, error) {
 		return SeriesKey{}, fmt.Errorf("state: series %s: unknown metric %q", ref, ref.Metric)
 	}
 	k := SeriesKey{Metric: m}
+	if m == MetricGeneration {
+		k.Partition = -1
+		for _, l := range ref.Labels {
+			if l.Name == "group" {
+				k.Group = l.Value
+			}
+		}
+		if k.Group == "" {
+			return k, fmt.Errorf("state: series %s: no group label", ref)
+		}
+		return k, nil
+	}
 	i := slices.IndexFunc(ref.Labels, func(l detect.Label) bool { return l.Name == "partition" })
 	if i < 0 {
 		return k, fmt.Errorf("state: series %s: no partition label", ref)

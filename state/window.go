@@ -16,15 +16,17 @@ type Metric uint8
 
 // Offset metrics. Names are what citations and the API show.
 const (
-	MetricCommitted Metric = iota // kafka_consumergroup_committed_offset{cluster,group,partition,topic}
-	MetricEnd                     // kafka_partition_log_end_offset{cluster,partition,topic}
-	MetricStart                   // kafka_partition_log_start_offset{cluster,partition,topic}
+	MetricCommitted  Metric = iota // kafka_consumergroup_committed_offset{cluster,group,partition,topic}
+	MetricEnd                      // kafka_partition_log_end_offset{cluster,partition,topic}
+	MetricStart                    // kafka_partition_log_start_offset{cluster,partition,topic}
+	MetricGeneration               // kafka_consumergroup_generation{cluster,group}: membership generation observed
 )
 
 var metricNames = [...]string{
-	MetricCommitted: "kafka_consumergroup_committed_offset",
-	MetricEnd:       "kafka_partition_log_end_offset",
-	MetricStart:     "kafka_partition_log_start_offset",
+	MetricCommitted:  "kafka_consumergroup_committed_offset",
+	MetricEnd:        "kafka_partition_log_end_offset",
+	MetricStart:      "kafka_partition_log_start_offset",
+	MetricGeneration: "kafka_consumergroup_generation",
 }
 
 // MetricByName maps a metric name back to its Metric.
@@ -273,6 +275,9 @@ func (w *Window) RefOf(k SeriesKey) detect.SeriesRef {
 	labels := []detect.Label{{Name: "cluster", Value: w.cluster}}
 	if k.Group != "" {
 		labels = append(labels, detect.Label{Name: "group", Value: k.Group})
+	}
+	if k.Metric == MetricGeneration {
+		return detect.SeriesRef{Metric: k.Metric.String(), Labels: labels}
 	}
 	labels = append(labels,
 		detect.Label{Name: "partition", Value: strconv.Itoa(int(k.Partition))},

@@ -1,0 +1,60 @@
+package detect
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// oneTopic is a ConsumerView over one group-topic.
+type oneTopic struct{ gt GroupTopic }
+
+func (o *oneTopic) EachGroupTopic(fn func(*GroupTopic)) { fn(&o.gt) }
+func (o *oneTopic) SeriesRef(id uint32) SeriesRef {
+	return SeriesRef{Metric: "m", Labels: []Label{{Name: "id", Value: string(rune('0' + id))}}}
+}
+
+// TestDeployCorrelation: a membership change shortly before lag starts to
+// grow is named in the finding and cited; one long before, or none, is not.
+func TestDeployCorrelation(t *testing.T) {
+	cfg := DefaultLagConfig()
+	d, _ := NewLagDetector(cfg)
+	// 120 sweeps: caught up for 40 s, then the consumer does 40/s of 100/s.
+	w := win(120, func(i int) int64 {
+		if i < 40 {
+			return 100 * int64(i)
+		}
+		return 4000 + 40*int64(i-40)
+	}, rate(0, 100))
+	at := func(i int) int64 { return w.Times[i] }
+	f := func(n int, change MembershipChange, wantNamed bool) {
+		t.Helper()
+		ctx := stable
+		ctx.Change = change
+		v := &oneTopic{gt: GroupTopic{Cluster: "c", Group: "g", Topic: "t", Context: ctx,
+			Partitions: []PartitionInput{{Partition: 0, Window: w, Series: [3]uint32{1, 2, 3}}}}}
+		res := d.Sweep(v)
+		if len(res.Candidates) != 1 || res.Candidates[0].Kind != KindLagGrowing {
+			t.Fatalf("%d: want one LAG_GROWING candidate, got %+v", n, res.Candidates)
+		}
+		c := res.Candidates[0]
+		named := strings.Contains(c.Summary, "generation 4→5")
+		cited := false
+		for _, e := range c.Evidence {
+			cited = cited || e.Source.API == "DescribeGroups" && e.First == 4 && e.Last == 5
+		}
+		if named != wantNamed || cited != wantNamed {
+			t.Errorf("%d: named %v cited %v, want %v: %s", n, named, cited, wantNamed, c.Summary)
+		}
+	}
+	ch := func(i int) MembershipChange {
+		return MembershipChange{AtMs: at(i), BeforeMs: at(i - 1), From: 4, To: 5, Joined: []string{"app-2@10.0.0.2"}, Left: []string{"app-1@10.0.0.1"}, GenerationID: 9, HasSeries: true}
+	}
+	f(1, MembershipChange{}, false) // no change seen: nothing to correlate
+	f(2, ch(30), true)              // rebalance 10 s before the lag began
+	f(3, ch(45), true)              // observed 5 s after the onset: within the describe slack
+	f(4, ch(100), false)            // observed a minute after: not the cause
+	long := ch(2)
+	long.AtMs = at(39) - (cfg.DeployWindow + time.Minute).Milliseconds()
+	f(5, long, false) // long before the window: unrelated
+}
