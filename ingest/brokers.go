@@ -5,9 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"math"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -28,7 +28,8 @@ type TelemetryConfig struct {
 	ScrapeTimeout    time.Duration  `yaml:"scrape_timeout"`    // per target; default 800ms
 	MaxSeries        int            `yaml:"max_series"`        // cardinality guard per target; default 200000
 	LogDirsInterval  time.Duration  `yaml:"logdirs_interval"`  // DescribeLogDirs; default 10s
-	MetadataInterval time.Duration  `yaml:"metadata_interval"` // broker membership (Metadata), reassignments; default 30s
+	MetadataInterval time.Duration  `yaml:"metadata_interval"` // Metadata (membership, partition health), reassignments, topic configs; default 30s
+	AdminTimeout     time.Duration  `yaml:"admin_timeout"`     // bounds each sweep's admin requests together; default 5s
 	Targets          []ScrapeTarget `yaml:"targets"`
 }
 
@@ -37,13 +38,16 @@ type ScrapeTarget struct {
 	Broker int32  `yaml:"broker"`
 	URL    string `yaml:"url"`
 	Kind   string `yaml:"kind"` // "jmx" (default) or "node" (node_exporter)
+	// Mounts, for a node target, lists the mount points that hold Kafka log
+	// dirs; the others (/, /boot, tmpfs, ...) are ignored. Empty: all.
+	Mounts []string `yaml:"mounts"`
 }
 
 // DefaultTelemetryConfig returns the defaults documented on TelemetryConfig.
 func DefaultTelemetryConfig() TelemetryConfig {
 	return TelemetryConfig{
 		ScrapeInterval: time.Second, ScrapeTimeout: 800 * time.Millisecond, MaxSeries: 200000,
-		LogDirsInterval: 10 * time.Second, MetadataInterval: 30 * time.Second,
+		LogDirsInterval: 10 * time.Second, MetadataInterval: 30 * time.Second, AdminTimeout: 5 * time.Second,
 	}
 }
 
@@ -62,6 +66,9 @@ func (c TelemetryConfig) Validate() error {
 	if c.LogDirsInterval < c.ScrapeInterval || c.MetadataInterval < c.ScrapeInterval {
 		errs = append(errs, fmt.Errorf("telemetry.logdirs_interval and metadata_interval: must be ≥ scrape_interval"))
 	}
+	if c.AdminTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("telemetry.admin_timeout: must be positive, got %s", c.AdminTimeout))
+	}
 	for i, t := range c.Targets {
 		if !strings.HasPrefix(t.URL, "http://") && !strings.HasPrefix(t.URL, "https://") {
 			errs = append(errs, fmt.Errorf("telemetry.targets[%d].url: want an http(s) URL, got %q", i, t.URL))
@@ -72,47 +79,71 @@ func (c TelemetryConfig) Validate() error {
 		if t.Kind != "" && t.Kind != "jmx" && t.Kind != "node" {
 			errs = append(errs, fmt.Errorf("telemetry.targets[%d].kind: want jmx or node, got %q", i, t.Kind))
 		}
+		if len(t.Mounts) > 0 && t.Kind != "node" {
+			errs = append(errs, fmt.Errorf("telemetry.targets[%d].mounts: only for kind node", i))
+		}
 	}
 	return errors.Join(errs...)
 }
 
 // BrokerPoller scrapes every target and collects admin-API facts into the
-// Telemetry window. Run and Sweep are called by one goroutine (the owner).
-// It only reads: HTTP GETs and Metadata (broker membership), DescribeLogDirs,
-// ListPartitionReassignments.
+// Telemetry window. Run and Sweep are called by one goroutine (the owner);
+// Capabilities, TopicConfigs and Status are safe for concurrent use.
+//
+// It only reads: HTTP GETs, and the admin requests Metadata (membership and
+// partition health), DescribeLogDirs, ListPartitionReassignments and
+// DescribeConfigs (topics). See brokers_admin.go for the admin collection.
 type BrokerPoller struct {
-	cfg     TelemetryConfig
-	log     *slog.Logger
-	tel     *state.Telemetry
-	adm     *kadm.Client
-	http    *http.Client
-	onSweep func(at time.Time)
-	set     *metrics.Set
+	cfg      TelemetryConfig
+	log      *slog.Logger
+	tel      *state.Telemetry
+	adm      *kadm.Client
+	http     *http.Client
+	onSweep  func(at time.Time)
+	set      *metrics.Set
+	consumed func() []string
 
-	sweeps     uint64
-	lastLogDir time.Time
-	lastMeta   time.Time
-	registered map[int32]bool // brokers listed by Metadata
-	leftAt     map[int32]time.Time
-	logDirs    kadm.DescribedAllLogDirs
-	reassign   bool
-	adminUp    float64
-	caps       atomic.Pointer[map[string]string]
-	scrapeErrs map[string]string // url → last error, to log once per change
+	sweeps  uint64
+	targets []targetState // by index of cfg.Targets; writer only
+	admin   adminState    // writer only
+
+	caps    atomic.Pointer[map[string]string]
+	configs atomic.Pointer[map[string]map[string]string]
+	status  atomic.Pointer[TelemetryStatus]
 }
 
-// NewBrokerPoller returns a poller; adm may be shared with the offset Poller.
-func NewBrokerPoller(cfg TelemetryConfig, tel *state.Telemetry, adm *kadm.Client, log *slog.Logger, set *metrics.Set, onSweep func(time.Time)) (*BrokerPoller, error) {
+// BrokerOption adds an optional dependency to NewBrokerPoller.
+type BrokerOption func(*BrokerPoller)
+
+// WithConsumedTopics names a source of the topics consumer groups read
+// (e.g. the offset poller's), whose configs TopicConfigs should hold
+// besides the topics seen in telemetry. fn is called from the poller's
+// goroutine at the metadata cadence and must be safe for that.
+func WithConsumedTopics(fn func() []string) BrokerOption {
+	return func(p *BrokerPoller) { p.consumed = fn }
+}
+
+// NewBrokerPoller returns a poller; adm may be shared with the offset
+// Poller, and may be nil (scrape only).
+func NewBrokerPoller(cfg TelemetryConfig, tel *state.Telemetry, adm *kadm.Client, log *slog.Logger, set *metrics.Set, onSweep func(time.Time), opts ...BrokerOption) (*BrokerPoller, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	p := &BrokerPoller{cfg: cfg, log: log, tel: tel, adm: adm, http: &http.Client{}, onSweep: onSweep, set: set,
-		registered: map[int32]bool{}, leftAt: map[int32]time.Time{}, adminUp: math.NaN(), scrapeErrs: map[string]string{}}
+		targets: make([]targetState, len(cfg.Targets)), admin: newAdminState()}
+	for _, o := range opts {
+		o(p)
+	}
 	p.caps.Store(&map[string]string{})
+	p.configs.Store(&map[string]map[string]string{})
+	p.status.Store(&TelemetryStatus{Capabilities: map[string]string{}})
 	return p, nil
 }
 
-// Capabilities reports APIs found unavailable on this cluster (name → why).
+// Capabilities reports what this cluster lacks: an admin request it does
+// not support, or a part of an answer it does not give (name → why; see
+// the Cap* and Req* names). Each is logged once when found and removed
+// when the cluster answers after all. The map must not be modified.
 func (p *BrokerPoller) Capabilities() map[string]string { return *p.caps.Load() }
 
 // Run sweeps every ScrapeInterval until ctx is done; sweeps never overlap.
@@ -138,24 +169,20 @@ func (p *BrokerPoller) Run(ctx context.Context) {
 // and publishes one telemetry sweep stamped at.
 func (p *BrokerPoller) Sweep(ctx context.Context, at time.Time) {
 	p.sweeps++
-	results := p.scrapeAll(ctx)
+	results := p.scrapeAll(ctx, at)
 	if p.adm != nil {
 		p.collectAdmin(ctx, at)
 	}
 	s := p.tel.Begin(at)
-	brokers := map[int32]state.BrokerContext{}
-	for i, t := range p.cfg.Targets {
-		ctx := brokers[t.Broker]
-		if t.Kind != "node" {
-			ctx.Source = t.URL
-		}
-		brokers[t.Broker] = ctx
-		p.writeScrape(s, t, results[i])
+	brokers := p.brokerContexts(at)
+	for i := range p.cfg.Targets {
+		p.writeScrape(s, i, results[i])
 	}
-	p.writeAdmin(s, at, brokers)
+	p.writeAdmin(s, brokers)
 	s.SetBrokers(brokers)
-	s.SetReassigning(p.reassign)
+	s.SetReassigning(p.admin.reassign)
 	p.tel.Commit(s)
+	p.publishStatus(at)
 	if p.onSweep != nil {
 		p.onSweep(at)
 	}
@@ -166,40 +193,71 @@ type scrapeResult struct {
 	err error
 }
 
-func (p *BrokerPoller) scrapeAll(ctx context.Context) []scrapeResult {
+func (p *BrokerPoller) scrapeAll(ctx context.Context, at time.Time) []scrapeResult {
 	out := make([]scrapeResult, len(p.cfg.Targets))
 	var wg sync.WaitGroup
 	for i, t := range p.cfg.Targets {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			opts := scrape.Options{MaxSeries: p.cfg.MaxSeries}
 			out[i].res, out[i].err = scrape.Scrape(ctx, p.http, scrape.Target{URL: t.URL, BrokerID: t.Broker, Timeout: p.cfg.ScrapeTimeout}, opts)
-		}()
+		})
 	}
 	wg.Wait()
 	for i, t := range p.cfg.Targets {
-		p.noteScrape(t, out[i].err)
+		p.noteScrape(&p.targets[i], t, at, out[i])
 	}
 	return out
 }
 
-// noteScrape counts failures and logs once per change of a target's error.
-func (p *BrokerPoller) noteScrape(t ScrapeTarget, err error) {
-	msg := ""
-	if err != nil {
-		msg = err.Error()
-		p.set.GetOrCreateCounter(fmt.Sprintf(`kwitness_scrape_errors_total{broker="%d",kind=%q}`, t.Broker, kindOf(t))).Inc()
-	}
-	if p.scrapeErrs[t.URL] == msg {
+// targetState is what the poller remembers of one target. Writer only.
+type targetState struct {
+	lastAttempt, lastSuccess time.Time
+	lastErr, reason          string // newest attempt's error and its class; "" when it succeeded
+	profile                  string
+	series, malformed, parts int
+	problem                  string // first problem line of the newest good scrape, "" if none
+	topics                   []string
+}
+
+// noteScrape counts failures and problem lines, and logs once per change
+// of a target's failure class or of whether its body has problems.
+func (p *BrokerPoller) noteScrape(ts *targetState, t ScrapeTarget, at time.Time, r scrapeResult) {
+	ts.lastAttempt = at
+	if r.err != nil {
+		reason := "read"
+		var se *scrape.ScrapeError
+		if errors.As(r.err, &se) {
+			reason = se.Reason()
+		}
+		p.set.GetOrCreateCounter(fmt.Sprintf(`kwitness_scrape_errors_total{broker="%d",kind=%q,reason=%q}`, t.Broker, kindOf(t), reason)).Inc()
+		if ts.reason != reason {
+			p.log.Warn("telemetry: scrape failing; its series are gaps", "broker", t.Broker, "url", t.URL, "reason", reason, "err", r.err)
+		}
+		ts.lastErr, ts.reason = r.err.Error(), reason
 		return
 	}
-	p.scrapeErrs[t.URL] = msg
-	if err != nil {
-		p.log.Warn("telemetry: scrape failing", "broker", t.Broker, "err", msg)
-	} else {
-		p.log.Info("telemetry: scraping", "broker", t.Broker, "url", t.URL)
+	if ts.reason != "" || ts.lastSuccess.IsZero() {
+		p.log.Info("telemetry: scraping", "broker", t.Broker, "url", t.URL, "profile", r.res.Profile.String())
 	}
+	res := &r.res
+	ts.lastErr, ts.reason, ts.lastSuccess = "", "", at
+	ts.profile, ts.series, ts.parts = res.Profile.String(), res.Series, len(res.Parts)
+	bad := res.Malformed + res.Duplicates
+	if bad > 0 {
+		p.set.GetOrCreateCounter(fmt.Sprintf(`kwitness_scrape_malformed_lines_total{broker="%d",kind=%q}`, t.Broker, kindOf(t))).Add(bad)
+	}
+	problem := ""
+	if len(res.Problems) > 0 {
+		problem = res.Problems[0].Error()
+	}
+	if (bad > 0) != (ts.malformed > 0) {
+		if bad > 0 {
+			p.log.Warn("telemetry: scrape has malformed lines, skipped; the rest is used", "broker", t.Broker, "url", t.URL, "lines", bad, "first", problem)
+		} else {
+			p.log.Info("telemetry: scrape well-formed again", "broker", t.Broker, "url", t.URL)
+		}
+	}
+	ts.malformed, ts.problem = bad, problem
 }
 
 func kindOf(t ScrapeTarget) string {
@@ -230,7 +288,10 @@ var brokerSignals = map[scrape.Signal]detect.Signal{
 
 // writeScrape records one target's result: scrape_up, then its signals.
 // A failed scrape writes scrape_up 0 and nothing else: gaps, never zeros.
-func (p *BrokerPoller) writeScrape(s *state.TelemetrySweep, t ScrapeTarget, r scrapeResult) {
+// Only the first exposition of a body is used: a body holding several
+// (concatenated scrapes) would otherwise mix them.
+func (p *BrokerPoller) writeScrape(s *state.TelemetrySweep, i int, r scrapeResult) {
+	t, ts := p.cfg.Targets[i], &p.targets[i]
 	origin := ""
 	if t.Kind == "node" {
 		origin = "node"
@@ -243,7 +304,7 @@ func (p *BrokerPoller) writeScrape(s *state.TelemetrySweep, t ScrapeTarget, r sc
 	s.Set(up, 1)
 	topicSize := map[string]float64{}
 	fs := map[string][2]float64{} // mount → avail, size
-	for _, smp := range r.res.Samples {
+	for _, smp := range r.res.Part(0) {
 		switch {
 		case smp.Signal == scrape.LogSize && smp.Topic != "":
 			topicSize[smp.Topic] += smp.Value
@@ -254,7 +315,13 @@ func (p *BrokerPoller) writeScrape(s *state.TelemetrySweep, t ScrapeTarget, r sc
 			}
 			s.Set(state.TelemetryKey{Signal: detect.SigRequestLatency, Broker: t.Broker, Partition: -1, Request: smp.Request, Quantile: q}, smp.Value)
 		case smp.Signal == scrape.FilesystemAvail || smp.Signal == scrape.FilesystemSize:
-			v := fs[smp.Mount]
+			if len(t.Mounts) > 0 && !slices.Contains(t.Mounts, smp.Mount) {
+				continue
+			}
+			v, ok := fs[smp.Mount]
+			if !ok {
+				v = [2]float64{math.NaN(), math.NaN()}
+			}
 			if smp.Signal == scrape.FilesystemAvail {
 				v[0] = smp.Value
 			} else {
@@ -267,106 +334,16 @@ func (p *BrokerPoller) writeScrape(s *state.TelemetrySweep, t ScrapeTarget, r sc
 			}
 		}
 	}
+	ts.topics = ts.topics[:0]
 	for topic, v := range topicSize {
 		s.Set(state.TelemetryKey{Signal: detect.SigTopicSize, Broker: t.Broker, Topic: topic, Partition: -1}, v)
+		ts.topics = append(ts.topics, topic)
 	}
-	for mount, v := range fs {
-		if v[1] <= 0 {
+	for mount, v := range fs { // both must be present: a missing avail is not 0
+		if !(v[1] > 0) || math.IsNaN(v[0]) {
 			continue
 		}
 		s.Set(state.TelemetryKey{Signal: detect.SigLogDirUsed, Broker: t.Broker, Partition: -1, Dir: mount, Origin: "node"}, v[1]-v[0])
 		s.Set(state.TelemetryKey{Signal: detect.SigLogDirTotal, Broker: t.Broker, Partition: -1, Dir: mount, Origin: "node"}, v[1])
 	}
-}
-
-// collectAdmin refreshes log dirs and cluster membership when due.
-func (p *BrokerPoller) collectAdmin(ctx context.Context, at time.Time) {
-	if at.Sub(p.lastLogDir) >= p.cfg.LogDirsInterval {
-		p.lastLogDir = at
-		dirs, err := p.adm.DescribeAllLogDirs(ctx, nil)
-		p.adminResult("DescribeLogDirs", err)
-		if err == nil {
-			p.logDirs = dirs
-		} else {
-			p.logDirs = nil
-		}
-	}
-	if at.Sub(p.lastMeta) < p.cfg.MetadataInterval {
-		return
-	}
-	p.lastMeta = at
-	brokers, err := p.adm.ListBrokers(ctx)
-	p.adminResult("Metadata(brokers)", err)
-	if err == nil {
-		p.updateMembership(at, brokers)
-	}
-	ras, err := p.adm.ListPartitionReassignments(ctx, nil)
-	p.adminResult("ListPartitionReassignments", err)
-	p.reassign = err == nil && len(ras) > 0
-}
-
-// adminResult tracks admin-API health and records unsupported APIs once.
-func (p *BrokerPoller) adminResult(request string, err error) {
-	switch {
-	case err == nil:
-		p.adminUp = 1
-	case isUnsupported(err):
-		caps := maps.Clone(*p.caps.Load())
-		if _, seen := caps[request]; !seen {
-			caps[request] = err.Error()
-			p.caps.Store(&caps)
-			p.log.Warn("telemetry: capability unavailable", "request", request, "err", err)
-		}
-	default:
-		p.adminUp = 0
-		p.set.GetOrCreateCounter(fmt.Sprintf(`kwitness_ingest_errors_total{class=%q,request=%q}`, Classify(err), request)).Inc()
-	}
-}
-
-func isUnsupported(err error) bool {
-	return strings.Contains(err.Error(), "UNSUPPORTED_VERSION") || strings.Contains(err.Error(), "does not support")
-}
-
-// updateMembership marks brokers that left, and those that rejoined within
-// the last 15 minutes as restarting.
-func (p *BrokerPoller) updateMembership(at time.Time, brokers kadm.BrokerDetails) {
-	now := map[int32]bool{}
-	for _, b := range brokers {
-		now[b.NodeID] = true
-	}
-	for id := range p.registered {
-		if !now[id] {
-			p.leftAt[id] = at
-		}
-	}
-	p.registered = now
-}
-
-// writeAdmin records admin-derived series and broker contexts.
-func (p *BrokerPoller) writeAdmin(s *state.TelemetrySweep, at time.Time, brokers map[int32]state.BrokerContext) {
-	s.Set(state.TelemetryKey{Signal: detect.SigAdminUp, Broker: -1, Partition: -1}, p.adminUp)
-	for id, ctx := range brokers {
-		ctx.Registered = len(p.registered) == 0 || p.registered[id]
-		left, ok := p.leftAt[id]
-		ctx.Restarting = ok && p.registered[id] && at.Sub(left) < 15*time.Minute
-		brokers[id] = ctx
-		reg := 0.0
-		if ctx.Registered {
-			reg = 1
-		}
-		if len(p.registered) > 0 {
-			s.Set(state.TelemetryKey{Signal: detect.SigRegistered, Broker: id, Partition: -1}, reg)
-		}
-	}
-	p.logDirs.Each(func(d kadm.DescribedLogDir) {
-		if d.Err != nil {
-			return
-		}
-		used := float64(d.Size())
-		if d.TotalBytes > 0 && d.UsableBytes >= 0 && d.UsableBytes <= d.TotalBytes {
-			used = float64(d.TotalBytes - d.UsableBytes)
-			s.Set(state.TelemetryKey{Signal: detect.SigLogDirTotal, Broker: d.Broker, Partition: -1, Dir: d.Dir, Origin: "admin"}, float64(d.TotalBytes))
-		}
-		s.Set(state.TelemetryKey{Signal: detect.SigLogDirUsed, Broker: d.Broker, Partition: -1, Dir: d.Dir, Origin: "admin"}, used)
-	})
 }

@@ -57,6 +57,9 @@ type Poller struct {
 	members   map[string]map[string]string   // group → member id → client-id@host, to see membership changes
 	lastSweep time.Time
 	specs     map[string][]state.GroupTopicSpec
+	topo      *state.Topology // rebuilt only when specs change
+	topoDirty bool
+	logIDs    map[string]map[int32]state.PartRef // topic → partition → series ids, from topo
 	status    atomic.Pointer[Status]
 	lastWhy   string
 
@@ -164,11 +167,14 @@ func (p *Poller) Sweep(ctx context.Context, at time.Time) SweepReport {
 			offsetsOK = true
 		}
 	}
+	if p.topoDirty || p.topo == nil {
+		p.rebuildTopology()
+	}
 	sweep := p.window.Begin(at)
 	p.writeCommitted(sweep, fetched)
 	p.writeGenerations(sweep)
 	p.writeLogOffsets(ctx, sweep, &rep)
-	sweep.SetTopology(p.window.BuildTopology(p.allSpecs()))
+	sweep.SetTopology(p.topo)
 	sweep.SetGroups(maps.Clone(p.contexts))
 	p.window.Commit(sweep)
 	p.lastSweep = at
@@ -209,6 +215,7 @@ func (p *Poller) listGroups(ctx context.Context, rep *SweepReport) bool {
 			delete(p.contexts, g)
 			delete(p.members, g)
 			delete(p.specs, g)
+			p.topoDirty = true
 		}
 	}
 	p.groups = next
@@ -322,6 +329,9 @@ func (p *Poller) collectGroup(ctx context.Context, g string, r kadm.FetchOffsets
 		specs = append(specs, state.GroupTopicSpec{Group: g, Topic: topic, Partitions: parts})
 		rep.Partitions += len(parts)
 	}
+	if !slices.EqualFunc(p.specs[g], specs, specEqual) {
+		p.topoDirty = true
+	}
 	p.specs[g] = specs
 	return true
 }
@@ -343,22 +353,41 @@ func (p *Poller) allSpecs() []state.GroupTopicSpec {
 	return all
 }
 
-// writeCommitted sets the committed offsets of every successful group fetch.
+func specEqual(a, b state.GroupTopicSpec) bool {
+	return a.Group == b.Group && a.Topic == b.Topic && slices.Equal(a.Partitions, b.Partitions)
+}
+
+// rebuildTopology registers the series of the current specs and indexes the
+// log offset series by topic-partition. Called only when specs change, so a
+// steady estate costs no series lookups per sweep.
+func (p *Poller) rebuildTopology() {
+	p.topo = p.window.BuildTopology(p.allSpecs())
+	p.logIDs = map[string]map[int32]state.PartRef{}
+	for _, e := range p.topo.GroupTopics {
+		m := p.logIDs[e.Topic]
+		if m == nil {
+			m = map[int32]state.PartRef{}
+			p.logIDs[e.Topic] = m
+		}
+		for _, pr := range e.Parts {
+			m[pr.Partition] = pr
+		}
+	}
+	p.topoDirty = false
+}
+
+// writeCommitted sets the committed offsets of every watched group-partition
+// whose group fetch succeeded; the rest stay gaps.
 func (p *Poller) writeCommitted(s *state.Sweep, fetched kadm.FetchOffsetsResponses) {
-	for g, r := range fetched {
-		if r.Err != nil || !p.groups[g] {
+	for _, e := range p.topo.GroupTopics {
+		r, ok := fetched[e.Group]
+		if !ok || r.Err != nil {
 			continue
 		}
-		for topic, parts := range r.Fetched {
-			if !p.topicsF.match(topic) {
-				continue
-			}
-			for part, o := range parts {
-				if o.Err != nil || o.At < 0 {
-					continue
-				}
-				id := p.window.Register(state.SeriesKey{Metric: state.MetricCommitted, Group: g, Topic: topic, Partition: part})
-				s.Set(id, o.At)
+		parts := r.Fetched[e.Topic]
+		for _, pr := range e.Parts {
+			if o, ok := parts[pr.Partition]; ok && o.Err == nil && o.At >= 0 {
+				s.Set(pr.Series[detect.ColCommitted], o.At)
 			}
 		}
 	}
@@ -366,33 +395,27 @@ func (p *Poller) writeCommitted(s *state.Sweep, fetched kadm.FetchOffsetsRespons
 
 // writeLogOffsets lists start and end offsets of every consumed topic.
 func (p *Poller) writeLogOffsets(ctx context.Context, s *state.Sweep, rep *SweepReport) {
-	topicSet := map[string]bool{}
-	for _, specs := range p.specs {
-		for _, sp := range specs {
-			topicSet[sp.Topic] = true
-		}
-	}
-	if len(topicSet) == 0 {
+	if len(p.logIDs) == 0 {
 		return
 	}
-	topics := slices.Sorted(maps.Keys(topicSet))
+	topics := slices.Sorted(maps.Keys(p.logIDs))
 	for _, lst := range []struct {
-		metric state.Metric
-		name   string
-		fn     func(context.Context, ...string) (kadm.ListedOffsets, error)
+		col  detect.Column
+		name string
+		fn   func(context.Context, ...string) (kadm.ListedOffsets, error)
 	}{
-		{state.MetricEnd, "ListOffsets(latest)", p.adm.ListEndOffsets},
-		{state.MetricStart, "ListOffsets(earliest)", p.adm.ListStartOffsets},
+		{detect.ColEnd, "ListOffsets(latest)", p.adm.ListEndOffsets},
+		{detect.ColStart, "ListOffsets(earliest)", p.adm.ListStartOffsets},
 	} {
 		listed, err := lst.fn(ctx, topics...)
 		if err != nil {
 			p.fail(rep, requestErrors(lst.name, "", err)...)
 		}
-		p.writeListed(s, lst.metric, lst.name, listed, rep)
+		p.writeListed(s, lst.col, lst.name, listed, rep)
 	}
 }
 
-func (p *Poller) writeListed(s *state.Sweep, m state.Metric, request string, listed kadm.ListedOffsets, rep *SweepReport) {
+func (p *Poller) writeListed(s *state.Sweep, col detect.Column, request string, listed kadm.ListedOffsets, rep *SweepReport) {
 	var errs []error
 	listed.Each(func(o kadm.ListedOffset) {
 		if o.Err != nil {
@@ -401,11 +424,9 @@ func (p *Poller) writeListed(s *state.Sweep, m state.Metric, request string, lis
 			}
 			return
 		}
-		if o.Offset < 0 {
-			return
+		if pr, ok := p.logIDs[o.Topic][o.Partition]; ok && o.Offset >= 0 {
+			s.Set(pr.Series[col], o.Offset)
 		}
-		id := p.window.Register(state.SeriesKey{Metric: m, Topic: o.Topic, Partition: o.Partition})
-		s.Set(id, o.Offset)
 	})
 	p.fail(rep, errs...)
 }

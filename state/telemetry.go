@@ -12,7 +12,9 @@ import (
 
 // TelemetryKey identifies one broker series: a signal of one broker,
 // optionally narrowed to a topic, partition, request type, quantile or log
-// directory. Unused fields are empty (Partition -1).
+// directory. Unused fields are empty (Partition -1). Broker -1 marks a
+// cluster-wide series (the admin API's availability, Metadata's offline
+// partition count).
 type TelemetryKey struct {
 	Signal    detect.Signal
 	Broker    int32
@@ -176,6 +178,30 @@ func (t *Telemetry) Ref(k TelemetryKey) detect.SeriesRef {
 
 // ClusterInput builds the broker detectors' input from the newest snapshot.
 // Readers only; allocates per call (brokers × signals is small).
+//
+// One signal of one broker can come from several origins; the detectors
+// get one series per signal, chosen per call:
+//
+//   - Broker-wide signals: the JMX scrape (Origin "") if that series has a
+//     present sample in the window, else the admin-derived one (Origin
+//     "admin", e.g. under_replicated_partitions counted from Metadata),
+//     else node_exporter's (Origin "node", e.g. scrape_up of a broker with
+//     only a node_exporter target). So a broker's jmx scrape_up, not its
+//     node_exporter's, decides whether it is reachable, and a cluster
+//     without JMX scraping still gets replication inputs from Metadata.
+//   - Cluster-wide admin series (Broker -1) other than AdminUp: the
+//     Metadata offline-partition count is attached to the lowest broker id
+//     as its offline_partitions signal, unless some broker has a scraped
+//     offline_partitions series with a present sample (the active
+//     controller reports it; the others report 0). Its citation keeps
+//     broker="-1" and names Metadata as the source.
+//   - Log dirs, per path: DescribeLogDirs (Origin "admin") when it has a
+//     present total (KIP-827), else node_exporter's mount, else the admin
+//     used bytes alone. Used and Total always come from the same origin.
+//
+// Admin-derived series are held between admin polls (the poller re-writes
+// the last answer at every sweep), so a detector counting samples (e.g.
+// OFFLINE_PARTITIONS' consecutive samples) counts sweeps, not polls.
 func (t *Telemetry) ClusterInput() detect.ClusterInput {
 	snap := t.snap.Load()
 	histT, _ := t.history.ReadTimes(snap.History, nil)
@@ -196,20 +222,27 @@ func (t *Telemetry) ClusterInput() detect.ClusterInput {
 		broker(id)
 	}
 	cat := *t.catalog.Load()
-	dirs := map[int32]map[string]*detect.LogDir{}
+	sigs := map[int32]map[detect.Signal]*byOrigin[detect.SignalWindow]{}
+	dirs := map[int32]map[string]*byOrigin[detect.LogDir]{}
 	lat := map[int32]map[string]*detect.RequestLatency{}
+	cluster := map[detect.Signal]detect.SignalWindow{}
 	for id := 0; id < snap.Series; id++ {
 		k := cat[id/blockSeries][id%blockSeries]
 		w := t.window(snap, uint32(id), histT, recT)
 		w.Ref, w.Source = t.Ref(k), sourceOf(k, snap)
-		if k.Signal == detect.SigAdminUp {
+		switch {
+		case k.Signal == detect.SigAdminUp:
 			in.AdminUp = w
+			continue
+		case k.Broker < 0:
+			cluster[k.Signal] = w
 			continue
 		}
 		b := broker(k.Broker)
 		switch {
 		case k.Signal == detect.SigLogDirUsed || k.Signal == detect.SigLogDirTotal:
-			d := logDir(dirs, k)
+			d := slot(dirs, k.Broker, k.Dir).at(k.Origin)
+			d.Path = k.Dir
 			if k.Signal == detect.SigLogDirUsed {
 				d.Used = w
 			} else {
@@ -225,12 +258,15 @@ func (t *Telemetry) ClusterInput() detect.ClusterInput {
 		case k.Signal == detect.SigTopicSize:
 			b.TopicSize[k.Topic] = w
 		case k.Topic == "" && k.Dir == "":
-			b.Signals[k.Signal] = w
+			*slot(sigs, k.Broker, k.Signal).at(k.Origin) = w
 		}
 	}
 	for id, b := range byBroker {
+		for sig, c := range sigs[id] {
+			b.Signals[sig] = c.pick(func(w *detect.SignalWindow) bool { return hasData(*w) })
+		}
 		for _, path := range sortedKeys(dirs[id]) {
-			b.LogDirs = append(b.LogDirs, *dirs[id][path])
+			b.LogDirs = append(b.LogDirs, pickDir(dirs[id][path]))
 		}
 		for _, req := range sortedKeys(lat[id]) {
 			b.Latency = append(b.Latency, *lat[id][req])
@@ -238,17 +274,85 @@ func (t *Telemetry) ClusterInput() detect.ClusterInput {
 		in.Brokers = append(in.Brokers, *b)
 	}
 	slices.SortFunc(in.Brokers, func(a, b detect.BrokerInput) int { return int(a.Broker - b.Broker) })
+	attachOffline(&in, cluster)
 	return in
 }
 
-func logDir(m map[int32]map[string]*detect.LogDir, k TelemetryKey) *detect.LogDir {
-	if m[k.Broker] == nil {
-		m[k.Broker] = map[string]*detect.LogDir{}
+// byOrigin holds one value per origin, in order of preference: the JMX
+// scrape (""), the admin API, node_exporter.
+type byOrigin[V any] struct {
+	v   [3]V
+	set [3]bool
+}
+
+func (o *byOrigin[V]) at(origin string) *V {
+	i := 0
+	switch origin {
+	case "admin":
+		i = 1
+	case "node":
+		i = 2
 	}
-	if m[k.Broker][k.Dir] == nil {
-		m[k.Broker][k.Dir] = &detect.LogDir{Path: k.Dir}
+	o.set[i] = true
+	return &o.v[i]
+}
+
+// pick returns the first value, in order of preference, for which good
+// holds, else the first value set.
+func (o *byOrigin[V]) pick(good func(*V) bool) V {
+	for i := range o.v {
+		if o.set[i] && good(&o.v[i]) {
+			return o.v[i]
+		}
 	}
-	return m[k.Broker][k.Dir]
+	for i := range o.v {
+		if o.set[i] {
+			return o.v[i]
+		}
+	}
+	var zero V
+	return zero
+}
+
+// pickDir prefers an origin with a present total (DescribeLogDirs KIP-827,
+// then node_exporter), else one with used bytes.
+func pickDir(o *byOrigin[detect.LogDir]) detect.LogDir {
+	for i := range o.v {
+		if o.set[i] && hasData(o.v[i].Total) {
+			return o.v[i]
+		}
+	}
+	return o.pick(func(d *detect.LogDir) bool { return hasData(d.Used) })
+}
+
+// attachOffline gives the cluster-wide admin offline-partition count to the
+// lowest broker when no broker has a scraped count with data.
+func attachOffline(in *detect.ClusterInput, cluster map[detect.Signal]detect.SignalWindow) {
+	w, ok := cluster[detect.SigOfflinePartitions]
+	if !ok || len(in.Brokers) == 0 {
+		return
+	}
+	for _, b := range in.Brokers {
+		if hasData(b.Signals[detect.SigOfflinePartitions]) {
+			return
+		}
+	}
+	in.Brokers[0].Signals[detect.SigOfflinePartitions] = w
+}
+
+// hasData reports whether w has a present sample.
+func hasData(w detect.SignalWindow) bool {
+	return slices.ContainsFunc(w.Values, func(v float64) bool { return !math.IsNaN(v) })
+}
+
+func slot[K comparable, V any](m map[int32]map[K]*byOrigin[V], broker int32, k K) *byOrigin[V] {
+	if m[broker] == nil {
+		m[broker] = map[K]*byOrigin[V]{}
+	}
+	if m[broker][k] == nil {
+		m[broker][k] = &byOrigin[V]{}
+	}
+	return m[broker][k]
 }
 
 func latency(m map[int32]map[string]*detect.RequestLatency, k TelemetryKey) *detect.RequestLatency {
@@ -274,11 +378,13 @@ func sortedKeys[V any](m map[string]V) []string {
 func sourceOf(k TelemetryKey, snap *TelemetrySnapshot) string {
 	switch {
 	case k.Signal == detect.SigRegistered:
-		return "Metadata(brokers)"
+		return "Metadata"
 	case k.Signal == detect.SigAdminUp:
 		return "admin API"
-	case k.Origin == "admin":
+	case k.Origin == "admin" && (k.Signal == detect.SigLogDirUsed || k.Signal == detect.SigLogDirTotal):
 		return "DescribeLogDirs"
+	case k.Origin == "admin":
+		return "Metadata"
 	case k.Origin == "node":
 		return "scrape node_exporter"
 	}
