@@ -27,6 +27,9 @@ type HTTPConfig struct {
 	GRPCAddr string         // the gRPC listener the gateway forwards to
 	Metrics  []*metrics.Set // written on /metrics after the process metrics
 	Ready    Readiness
+	// Status, if set, is served as JSON on GET /v1/status: ingest health,
+	// capabilities found unavailable, telemetry targets, store health.
+	Status func() any
 }
 
 // NewHTTPHandler returns the HTTP API: REST (grpc-gateway, forwarding to the
@@ -54,6 +57,16 @@ func NewHTTPHandler(ctx context.Context, cfg HTTPConfig) (http.Handler, func() e
 		for _, s := range cfg.Metrics {
 			s.WritePrometheus(w)
 		}
+	})
+	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, _ *http.Request) {
+		if cfg.Status == nil {
+			http.Error(w, "no status", http.StatusNotFound)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		enc.Encode(cfg.Status())
 	})
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		io.WriteString(w, "ok\n")

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -87,6 +89,8 @@ func TestDemoRun(t *testing.T) {
 		t.Errorf("first finding after %s, want within a minute", first)
 	}
 
+	checkStatus(t, s.HTTPAddr)
+
 	conn, err := grpc.NewClient(s.GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
@@ -150,5 +154,27 @@ func checkCitationResolves(ctx context.Context, t *testing.T, client pb.Findings
 	if !a.Time.AsTime().Equal(c.From.AsTime()) || val(a) != c.First || !b.Time.AsTime().Equal(c.To.AsTime()) || val(b) != c.Last {
 		t.Errorf("%s: %s: raw ends %v=%g, %v=%g differ from cited %v=%g, %v=%g", f.Kind, c.Series.Text,
 			a.Time.AsTime(), val(a), b.Time.AsTime(), val(b), c.From.AsTime(), c.First, c.To.AsTime(), c.Last)
+	}
+}
+
+// checkStatus reads GET /v1/status: ingest ready, telemetry targets scraped,
+// store healthy.
+func checkStatus(t *testing.T, addr string) {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/v1/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var st struct {
+		Ingest    struct{ Ready bool }
+		Telemetry map[string]any
+		Store     struct{ Healthy bool }
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		t.Fatalf("/v1/status: %v", err)
+	}
+	if !st.Ingest.Ready || st.Telemetry == nil || !st.Store.Healthy {
+		t.Fatalf("/v1/status: %+v", st)
 	}
 }

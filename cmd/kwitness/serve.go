@@ -94,7 +94,8 @@ func startSidecar(ctx context.Context, cfg Config, log *slog.Logger, notify func
 	}
 	s.goRun(s.poller.Run, ctx)
 	if len(cfg.Telemetry.Targets) > 0 {
-		bp, err := ingest.NewBrokerPoller(cfg.Telemetry, s.engine.tel, s.poller.Admin(), log, set, s.engine.onTelemetry)
+		bp, err := ingest.NewBrokerPoller(cfg.Telemetry, s.engine.tel, s.poller.Admin(), log, set, s.engine.onTelemetry,
+			ingest.WithConsumedTopics(s.consumedTopics))
 		if err != nil {
 			return nil, err
 		}
@@ -135,7 +136,7 @@ func (s *sidecar) startAPI(ctx context.Context, set *metrics.Set) error {
 		return fmt.Errorf("api: http listen %s: %w", s.cfg.API.HTTPListen, err)
 	}
 	s.HTTPAddr = hl.Addr().String()
-	h, closeGW, err := api.NewHTTPHandler(ctx, api.HTTPConfig{GRPCAddr: s.GRPCAddr, Metrics: []*metrics.Set{set}, Ready: s.ready})
+	h, closeGW, err := api.NewHTTPHandler(ctx, api.HTTPConfig{GRPCAddr: s.GRPCAddr, Metrics: []*metrics.Set{set}, Ready: s.ready, Status: s.status})
 	if err != nil {
 		hl.Close()
 		return err
@@ -163,6 +164,50 @@ func (s *sidecar) ready() (bool, string) {
 	}
 	st := s.poller.Status()
 	return st.Ready, st.Reason
+}
+
+// sidecarStatus is what GET /v1/status shows.
+type sidecarStatus struct {
+	Cluster   string                  `json:"cluster"`
+	Ingest    *ingest.Status          `json:"ingest,omitempty"`
+	Telemetry *ingest.TelemetryStatus `json:"telemetry,omitempty"`
+	Store     *storeStatus            `json:"store,omitempty"`
+}
+
+type storeStatus struct {
+	Dir     string `json:"dir"`
+	Healthy bool   `json:"healthy"`
+	Reason  string `json:"reason,omitempty"`
+}
+
+func (s *sidecar) status() any {
+	st := sidecarStatus{Cluster: s.cfg.Kafka.Cluster}
+	if s.poller != nil {
+		in := s.poller.Status()
+		st.Ingest = &in
+	}
+	if s.brokers != nil {
+		t := s.brokers.Status()
+		st.Telemetry = &t
+	}
+	if s.store != nil {
+		ok, why := s.store.Healthy()
+		st.Store = &storeStatus{Dir: s.cfg.DataDir, Healthy: ok, Reason: why}
+	}
+	return st
+}
+
+// consumedTopics lists the topics the newest sweep watched.
+func (s *sidecar) consumedTopics() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, e := range s.window.Snapshot().Topology.GroupTopics {
+		if !seen[e.Topic] {
+			seen[e.Topic] = true
+			out = append(out, e.Topic)
+		}
+	}
+	return out
 }
 
 // openStore opens the data dir's store, if configured.
