@@ -10,7 +10,6 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -73,25 +72,21 @@ func (s *Server) ListFindings(_ context.Context, req *pb.ListFindingsRequest) (*
 	case size < 0 || size > MaxPageSize:
 		return nil, status.Errorf(codes.InvalidArgument, "page_size %d: want 1..%d", size, MaxPageSize)
 	}
-	all := s.findings.List(q)
-	start := 0
+	var after *detect.Finding
 	if req.PageToken != "" {
-		after, err := decodePageToken(req.PageToken)
+		a, err := decodePageToken(req.PageToken)
 		if err != nil {
 			return nil, status.Error(codes.InvalidArgument, err.Error())
 		}
-		start, _ = slices.BinarySearchFunc(all, after, state.CompareFindings)
-		if start < len(all) && all[start].ID == after.ID {
-			start++
-		}
+		after = &a
 	}
-	end := min(start+size, len(all))
-	resp := &pb.ListFindingsResponse{TotalSize: int32(len(all))}
-	for _, f := range all[start:end] {
+	page, total := s.findings.Page(q, after, size+1)
+	resp := &pb.ListFindingsResponse{TotalSize: int32(total)}
+	for _, f := range page[:min(size, len(page))] {
 		resp.Findings = append(resp.Findings, FindingToProto(f))
 	}
-	if end < len(all) {
-		resp.NextPageToken = encodePageToken(all[end-1])
+	if len(page) > size {
+		resp.NextPageToken = encodePageToken(page[size-1])
 	}
 	return resp, nil
 }

@@ -47,15 +47,39 @@ type Findings struct {
 
 	mu struct {
 		sync.Mutex
-		byID map[string]detect.Finding
-		subs map[*Subscription]struct{}
+		byID  map[string]*detect.Finding
+		order []orderEntry // every finding in byID, in CompareFindings order
+		subs  map[*Subscription]struct{}
 	}
 }
+
+// orderKey is what CompareFindings orders by; a finding's open time never
+// changes, so its place in the order is fixed.
+type orderKey struct {
+	opened time.Time
+	id     string
+}
+
+func compareKeys(a, b orderKey) int {
+	if c := b.opened.Compare(a.opened); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.id, b.id)
+}
+
+func keyOf(f *detect.Finding) orderKey { return orderKey{f.OpenedAt, f.ID} }
+
+type orderEntry struct {
+	key orderKey
+	f   *detect.Finding
+}
+
+func compareEntry(e orderEntry, k orderKey) int { return compareKeys(e.key, k) }
 
 // NewFindings keeps resolved findings for keep (bounded to max of them).
 func NewFindings(keep time.Duration, max int) *Findings {
 	s := &Findings{keepResolved: keep, maxResolved: max}
-	s.mu.byID = map[string]detect.Finding{}
+	s.mu.byID = map[string]*detect.Finding{}
 	s.mu.subs = map[*Subscription]struct{}{}
 	return s
 }
@@ -65,7 +89,16 @@ func (s *Findings) Apply(now time.Time, events []detect.Event) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, ev := range events {
-		s.mu.byID[ev.Finding.ID] = ev.Finding
+		if p, ok := s.mu.byID[ev.Finding.ID]; ok {
+			*p = ev.Finding
+		} else {
+			p := new(detect.Finding)
+			*p = ev.Finding
+			k := keyOf(p)
+			i, _ := slices.BinarySearchFunc(s.mu.order, k, compareEntry)
+			s.mu.order = slices.Insert(s.mu.order, i, orderEntry{k, p})
+			s.mu.byID[p.ID] = p
+		}
 		for sub := range s.mu.subs {
 			sub.offerLocked(ev)
 		}
@@ -76,13 +109,13 @@ func (s *Findings) Apply(now time.Time, events []detect.Event) {
 // pruneLocked drops resolved findings older than keepResolved, and the
 // oldest resolved ones beyond maxResolved.
 func (s *Findings) pruneLocked(now time.Time) {
-	var resolved []detect.Finding
+	var resolved []*detect.Finding
 	for id, f := range s.mu.byID {
 		if f.State != detect.StateResolved {
 			continue
 		}
 		if now.Sub(f.ResolvedAt) > s.keepResolved {
-			delete(s.mu.byID, id)
+			s.deleteLocked(id)
 			continue
 		}
 		resolved = append(resolved, f)
@@ -90,9 +123,20 @@ func (s *Findings) pruneLocked(now time.Time) {
 	if len(resolved) <= s.maxResolved {
 		return
 	}
-	slices.SortFunc(resolved, func(a, b detect.Finding) int { return a.ResolvedAt.Compare(b.ResolvedAt) })
+	slices.SortFunc(resolved, func(a, b *detect.Finding) int { return a.ResolvedAt.Compare(b.ResolvedAt) })
 	for _, f := range resolved[:len(resolved)-s.maxResolved] {
-		delete(s.mu.byID, f.ID)
+		s.deleteLocked(f.ID)
+	}
+}
+
+func (s *Findings) deleteLocked(id string) {
+	f, ok := s.mu.byID[id]
+	if !ok {
+		return
+	}
+	delete(s.mu.byID, id)
+	if i, found := slices.BinarySearchFunc(s.mu.order, keyOf(f), compareEntry); found {
+		s.mu.order = slices.Delete(s.mu.order, i, i+1)
 	}
 }
 
@@ -101,21 +145,43 @@ func (s *Findings) Get(id string) (detect.Finding, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	f, ok := s.mu.byID[id]
-	return f.Clone(), ok
+	if !ok {
+		return detect.Finding{}, false
+	}
+	return f.Clone(), true
 }
 
 // List returns the findings matching q, newest opened first (ties by id).
 func (s *Findings) List(q FindingFilter) []detect.Finding {
+	page, _ := s.Page(q, nil, -1)
+	return page
+}
+
+// Page returns up to limit findings matching q that come after the finding
+// after (nil: from the start) in List order (limit < 0: all), and how many
+// findings match q in total. Only the page is copied.
+func (s *Findings) Page(q FindingFilter, after *detect.Finding, limit int) ([]detect.Finding, int) {
 	s.mu.Lock()
-	out := make([]detect.Finding, 0, len(s.mu.byID))
-	for _, f := range s.mu.byID {
-		if q.Match(&f) {
-			out = append(out, f)
+	defer s.mu.Unlock()
+	start := 0
+	if after != nil {
+		start, _ = slices.BinarySearchFunc(s.mu.order, keyOf(after), compareEntry)
+		if start < len(s.mu.order) && s.mu.order[start].key.id == after.ID {
+			start++
 		}
 	}
-	s.mu.Unlock()
-	slices.SortFunc(out, CompareFindings)
-	return out
+	var page []detect.Finding
+	total := 0
+	for i, e := range s.mu.order {
+		if !q.Match(e.f) {
+			continue
+		}
+		total++
+		if i >= start && (limit < 0 || len(page) < limit) {
+			page = append(page, *e.f)
+		}
+	}
+	return page, total
 }
 
 // CompareFindings orders findings newest opened first, then by id.
