@@ -130,6 +130,11 @@ func TestWarmRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	r2.engine.restore(firing, r.at)
+	// The notifier (which feeds the Alertmanager pusher) hears of every
+	// restored firing finding, so a restart re-sends what is firing.
+	if len(r2.events) != len(firing) || len(firing) == 0 || r2.events[0].Type != detect.EventUpdated || r2.events[0].Finding.State != detect.StateFiring {
+		t.Fatalf("restore notified %v for %d firing findings", eventSummaries(r2.events), len(firing))
+	}
 	r2.events = nil
 	if r2.poller, err = newPollerFor(cfg, r2); err != nil {
 		t.Fatal(err)
