@@ -411,7 +411,10 @@ func (t *Telemetry) window(snap *TelemetrySnapshot, id uint32, histT, recT []int
 	return w
 }
 
-// mergeBounds is View.mergeRange for explicit time slices.
+// mergeBounds returns which history samples [hLo, hHi) and recent samples
+// [rLo, end) form a merged window after skipping hs history and rs recent
+// leading samples: history samples at or after the oldest recent one are left
+// out, so each sweep appears once.
 func mergeBounds(histT, recT []int64, hs, rs int) (hLo, hHi, rLo int) {
 	hLo, hHi, rLo = min(hs, len(histT)), len(histT), min(rs, len(recT))
 	if rLo < len(recT) {

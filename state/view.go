@@ -100,14 +100,7 @@ func (v *View) partitionWindow(p PartRef) detect.PartitionWindow {
 // [rLo, end) form the window after skipping hs history and rs recent leading
 // samples: history samples at or after the oldest recent one are left out.
 func (v *View) mergeRange(hs, rs int) (hLo, hHi, rLo int) {
-	hLo, hHi, rLo = min(hs, len(v.histT)), len(v.histT), min(rs, len(v.recT))
-	if rLo < len(v.recT) {
-		cut := v.recT[rLo]
-		for hHi > hLo && v.histT[hHi-1] >= cut {
-			hHi--
-		}
-	}
-	return hLo, hHi, rLo
+	return mergeBounds(v.histT, v.recT, hs, rs)
 }
 
 // merge appends h[hLo:hHi] and r[rLo:] to the arena and returns them.
