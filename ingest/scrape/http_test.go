@@ -1,10 +1,13 @@
 package scrape
 
 import (
+	"compress/gzip"
 	"context"
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -76,6 +79,35 @@ func TestScrapeNodeExporter(t *testing.T) {
 	}
 	if res.Profile != ProfileNode || len(res.Part(0)) != 6 {
 		t.Fatalf("profile %v, part 1: %s", res.Profile, renderAll(res.Part(0)))
+	}
+}
+
+// TestScrapeGzipFixture serves the MSK jmx_exporter capture gzip-encoded, as
+// an exporter answers Go's default Accept-Encoding, straight from the .gz file.
+func TestScrapeGzipFixture(t *testing.T) {
+	readFixture(t, "kafka-broker-jmx-exporter-0.12-msk.prom.gz") // skips when absent
+	gz, err := os.ReadFile(filepath.Join(fixtureDir, "kafka-broker-jmx-exporter-0.12-msk.prom.gz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
+			t.Error("client did not offer gzip")
+		}
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+		w.Header().Set("Content-Encoding", "gzip")
+		_, _ = w.Write(gz)
+	}))
+	defer srv.Close()
+	res, err := Scrape(context.Background(), srv.Client(), Target{URL: srv.URL, BrokerID: 1}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Bytes != 2_439_268 || res.Profile != ProfileMBean || len(res.Parts) != 2 {
+		t.Fatalf("bytes %d profile %v parts %d", res.Bytes, res.Profile, len(res.Parts))
+	}
+	if s := one(t, res.Part(0), BytesIn, "", ""); s.Value != 5.7778761e7 {
+		t.Fatalf("bytes in %v", s.Value)
 	}
 }
 
@@ -186,7 +218,16 @@ func TestScrapeFailures(t *testing.T) {
 		w.(http.Flusher).Flush()
 		block(w, r)
 	}, Options{}, "timeout", nil)
-	// 11. Connection closed before the declared Content-Length.
+	// 11. A gzip bomb: 10 MB of text in a few KB on the wire. The limit applies
+	// after the transport's transparent decompression.
+	f("gzip bomb", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		w.Header().Set("Content-Encoding", "gzip")
+		zw := gzip.NewWriter(w)
+		_, _ = zw.Write([]byte(big))
+		_ = zw.Close()
+	}, Options{MaxBytes: 4 << 20}, "too_large", func(err error) bool { return errors.As(err, &tl) && tl.Size == -1 })
+	// 12. Connection closed before the declared Content-Length.
 	f("truncated body", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		w.Header().Set("Content-Length", strconv.Itoa(len(valid)*10))

@@ -77,23 +77,38 @@ func scanLabelName(s string, i int) int {
 	return i
 }
 
-// scanQuoted returns the end of a label value that starts at s[i], just after
-// its opening quote: the index of the closing quote, or -1 if there is none.
-// escaped reports a backslash inside the value. Values are short (topic
-// names, numbers), so a plain loop beats strings.IndexByte's call overhead.
-func scanQuoted(s string, i int) (end int, escaped bool) {
+// quoted describes a label value found by scanQuoted.
+type quoted struct {
+	end      int  // index of the closing quote, -1 if there is none
+	escaped  bool // holds a backslash escape
+	nonASCII bool // holds a byte ≥ 0x80, so UTF-8 validity must be checked
+}
+
+// scanQuoted finds the end of a label value that starts at s[i], just after
+// its opening quote. Values are short (topic names, numbers), so one plain
+// loop beats strings.IndexByte's call overhead and a second pass for UTF-8.
+func scanQuoted(s string, i int) quoted {
+	var q quoted
+	var high byte
 	for i < len(s) {
-		switch s[i] {
-		case '"':
-			return i, escaped
-		case '\\':
+		c := s[i]
+		switch {
+		case c == '"':
+			q.end, q.nonASCII = i, high >= 0x80
+			return q
+		case c == '\\':
+			if i+1 < len(s) {
+				high |= s[i+1]
+			}
 			i += 2
-			escaped = true
+			q.escaped = true
 		default:
+			high |= c
 			i++
 		}
 	}
-	return -1, escaped
+	q.end = -1
+	return q
 }
 
 // unescape resolves the label-value escapes of the text format (\\, \", \n).
@@ -135,6 +150,46 @@ func parseValue(s string) (float64, bool) {
 	}
 	v, err := strconv.ParseFloat(s, 64)
 	return v, err == nil
+}
+
+// floatSyntax reports whether s is a value strconv.ParseFloat would read,
+// without computing it (and without ParseFloat's range check): skimmed lines
+// need the check, not the number, and JMX's denormal rates such as
+// 2.964393875E-314 cost strconv a slow multi-precision path.
+func floatSyntax(s string) bool {
+	i := 0
+	if i < len(s) && (s[i] == '+' || s[i] == '-') {
+		i++
+	}
+	if rest := s[i:]; rest != "" && rest[0] > '9' { // letters: only Inf, Infinity, NaN
+		return strings.EqualFold(rest, "inf") || strings.EqualFold(rest, "infinity") ||
+			i == 0 && strings.EqualFold(rest, "nan")
+	}
+	digits := 0
+	for ; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
+		digits++
+	}
+	if i < len(s) && s[i] == '.' {
+		for i++; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
+			digits++
+		}
+	}
+	if digits == 0 {
+		return false
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		start := i
+		for ; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
+		}
+		if i == start {
+			return false
+		}
+	}
+	return i == len(s)
 }
 
 // pow10 holds the powers of ten that float64 represents exactly.

@@ -156,8 +156,14 @@ func TestParseProblems(t *testing.T) {
 	f("kafka_log_Log_Value{name=Size} 1\n", 2, "expected quoted value")
 	f("kafka_log_Log_Value{name\"Size\"} 1\n", 2, "expected '='")
 	f("kafka_log_Log_Value{name=\"Size\" topic=\"t\"} 1\n", 2, "expected ',' or '}'")
-	f("kafka_log_Log_Value{name=\"\xff\"} 1\n", 2, "invalid UTF-8")
-	// 6. Names and metadata.
+	f("kafka_log_Log_Value{name=\"Size\",topic=\"\xff\"} 1\n", 2, "invalid UTF-8")
+	f("kafka_log_Log_Value{name=\"Size\",topic=\"a\\\xff\"} 1\n", 2, "invalid UTF-8")
+	// 6. Unmapped lines are skimmed: structure and value are still checked.
+	f("jvm_threads{state=\"RUNNABLE} 1\n", 2, "unterminated label value")
+	f("jvm_threads{state=\"RUNNABLE\" 1\n", 2, "unterminated label set")
+	f("kafka_log_Log_Value{name=\"NumLogSegments\",topic=\"t\",} one\n", 2, "invalid value")
+	f("Service Unavailable\n", 2, "invalid value")
+	// 7. Names and metadata.
 	f("9kafka 1\n", 2, "invalid metric name")
 	f("kafka-log 1\n", 2, "invalid character")
 	f("{\"kafka.log\"} 1\n", 2, "invalid metric name")
@@ -287,10 +293,17 @@ func TestFastFloat(t *testing.T) {
 		if ok && (err != nil || math.Float64bits(got) != math.Float64bits(want)) {
 			t.Fatalf("fastFloat(%q) = %v, strconv %v (%v)", s, got, want, err)
 		}
+		// floatSyntax, used on skimmed lines, accepts exactly what parseValue
+		// accepts, plus values out of float64's range.
+		_, valid := parseValue(s)
+		if floatSyntax(s) != (valid || errors.Is(err, strconv.ErrRange)) {
+			t.Fatalf("floatSyntax(%q) = %v, parseValue %v, strconv err %v", s, floatSyntax(s), valid, err)
+		}
 	}
 	for _, s := range []string{"0", "-0", "+0", "0.0", "113330.0", "5.7778761E7", "5.722026886E9", "1e22", "1e23",
 		"1e-22", "1e-23", "123456789012345", "1234567890123456", "0.000001", ".5", "5.", ".", "-", "e5", "1e", "1e+",
-		"1E+07", "1e-0", "9007199254740993", "0.1", "0.3", "2.5e-3", "-Inf", "NaN", "1_0", "0x10", "00000000000000000001"} {
+		"1E+07", "1e-0", "9007199254740993", "0.1", "0.3", "2.5e-3", "-Inf", "NaN", "1_0", "0x10", "00000000000000000001",
+		"+inf", "Infinity", "-infinity", "+NaN", "nan", "infx", "1e999", "2.964393875E-314", "0x1p3", "1e+", "+", "+.e1", "1.2.3", ""} {
 		f(s)
 	}
 	rng := rand.New(rand.NewPCG(1, 2))

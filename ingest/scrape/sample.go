@@ -19,30 +19,38 @@ type label struct {
 
 // sample parses `name[{labels}] value [timestamp]` and maps it. Its only
 // error is errTooManySeries.
+//
+// Lines that cannot map to a signal (an unknown family, or an MBean family
+// whose leading `name` label no signal reads) are skimmed: name, balanced
+// label set and value are checked, label names and values are not. That
+// halves the cost of the two thirds of jmx_exporter lines kwitness ignores.
 func (p *parser) sample(s string) error {
 	n := scanName(s)
 	if n == 0 {
 		p.problem("invalid metric name", s)
 		return nil
 	}
-	seriesEnd, i := n, skipBlank(s, n)
+	f, total := p.family(s[:n])
+	mapped := f != nil && !f.unmappedName(s[n:])
 	p.labels = p.labels[:0]
-	if i < len(s) && s[i] == '{' {
-		end, msg := p.scanLabels(s, i+1)
-		if msg != "" {
-			p.problem(msg, s)
-			return nil
-		}
-		seriesEnd, i = end, skipBlank(s, end)
-	} else if i == n && i < len(s) {
+	seriesEnd, i, msg := n, skipBlank(s, n), ""
+	switch {
+	case i < len(s) && s[i] == '{' && mapped:
+		seriesEnd, msg = p.scanLabels(s, i+1)
+	case i < len(s) && s[i] == '{':
+		seriesEnd, msg = skimLabels(s, i+1)
+	case i == n && i < len(s):
 		// expfmt reads `a+1` as a value right after the name; anything else
 		// is a bad name.
 		if _, ok := parseValue(s[i:tokenEnd(s, i)]); !ok {
-			p.problem(fmt.Sprintf("invalid character %q in metric name", s[i]), s)
-			return nil
+			msg = fmt.Sprintf("invalid character %q in metric name", s[i])
 		}
 	}
-	v, msg := valueAndTimestamp(s, i)
+	if msg != "" {
+		p.problem(msg, s)
+		return nil
+	}
+	v, msg := valueAndTimestamp(s, skipBlank(s, max(seriesEnd, i)), mapped)
 	if msg != "" {
 		p.problem(msg, s)
 		return nil
@@ -51,18 +59,62 @@ func (p *parser) sample(s string) error {
 	if p.res.Series > p.maxSeries {
 		return errTooManySeries
 	}
-	p.mapSample(s[:n], s[:seriesEnd], v)
+	if mapped {
+		p.mapSample(f, total, s[:seriesEnd], v)
+	}
 	return nil
 }
 
+// unmappedName reports a label set whose first label is `name` with a value
+// that no signal of f reads. jmx_exporter writes `name` first; any other
+// shape returns false and gets the full scan.
+func (f *family) unmappedName(rest string) bool {
+	const prefix = `{name="`
+	if f.byName == nil || !strings.HasPrefix(rest, prefix) {
+		return false
+	}
+	v := rest[len(prefix):]
+	j := strings.IndexByte(v, '"')
+	if j < 0 || strings.IndexByte(v[:j], '\\') >= 0 {
+		return false
+	}
+	return f.signalFor(v[:j]) == SignalUnknown
+}
+
+// skimLabels finds the end of a label set from s[i], just after '{',
+// honouring quoted values, without checking names or values.
+func skimLabels(s string, i int) (int, string) {
+	for i < len(s) {
+		switch s[i] {
+		case '}':
+			return i + 1, ""
+		case '"':
+			q := scanQuoted(s, i+1)
+			if q.end < 0 {
+				return 0, "unterminated label value"
+			}
+			i = q.end + 1
+		default:
+			i++
+		}
+	}
+	return 0, "unterminated label set"
+}
+
 // valueAndTimestamp parses the rest of a sample line from s[i]: a value, an
-// optional timestamp, and an optional OpenMetrics exemplar ("# ...") that is ignored.
-func valueAndTimestamp(s string, i int) (float64, string) {
+// optional timestamp, and an optional OpenMetrics exemplar ("# ...") that is
+// ignored. Unless want, the value's syntax is checked but it is not computed.
+func valueAndTimestamp(s string, i int, want bool) (v float64, msg string) {
 	if i >= len(s) {
 		return 0, "missing value"
 	}
 	j := tokenEnd(s, i)
-	v, ok := parseValue(s[i:j])
+	ok := false
+	if want {
+		v, ok = parseValue(s[i:j])
+	} else {
+		ok = floatSyntax(s[i:j])
+	}
 	if !ok {
 		return 0, "invalid value " + strconv.Quote(s[i:j])
 	}
@@ -100,14 +152,14 @@ func (p *parser) scanLabels(s string, i int) (int, string) {
 		if i = skipBlank(s, i+1); i >= len(s) || s[i] != '"' {
 			return 0, "expected quoted value for label " + strconv.Quote(name)
 		}
-		end, escaped := scanQuoted(s, i+1)
-		if end < 0 {
+		q := scanQuoted(s, i+1)
+		if q.end < 0 {
 			return 0, "unterminated value of label " + strconv.Quote(name)
 		}
-		if msg := p.addLabel(label{name: name, value: s[i+1 : end], escaped: escaped}); msg != "" {
+		if msg := p.addLabel(label{name: name, value: s[i+1 : q.end], escaped: q.escaped}, q.nonASCII); msg != "" {
 			return 0, msg
 		}
-		if i = skipBlank(s, end+1); i < len(s) && s[i] == ',' {
+		if i = skipBlank(s, q.end+1); i < len(s) && s[i] == ',' {
 			i++ // a trailing comma before '}' is allowed (jmx_exporter 0.x)
 		} else if i >= len(s) || s[i] != '}' {
 			return 0, "expected ',' or '}' after value of label " + strconv.Quote(name)
@@ -115,8 +167,9 @@ func (p *parser) scanLabels(s string, i int) (int, string) {
 	}
 }
 
-// addLabel checks one label against the rules Prometheus applies and keeps it.
-func (p *parser) addLabel(l label) string {
+// addLabel checks one label against the rules Prometheus applies and keeps
+// it. nonASCII says whether the value needs a UTF-8 check.
+func (p *parser) addLabel(l label, nonASCII bool) string {
 	if l.name == "__name__" {
 		return "reserved label name __name__"
 	}
@@ -125,7 +178,7 @@ func (p *parser) addLabel(l label) string {
 			return "duplicate label " + strconv.Quote(l.name)
 		}
 	}
-	if !utf8.ValidString(l.value) {
+	if nonASCII && !utf8.ValidString(l.value) {
 		return "invalid UTF-8 in value of label " + strconv.Quote(l.name)
 	}
 	p.labels = append(p.labels, l)
@@ -149,12 +202,9 @@ type fields struct {
 	topic, partition, request, mount int8
 }
 
-// mapSample turns a well-formed line of a known family into a Sample.
-func (p *parser) mapSample(name, series string, v float64) {
-	f, total := p.family(name)
-	if f == nil {
-		return
-	}
+// mapSample turns a well-formed line of family f into a Sample; total
+// reports jmx_exporter 1.x's extra `_total` on the name.
+func (p *parser) mapSample(f *family, total bool, series string, v float64) {
 	fl := f.fields(p.labels)
 	if fl.signal == SignalUnknown {
 		return
