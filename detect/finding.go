@@ -56,6 +56,14 @@ const (
 	KindTelemetryGap             Kind = "TELEMETRY_GAP"
 )
 
+// Retention and hot-spot kinds (RetentionDetector, HotDetector); formulas and
+// defaults are documented on RetentionConfig.Risk and HotConfig.
+const (
+	KindRetentionRisk Kind = "RETENTION_RISK"
+	KindDataSkipped   Kind = "DATA_SKIPPED"
+	KindHotPartition  Kind = "HOT_PARTITION"
+)
+
 // Severity orders how urgent a finding is.
 type Severity int
 
@@ -268,7 +276,8 @@ type Event struct {
 var allKinds = []Kind{KindLagGrowing, KindConsumerStalled, KindConsumerStopped, KindOffsetRewind,
 	KindOfflinePartitions, KindUnderMinISR, KindUnderReplicated, KindISRFlapping, KindUncleanLeaderElection,
 	KindControllerAnomaly, KindOfflineLogDir, KindBrokerUnreachable, KindDiskNearlyFull, KindDiskFillForecast,
-	KindRequestHandlerSaturation, KindLatencyRegression, KindTelemetryGap}
+	KindRequestHandlerSaturation, KindLatencyRegression, KindTelemetryGap,
+	KindRetentionRisk, KindDataSkipped, KindHotPartition}
 
 // KnownKind reports whether k is a kind some detector opens.
 func KnownKind(k Kind) bool { return slices.Contains(allKinds, k) }

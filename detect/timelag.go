@@ -1,0 +1,175 @@
+package detect
+
+import (
+	"math"
+	"slices"
+	"time"
+)
+
+// Time-lag methods (TimeLag.Method).
+const (
+	TimeLagInterpolated = "interpolated" // the oldest unread record was produced inside the window
+	TimeLagExtrapolated = "extrapolated" // produced before the window; dated from the produce rate
+	TimeLagIdle         = "idle"         // produced before the window, no production in it: a lower bound
+	TimeLagCaughtUp     = "caught-up"    // nothing unread: 0 s
+	TimeLagUnknown      = "unknown"      // newest committed or end offset missing, or one sample only
+)
+
+// MaxTimeLag caps every time-lag estimate and bound: 30 days, about four
+// times Kafka's default retention.ms of 7 days. A record older than that is
+// almost always already deleted, so a larger number would only be a
+// division by a tiny rate (the absurd values kafka-lag-exporter reported
+// during replays).
+const MaxTimeLag = 30 * 24 * time.Hour
+
+// TimeLag is how far behind a consumer is in wall time: the age, at the
+// newest sweep, of the oldest record it has not read (the record at its
+// committed offset). All fields are seconds, finite and ≥ 0, with
+// Low ≤ Seconds ≤ High ≤ MaxTimeLag.
+type TimeLag struct {
+	Seconds      float64 // best estimate
+	Low, High    float64 // interval the true age lies in (see EstimateTimeLag for how sure)
+	Method       string  // one of the TimeLag* methods
+	Extrapolated bool    // the record was produced before the window: Seconds is not read off observed samples
+}
+
+// EstimateTimeLag dates the oldest unread record of a group-partition from
+// the log end offset history held in its window. It is a pure function.
+//
+// Let C be the committed offset and E the log end offset at the newest sweep
+// "now". The record at offset C was appended at the moment the end offset
+// went from C to C+1, so:
+//
+//   - E ≤ C (caught up, or committed listed after end): 0 s, "caught-up".
+//   - Interpolated: find the newest present sample i with End[i] ≤ C and the
+//     next present sample j (End[j] > C); gaps are skipped, so j may lie
+//     several polls after i. The record was produced in (t_i, t_j], hence
+//     Low = now − t_j and High = now − t_i are hard bounds (up to the
+//     difference between a sweep's time and its ListOffsets answer, a few
+//     ms). Seconds = now − t*, where t* interpolates linearly the time the
+//     end offset reached C+1 between (t_i, End[i]) and (t_j, End[j]); its
+//     error is at most t_j − t_i, one poll interval without gaps, and near
+//     zero under steady production.
+//   - Extrapolated: every present end offset is already > C (the record is
+//     older than the window, e.g. after a replay or a long stop). With the
+//     oldest present sample o (age A = now − t_o) and the produce rate r,
+//     the record is d = End[o] − C − 1 records before o, so
+//     Seconds = A + d / r. r is the robust slope of End over the window
+//     (RobustSlope), or the mean rate (End[last] − End[o]) / span when the
+//     robust slope is ≤ 0 (bursts separated by idle polls). Low and High
+//     date the record at the fastest and the slowest rate the fit saw (the
+//     extreme slopes of its half-span pairs; High is MaxTimeLag when some
+//     pair saw no production): they hold if production before the window
+//     ran at a rate seen inside it. A itself is the only hard lower bound.
+//     The estimate is flagged Extrapolated and capped at MaxTimeLag.
+//   - Idle: no production in the window (End unchanged) but E > C: the record
+//     was produced before the window, so its age is at least the window's
+//     span A. Seconds = Low = A (a lower bound), High = MaxTimeLag, flagged
+//     Extrapolated. Never NaN, never +Inf.
+//   - Unknown: the newest committed or end offset is a Gap, or there is a
+//     single sample and lag > 0 (nothing to date the record by).
+//
+// Sources: kafka-lag-exporter's interpolation table (its extrapolation and
+// idle-topic failures are what the cap, the robust rate and the idle rule
+// avoid; see ../shared/reference/peers.md).
+func EstimateTimeLag(w PartitionWindow) TimeLag {
+	last := len(w.Times) - 1
+	if last < 0 || w.Committed[last] == Gap || w.End[last] == Gap {
+		return TimeLag{Method: TimeLagUnknown}
+	}
+	c := w.Committed[last]
+	if w.End[last] <= c {
+		return TimeLag{Method: TimeLagCaughtUp}
+	}
+	if i, j, ok := endBracket(w, c); ok {
+		return interpolateTimeLag(w, c, i, j)
+	}
+	return extrapolateTimeLag(w, c)
+}
+
+// endBracket finds the newest present sample i with End[i] ≤ c and the
+// present sample j that follows it. The newest End must be present and > c.
+func endBracket(w PartitionWindow, c int64) (i, j int, ok bool) {
+	j = len(w.Times) - 1
+	for i = j - 1; i >= 0; i-- {
+		switch e := w.End[i]; {
+		case e == Gap:
+		case e <= c:
+			return i, j, true
+		default:
+			j = i
+		}
+	}
+	return 0, j, false
+}
+
+// interpolateTimeLag dates offset c between samples i and j (End[i] ≤ c < End[j]).
+func interpolateTimeLag(w PartitionWindow, c int64, i, j int) TimeLag {
+	now := float64(w.Times[len(w.Times)-1])
+	ti, tj := float64(w.Times[i]), float64(w.Times[j])
+	ei, ej := float64(w.End[i]), float64(w.End[j])
+	at := ti + (float64(c)+1-ei)/(ej-ei)*(tj-ti)
+	return clampTimeLag(TimeLag{Seconds: (now - at) / 1000, Low: (now - tj) / 1000, High: (now - ti) / 1000,
+		Method: TimeLagInterpolated})
+}
+
+// extrapolateTimeLag dates offset c, older than every present end offset,
+// from the produce rate of the window.
+func extrapolateTimeLag(w PartitionWindow, c int64) TimeLag {
+	xs, ys := presentSeconds(w.Times, w.End)
+	if len(xs) < 2 {
+		return TimeLag{Method: TimeLagUnknown}
+	}
+	age := xs[len(xs)-1]              // now − t_o: xs are seconds since the oldest present sample
+	d := ys[0] - float64(c) - 1       // records between c and the oldest end offset
+	produced := ys[len(ys)-1] - ys[0] // records appended inside the window
+	r, ok, pairs := RobustSlope(xs, ys, nil)
+	if !ok || !(r > 0) {
+		r = produced / age
+	}
+	if !(produced > 0) || !(r > 0) {
+		return clampTimeLag(TimeLag{Seconds: age, Low: age, High: math.Inf(1), Method: TimeLagIdle, Extrapolated: true})
+	}
+	fast, slow := r, r
+	if len(pairs) > 0 {
+		fast, slow = max(r, slices.Max(pairs)), min(r, slices.Min(pairs))
+	}
+	high := math.Inf(1)
+	if slow > 0 {
+		high = age + d/slow
+	}
+	return clampTimeLag(TimeLag{Seconds: age + d/r, Low: age + d/fast, High: high,
+		Method: TimeLagExtrapolated, Extrapolated: true})
+}
+
+// presentSeconds returns the present samples of vals, x in seconds since the
+// first present one.
+func presentSeconds(times, vals []int64) (xs, ys []float64) {
+	first := Gap
+	for i, t := range times {
+		if vals[i] == Gap {
+			continue
+		}
+		if first == Gap {
+			first = t
+		}
+		xs, ys = append(xs, float64(t-first)/1000), append(ys, float64(vals[i]))
+	}
+	return xs, ys
+}
+
+// clampTimeLag enforces the TimeLag invariants: finite, ≥ 0, ordered, at
+// most MaxTimeLag (NaN becomes the cap: it only arises from a zero rate).
+func clampTimeLag(tl TimeLag) TimeLag {
+	ceiling := MaxTimeLag.Seconds()
+	c := func(v float64) float64 {
+		if math.IsNaN(v) {
+			return ceiling
+		}
+		return min(max(v, 0), ceiling)
+	}
+	tl.Seconds, tl.Low, tl.High = c(tl.Seconds), c(tl.Low), c(tl.High)
+	tl.Low = min(tl.Low, tl.Seconds)
+	tl.High = max(tl.High, tl.Seconds)
+	return tl
+}
