@@ -183,7 +183,7 @@ func (s *Server) GetGroupLag(_ context.Context, req *pb.GetGroupLagRequest) (*pb
 	v.GroupTopics(req.Group, func(gt *detect.GroupTopic) {
 		found = true
 		resp.GroupState, resp.Members = gt.Context.State, int32(gt.Context.Members)
-		for j, r := range d.GroupLag(gt) {
+		for j, r := range d.GroupLagOf(v, gt) {
 			var ev []detect.Citation // an UNKNOWN partition has no judged window to cite
 			if r.Status != detect.StatusUnknown {
 				ev = d.Citations(v, gt, j, r.Status)

@@ -64,8 +64,8 @@
 // up as LAG_GROWING candidates. The log start offset moves by whole segments.
 //
 // Before timing, the window is filled as after ten minutes of polling: with
-// the default window (10 min, 56 history points, 6 recent sweeps) that is 56
-// sweeps one history step (11.1 s) apart, each landing in both rings, then 7
+// the default window (10 min, 55 history points, 6 recent sweeps) that is 55
+// sweeps one history step (11.3 s) apart, each landing in both rings, then 7
 // sweeps one second apart. Timed sweeps follow one second apart; moving the
 // estate's offsets to the next poll is not timed.
 //

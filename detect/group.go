@@ -101,7 +101,7 @@ func (d *LagDetector) Sweep(v ConsumerView) SweepResult {
 	v.EachGroupTopic(func(gt *GroupTopic) {
 		key := subjectOf(gt, nil).Key()
 		res.Present[key] = true
-		d.evaluate(gt, false) // rates are needed only for cited partitions
+		d.evaluateLazy(v, gt) // rates are needed only for cited partitions
 		if !d.anyKnown() {
 			return
 		}
@@ -113,10 +113,40 @@ func (d *LagDetector) Sweep(v ConsumerView) SweepResult {
 }
 
 // GroupLag evaluates one group-topic and returns the per-partition verdicts,
-// in the order of gt.Partitions. The slice is reused by the next call.
+// in the order of gt.Partitions, with every rate. A lazy view's windows must
+// be loaded (see GroupLagOf). The slice is reused by the next call.
 func (d *LagDetector) GroupLag(gt *GroupTopic) []PartitionLag {
 	d.evaluate(gt, true)
 	return d.results
+}
+
+// GroupLagOf is GroupLag for a group-topic of v, loading windows as needed.
+func (d *LagDetector) GroupLagOf(v ConsumerView, gt *GroupTopic) []PartitionLag {
+	for j := range gt.Partitions {
+		ensureLoaded(v, gt, j)
+	}
+	return d.GroupLag(gt)
+}
+
+// evaluateLazy judges every partition of gt, proving healthy ones OK from
+// their summaries when v is lazy and reading whole windows for the rest.
+func (d *LagDetector) evaluateLazy(v ConsumerView, gt *GroupTopic) {
+	lv, lazy := v.(LazyView)
+	if !lazy {
+		d.evaluate(gt, false)
+		return
+	}
+	d.results = d.results[:0]
+	for j := range gt.Partitions {
+		if !loaded(gt, j) {
+			if r, ok := fastVerdict(d.cfg, lv.Summary(gt, j, d.cfg.Window), gt.Context); ok {
+				d.results = append(d.results, r)
+				continue
+			}
+			lv.LoadOffsets(gt, j)
+		}
+		d.results = append(d.results, evaluatePartition(d.cfg, gt.Partitions[j].Window, gt.Context, &d.scratch, false))
+	}
 }
 
 func (d *LagDetector) evaluate(gt *GroupTopic, allRates bool) {

@@ -276,6 +276,9 @@ func (d *RetentionDetector) Config() RetentionConfig { return d.cfg }
 func (d *RetentionDetector) Sweep(v ConsumerView, topics map[string]TopicRetention) SweepResult {
 	res := SweepResult{Observed: map[string]bool{}, Present: map[string]bool{}}
 	v.EachGroupTopic(func(gt *GroupTopic) {
+		for j := range gt.Partitions {
+			ensureLoaded(v, gt, j) // retention needs the log start offsets
+		}
 		key := subjectOf(gt, nil).Key()
 		res.Present[key] = true
 		if d.judge(gt, topics) {

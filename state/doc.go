@@ -14,6 +14,12 @@
 // writer. A reader that is overtaken by the writer detects the overwritten
 // slots (Ring.ReadSeries) and drops them rather than returning a torn sweep.
 //
-// Memory: (Recent+1 + Points) × 8 B per series; with the defaults
-// (6 recent sweeps, 56 history points) 504 B per registered series.
+// Memory: (Recent+1 + Points + 1) × 8 B per series (the last 8 B are the
+// recent ring's decrease mark, see Ring.Mark and View.Summary); with the
+// defaults (6 recent sweeps, 55 history points) 504 B per registered series.
+//
+// Views are lazy (detect.LazyView): a partition's window is read only when
+// its summary — newest offsets, where the committed offset last moved within
+// the recent sweeps, the lag at the window's first sample, the decrease mark
+// — cannot prove it healthy.
 package state

@@ -22,13 +22,15 @@ const blockSeries = 4096
 // tell which of them may have been overwritten meanwhile (see ReadSeries).
 type Ring struct {
 	slots  int
+	marked bool          // keeps a decrease mark per series (see Mark)
 	head   atomic.Uint64 // sweeps fully written
 	times  []atomic.Int64
 	blocks atomic.Pointer[[]*valueBlock]
 }
 
 type valueBlock struct {
-	v []atomic.Int64 // blockSeries × slots; series s, slot k at s*slots+k
+	v    []atomic.Int64 // blockSeries × slots; series s, slot k at s*slots+k
+	mark []atomic.Int64 // per series: see Ring.Mark; nil unless marked
 }
 
 // NewRing returns a ring with the given number of slots (≥ 2).
@@ -36,6 +38,40 @@ func NewRing(slots int) *Ring {
 	r := &Ring{slots: slots, times: make([]atomic.Int64, slots)}
 	r.blocks.Store(&[]*valueBlock{})
 	return r
+}
+
+// NewMarkedRing returns a ring that also keeps, per series, the time of the
+// newest sweep at which its value decreased or could not be compared with
+// the previous sweep's (see Mark). It costs 8 B per series.
+func NewMarkedRing(slots int) *Ring {
+	r := NewRing(slots)
+	r.marked = true
+	return r
+}
+
+// Mark returns the Unix ms of the newest sweep at which series id's value was
+// lower than at the sweep before, or present after a gap (so a decrease may
+// hide there); 0 if never. A series whose mark is older than some time t has
+// been non-decreasing over its present samples since t. Marked rings only.
+func (r *Ring) Mark(id uint32) int64 {
+	blocks := *r.blocks.Load()
+	bi := int(id) / blockSeries
+	if !r.marked || bi >= len(blocks) {
+		return 1<<63 - 1
+	}
+	return blocks[bi].mark[int(id)%blockSeries].Load()
+}
+
+// ReadAt returns series id's value at sweep k, if k is still readable with h
+// sweeps published and was not overwritten during the read.
+func (r *Ring) ReadAt(h, k uint64, id uint32) (int64, bool) {
+	blocks := *r.blocks.Load()
+	bi := int(id) / blockSeries
+	if k >= h || k < oldest(h, r.slots) || bi >= len(blocks) {
+		return detect.Gap, false
+	}
+	v := blocks[bi].v[(int(id)%blockSeries)*r.slots+int(k%uint64(r.slots))].Load()
+	return v, k >= oldest(r.head.Load(), r.slots)
 }
 
 // Slots is the ring's capacity in sweeps; Slots()-1 are readable at once.
@@ -60,6 +96,9 @@ func (r *Ring) Grow(n int) {
 		for i := range b.v {
 			b.v[i].Store(detect.Gap)
 		}
+		if r.marked {
+			b.mark = make([]atomic.Int64, blockSeries)
+		}
 		blocks = append(blocks, b)
 	}
 	r.blocks.Store(&blocks)
@@ -72,10 +111,20 @@ func (r *Ring) Publish(ts int64, vals []int64) {
 	h := r.head.Load()
 	slot := int(h % uint64(r.slots))
 	blocks := *r.blocks.Load()
+	back := (r.slots - 1) % r.slots // from a slot to the previous sweep's slot, mod slots
 	for bi, b := range blocks {
 		src := vals[min(bi*blockSeries, len(vals)):min((bi+1)*blockSeries, len(vals))]
 		j := slot
-		for _, v := range src {
+		prev := slot + back
+		if prev >= r.slots {
+			prev -= r.slots
+		}
+		for s, v := range src {
+			if r.marked && h > 0 && v != detect.Gap {
+				if p := b.v[j-slot+prev].Load(); p == detect.Gap || v < p {
+					b.mark[s].Store(ts)
+				}
+			}
 			b.v[j].Store(v)
 			j += r.slots
 		}
@@ -142,7 +191,11 @@ func oldest(h uint64, slots int) uint64 {
 	return h - uint64(slots) + 1
 }
 
-// Bytes is the memory held by the ring's values and timestamps.
+// Bytes is the memory held by the ring's values, marks and timestamps.
 func (r *Ring) Bytes() int {
-	return len(*r.blocks.Load())*blockSeries*r.slots*8 + r.slots*8
+	perSeries := r.slots * 8
+	if r.marked {
+		perSeries += 8
+	}
+	return len(*r.blocks.Load())*blockSeries*perSeries + r.slots*8
 }

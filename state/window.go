@@ -54,16 +54,17 @@ type SeriesKey struct {
 type WindowConfig struct {
 	// Span is how far back the window reaches; default 10m.
 	Span time.Duration `yaml:"span"`
-	// Points is how many decimated history samples cover Span; default 56.
+	// Points is how many decimated history samples cover Span; default 55.
 	Points int `yaml:"points"`
 	// Recent is how many newest sweeps are kept at full resolution; default 6.
 	Recent int `yaml:"recent"`
 }
 
-// DefaultWindowConfig: 10 minutes in 56 history points (one per ~11.1 s) plus
-// the 6 newest sweeps at full resolution: (56 + 7) × 8 B = 504 B per series.
+// DefaultWindowConfig: 10 minutes in 55 history points (one per ~11.3 s) plus
+// the 6 newest sweeps at full resolution and a decrease mark:
+// (55 + 7 + 1) × 8 B = 504 B per series.
 func DefaultWindowConfig() WindowConfig {
-	return WindowConfig{Span: 10 * time.Minute, Points: 56, Recent: 6}
+	return WindowConfig{Span: 10 * time.Minute, Points: 55, Recent: 6}
 }
 
 // Validate reports invalid fields by YAML key.
@@ -150,7 +151,7 @@ func NewWindow(cfg WindowConfig, cluster string) (*Window, error) {
 	}
 	w := &Window{
 		cfg: cfg, cluster: cluster,
-		recent:  NewRing(cfg.Recent + 1),
+		recent:  NewMarkedRing(cfg.Recent + 1),
 		history: NewRing(cfg.Points),
 		ids:     map[SeriesKey]uint32{},
 	}

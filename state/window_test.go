@@ -39,8 +39,9 @@ func TestWindowConcurrentReaders(t *testing.T) {
 			for !stop.Load() {
 				v := w.View()
 				v.EachGroupTopic(func(gt *detect.GroupTopic) {
-					for _, p := range gt.Partitions {
-						checkWindow(p, &torn)
+					for j := range gt.Partitions {
+						v.Load(gt, j)
+						checkWindow(gt.Partitions[j], &torn)
 					}
 				})
 				reads.Add(1)
@@ -99,7 +100,8 @@ func TestWindowMergesHistoryAndRecent(t *testing.T) {
 		w.Commit(s)
 	}
 	var got detect.PartitionWindow
-	w.View().EachGroupTopic(func(gt *detect.GroupTopic) { got = gt.Partitions[0].Window })
+	v := w.View()
+	v.EachGroupTopic(func(gt *detect.GroupTopic) { v.Load(gt, 0); got = gt.Partitions[0].Window })
 	n := len(got.Times)
 	if got.Times[n-1] != base.Add(99*time.Second).UnixMilli() {
 		t.Fatalf("newest time %d", got.Times[n-1])

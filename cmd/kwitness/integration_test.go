@@ -365,7 +365,9 @@ func TestPartialSweepFailure(t *testing.T) {
 		t.Fatalf("error must be auth, name OffsetFetch, the group and the broker: %q", msg)
 	}
 	newest := map[string]int64{}
-	r.window.View().EachGroupTopic(func(gt *detect.GroupTopic) {
+	view := r.window.View()
+	view.EachGroupTopic(func(gt *detect.GroupTopic) {
+		view.Load(gt, 0)
 		c := gt.Partitions[0].Window.Committed
 		newest[gt.Group] = c[len(c)-1]
 	})

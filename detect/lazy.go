@@ -1,0 +1,84 @@
+package detect
+
+import "time"
+
+// Lazy views. Reading and converting a partition's whole window is most of
+// the cost of a sweep, and most partitions are healthy. A LazyView hands out
+// GroupTopics whose partition windows are empty until Load; the lag detector
+// first asks for a PartitionSummary — a handful of values from the newest
+// sweeps — and reads the whole window only when the summary cannot prove the
+// partition OK. The proof is exact: a partition the summary calls OK is one
+// EvaluatePartition would call OK over the full window (tests compare both).
+
+// LazyView is a ConsumerView that fills partition windows on demand.
+type LazyView interface {
+	ConsumerView
+	// Summary describes partition j of gt for a lag window of length window.
+	Summary(gt *GroupTopic, j int, window time.Duration) PartitionSummary
+	// Load fills gt.Partitions[j].Window, all columns. Loading twice is
+	// harmless.
+	Load(gt *GroupTopic, j int)
+	// LoadOffsets fills Times, Committed and End only (Start stays nil).
+	LoadOffsets(gt *GroupTopic, j int)
+}
+
+// PartitionSummary is what a lazy view reads cheaply about a partition.
+type PartitionSummary struct {
+	ToMs           int64 // newest sweep
+	Committed, End int64 // at the newest sweep; Gap when absent
+	// StuckForMs is EvaluatePartition's StuckForMs, valid when StuckKnown:
+	// the view found, within the newest sweeps, where the committed offset
+	// last moved (or lag was 0).
+	StuckForMs int64
+	StuckKnown bool
+	// FirstLag is the lag at the window's first sample with both offsets
+	// present; Gap when the view could not tell.
+	FirstLag int64
+	// NoDecrease: the committed offset did not decrease between consecutive
+	// sweeps within the window (and was never incomparable across a gap).
+	NoDecrease bool
+}
+
+// loaded reports whether partition j of gt has its window.
+func loaded(gt *GroupTopic, j int) bool { return gt.Partitions[j].Window.Times != nil }
+
+// ensureLoaded loads partition j's whole window (log start offsets
+// included) if v is lazy and it is not loaded yet.
+func ensureLoaded(v ConsumerView, gt *GroupTopic, j int) {
+	if lv, ok := v.(LazyView); ok && gt.Partitions[j].Window.Start == nil {
+		lv.Load(gt, j)
+	}
+}
+
+// fastVerdict returns the verdict the summary proves, or false when the
+// whole window must be read. It mirrors evaluatePartition and
+// classifyLagging: only UNKNOWN (newest sweep a gap) and OK are decided here.
+func fastVerdict(cfg LagConfig, s PartitionSummary, g GroupContext) (PartitionLag, bool) {
+	r := PartitionLag{Lag: Gap, Committed: Gap, End: Gap}
+	if s.Committed == Gap || s.End == Gap {
+		return r, true // unknown, as evaluatePartition
+	}
+	r.Committed, r.End, r.ToMs, r.Status = s.Committed, s.End, s.ToMs, StatusOK
+	r.Lag = lagOf(s.End, s.Committed)
+	if !s.NoDecrease { // a rewind may be in the window
+		return r, false
+	}
+	if r.Lag == 0 {
+		return r, true
+	}
+	if !s.StuckKnown || s.FirstLag == Gap {
+		return r, false
+	}
+	stuck := time.Duration(s.StuckForMs) * time.Millisecond
+	if g.Known && g.Members == 0 && stuck >= cfg.StopAfter {
+		return r, false
+	}
+	if (!g.Known || g.Members > 0) && stuck >= cfg.StallAfter {
+		return r, false
+	}
+	if r.Lag-s.FirstLag >= cfg.MinGrowth { // may be growing: judge the slope
+		return r, false
+	}
+	r.StuckForMs, r.LagFirst = s.StuckForMs, s.FirstLag
+	return r, true
+}
