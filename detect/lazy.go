@@ -32,7 +32,8 @@ type PartitionSummary struct {
 	StuckForMs int64
 	StuckKnown bool
 	// FirstLag is the lag at the window's first sample with both offsets
-	// present; Gap when the view could not tell.
+	// present; Gap when the view could not tell or did not need to (no lag,
+	// a possible decrease, or an unknown stuck time decide without it).
 	FirstLag int64
 	// NoDecrease: the committed offset did not decrease between consecutive
 	// sweeps within the window (and was never incomparable across a gap).

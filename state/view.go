@@ -115,7 +115,9 @@ func (v *View) Summary(gt *detect.GroupTopic, j int, window time.Duration) detec
 	s.NoDecrease = v.w.recent.Mark(p.Series[detect.ColCommitted]) < from
 	lo := max(cs, es)
 	s.StuckForMs, s.StuckKnown = stuckInRecent(v.recT, c, e, lo, from)
-	s.FirstLag = v.firstLag(p, from, c, e, lo)
+	if s.NoDecrease && s.StuckKnown && s.End > s.Committed {
+		s.FirstLag = v.firstLag(p, from, c, e, lo) // only a lagging partition needs it
+	}
 	return s
 }
 
