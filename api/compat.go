@@ -66,13 +66,16 @@ func eventToProto(ev detect.Event) *pb.WatchFindingsResponse {
 	return &pb.WatchFindingsResponse{Type: pb.EventType(ev.Type), Finding: FindingToProto(ev.Finding)}
 }
 
-func partitionLagToProto(topic string, part int32, r detect.PartitionLag, ev []detect.Citation) *pb.PartitionLag {
+func partitionLagToProto(topic string, part int32, r detect.PartitionLag, tl detect.TimeLag, ev []detect.Citation) *pb.PartitionLag {
 	out := &pb.PartitionLag{
 		Topic: topic, Partition: part,
 		CommittedOffset: gapToMinus1(r.Committed), EndOffset: gapToMinus1(r.End), Lag: gapToMinus1(r.Lag),
 		Status:        r.Status.String(),
 		LagGrowthRate: finite(r.LagSlope), ConsumeRate: finite(r.ConsumeRate), ProduceRate: finite(r.ProduceRate),
-		Evidence: citationsToProto(ev),
+		Evidence:          citationsToProto(ev),
+		TimeLagSeconds:    finite(tl.Seconds),
+		TimeLagLowSeconds: finite(tl.Low), TimeLagHighSeconds: finite(tl.High),
+		TimeLagMethod: tl.Method,
 	}
 	if !math.IsInf(r.CatchUp, 0) && !math.IsNaN(r.CatchUp) && r.Status != detect.StatusUnknown {
 		c := r.CatchUp

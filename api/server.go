@@ -188,7 +188,8 @@ func (s *Server) GetGroupLag(_ context.Context, req *pb.GetGroupLagRequest) (*pb
 			if r.Status != detect.StatusUnknown {
 				ev = d.Citations(v, gt, j, r.Status)
 			}
-			resp.Partitions = append(resp.Partitions, partitionLagToProto(gt.Topic, gt.Partitions[j].Partition, r, ev))
+			tl := detect.EstimateTimeLag(gt.Partitions[j].Window)
+			resp.Partitions = append(resp.Partitions, partitionLagToProto(gt.Topic, gt.Partitions[j].Partition, r, tl, ev))
 			if r.Lag != detect.Gap {
 				resp.TotalLag += r.Lag
 			}

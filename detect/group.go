@@ -312,6 +312,10 @@ func (d *LagDetector) facts(gt *GroupTopic, j int, total int64, n int) []Fact {
 		{Name: "stuck_with_lag_for", Value: float64(r.StuckForMs) / 1000, Unit: "s"},
 		catchUpFact(r.CatchUp),
 	}
+	if tl := EstimateTimeLag(gt.Partitions[j].Window); tl.Method != TimeLagUnknown {
+		f = append(f, Fact{Name: "worst_partition_time_lag", Value: tl.Seconds, Unit: "s",
+			Text: fmt.Sprintf("%s, between %.0fs and %.0fs", tl.Method, tl.Low, tl.High)})
+	}
 	if gt.Context.Known {
 		f = append(f,
 			Fact{Name: "group_state", Text: gt.Context.State},

@@ -1241,8 +1241,16 @@ type PartitionLag struct {
 	// Seconds to zero lag at current rates; absent when it never catches up.
 	CatchUpSeconds *float64    `protobuf:"fixed64,10,opt,name=catch_up_seconds,json=catchUpSeconds,proto3,oneof" json:"catch_up_seconds,omitempty"`
 	Evidence       []*Citation `protobuf:"bytes,11,rep,name=evidence,proto3" json:"evidence,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Seconds behind: the age of the oldest unread record, dated from the log
+	// end offset history (see detect.EstimateTimeLag), with the interval the
+	// true age lies in and how it was found: interpolated, extrapolated (the
+	// record is older than the window), idle, caught-up or unknown.
+	TimeLagSeconds     float64 `protobuf:"fixed64,12,opt,name=time_lag_seconds,json=timeLagSeconds,proto3" json:"time_lag_seconds,omitempty"`
+	TimeLagLowSeconds  float64 `protobuf:"fixed64,13,opt,name=time_lag_low_seconds,json=timeLagLowSeconds,proto3" json:"time_lag_low_seconds,omitempty"`
+	TimeLagHighSeconds float64 `protobuf:"fixed64,14,opt,name=time_lag_high_seconds,json=timeLagHighSeconds,proto3" json:"time_lag_high_seconds,omitempty"`
+	TimeLagMethod      string  `protobuf:"bytes,15,opt,name=time_lag_method,json=timeLagMethod,proto3" json:"time_lag_method,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *PartitionLag) Reset() {
@@ -1350,6 +1358,34 @@ func (x *PartitionLag) GetEvidence() []*Citation {
 		return x.Evidence
 	}
 	return nil
+}
+
+func (x *PartitionLag) GetTimeLagSeconds() float64 {
+	if x != nil {
+		return x.TimeLagSeconds
+	}
+	return 0
+}
+
+func (x *PartitionLag) GetTimeLagLowSeconds() float64 {
+	if x != nil {
+		return x.TimeLagLowSeconds
+	}
+	return 0
+}
+
+func (x *PartitionLag) GetTimeLagHighSeconds() float64 {
+	if x != nil {
+		return x.TimeLagHighSeconds
+	}
+	return 0
+}
+
+func (x *PartitionLag) GetTimeLagMethod() string {
+	if x != nil {
+		return x.TimeLagMethod
+	}
+	return ""
 }
 
 type GetGroupLagResponse struct {
@@ -1834,7 +1870,7 @@ const file_kwitness_v1_findings_proto_rawDesc = "" +
 	"\afinding\x18\x02 \x01(\v2\x14.kwitness.v1.FindingR\afinding\x12\x16\n" +
 	"\x06missed\x18\x03 \x01(\x04R\x06missed\"*\n" +
 	"\x12GetGroupLagRequest\x12\x14\n" +
-	"\x05group\x18\x01 \x01(\tR\x05group\"\x9b\x03\n" +
+	"\x05group\x18\x01 \x01(\tR\x05group\"\xd1\x04\n" +
 	"\fPartitionLag\x12\x14\n" +
 	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
 	"\tpartition\x18\x02 \x01(\x05R\tpartition\x12)\n" +
@@ -1848,7 +1884,11 @@ const file_kwitness_v1_findings_proto_rawDesc = "" +
 	"\fproduce_rate\x18\t \x01(\x01R\vproduceRate\x12-\n" +
 	"\x10catch_up_seconds\x18\n" +
 	" \x01(\x01H\x00R\x0ecatchUpSeconds\x88\x01\x01\x121\n" +
-	"\bevidence\x18\v \x03(\v2\x15.kwitness.v1.CitationR\bevidenceB\x13\n" +
+	"\bevidence\x18\v \x03(\v2\x15.kwitness.v1.CitationR\bevidence\x12(\n" +
+	"\x10time_lag_seconds\x18\f \x01(\x01R\x0etimeLagSeconds\x12/\n" +
+	"\x14time_lag_low_seconds\x18\r \x01(\x01R\x11timeLagLowSeconds\x121\n" +
+	"\x15time_lag_high_seconds\x18\x0e \x01(\x01R\x12timeLagHighSeconds\x12&\n" +
+	"\x0ftime_lag_method\x18\x0f \x01(\tR\rtimeLagMethodB\x13\n" +
 	"\x11_catch_up_seconds\"\x93\x02\n" +
 	"\x13GetGroupLagResponse\x12\x18\n" +
 	"\acluster\x18\x01 \x01(\tR\acluster\x12\x14\n" +
