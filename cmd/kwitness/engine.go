@@ -17,17 +17,21 @@ import (
 // engine runs the detectors after each published sweep. It owns the lag
 // detector and the book; one goroutine (run) uses them.
 type engine struct {
-	window   *state.Window
-	lag      *detect.LagDetector
-	tel      *state.Telemetry // nil when no scrape targets are configured
-	broker   *detect.BrokerDetector
-	book     *detect.Book
-	findings *state.Findings
-	store    *state.Store // nil without a data dir
-	log      *slog.Logger
-	notify   func(detect.Event) // optional, called for every event
-	kick     chan struct{}
-	kickTel  chan struct{}
+	window *state.Window
+	lag    *detect.LagDetector
+	tel    *state.Telemetry // nil when no scrape targets are configured
+	broker *detect.BrokerDetector
+	book   *detect.Book
+
+	retention     *detect.RetentionDetector
+	lastRetention time.Time
+	topicConfigs  func() map[string]map[string]string // nil without the broker poller
+	findings      *state.Findings
+	store         *state.Store // nil without a data dir
+	log           *slog.Logger
+	notify        func(detect.Event) // optional, called for every event
+	kick          chan struct{}
+	kickTel       chan struct{}
 }
 
 func newEngine(cfg Config, w *state.Window, f *state.Findings, log *slog.Logger, set *metrics.Set) (*engine, error) {
@@ -43,7 +47,11 @@ func newEngine(cfg Config, w *state.Window, f *state.Findings, log *slog.Logger,
 	if err != nil {
 		return nil, err
 	}
-	e := &engine{window: w, lag: lag, broker: broker, book: book, findings: f, log: log,
+	retention, err := detect.NewRetentionDetector(cfg.Retention)
+	if err != nil {
+		return nil, err
+	}
+	e := &engine{window: w, lag: lag, broker: broker, book: book, findings: f, log: log, retention: retention,
 		kick: make(chan struct{}, 1), kickTel: make(chan struct{}, 1)}
 	for _, k := range detect.KindNames() {
 		for _, st := range []detect.State{detect.StateFiring, detect.StateResolved} {
@@ -105,6 +113,7 @@ func (e *engine) judge() {
 		return
 	}
 	e.apply(v.At(), e.book.Observe("lag", v.At(), e.lag.Sweep(v)))
+	e.judgeRetention(v, v.At())
 }
 
 // apply records and persists events and tells the notifier.
@@ -132,8 +141,11 @@ func (e *engine) restore(fs []detect.Finding, now time.Time) {
 	events := make([]detect.Event, 0, len(fs))
 	for _, f := range fs {
 		d := "broker"
-		if slices.Contains(lagKinds, f.Kind) {
+		switch {
+		case slices.Contains(lagKinds, f.Kind):
 			d = "lag"
+		case f.Kind == detect.KindRetentionRisk || f.Kind == detect.KindDataSkipped:
+			d = "retention"
 		}
 		byDomain[d] = append(byDomain[d], f)
 		events = append(events, detect.Event{Type: detect.EventUpdated, Finding: f})

@@ -378,3 +378,35 @@ func TestPartialSweepFailure(t *testing.T) {
 		t.Fatalf("ok group must be unaffected, newest committed %d", v)
 	}
 }
+
+// TestDataSkipped: records deleted (the log start offset passes the group's
+// committed offset) before the group read them is DATA_SKIPPED, critical,
+// citing the log start and committed offsets.
+func TestDataSkipped(t *testing.T) {
+	r := newRig(t, "short")
+	r.produce("short", 300)
+	r.commit("skip-group", "short", func(_, _ int64) int64 { return 10 })
+	for range 3 {
+		r.sweep()
+	}
+	os := kadm.Offsets{}
+	r.ends("short").Each(func(o kadm.ListedOffset) { os.AddOffset("short", o.Partition, 50, -1) })
+	if _, err := r.admin.DeleteRecords(r.ctx, os); err != nil { // the test deletes, as retention would
+		t.Fatal(err)
+	}
+	for range 20 {
+		r.sweep()
+	}
+	f, ok := r.firing(detect.KindDataSkipped, "skip-group")
+	if !ok {
+		t.Fatalf("no DATA_SKIPPED; events %v", eventSummaries(r.events))
+	}
+	cites := map[string]bool{}
+	for _, c := range f.Evidence {
+		cites[c.Series.Metric] = true
+	}
+	if f.Severity != detect.SeverityCritical || !cites[state.MetricStart.String()] || !cites[state.MetricCommitted.String()] {
+		t.Fatalf("DATA_SKIPPED must be critical and cite log start and committed offsets: %s %v", f.Severity, cites)
+	}
+	t.Log(f.Summary)
+}

@@ -85,22 +85,24 @@ func startSidecar(ctx context.Context, cfg Config, log *slog.Logger, notify func
 	if err := s.warmRestart(); err != nil {
 		return nil, err
 	}
+	// Build the pollers before anything runs, so readers never see them change.
+	if s.poller, err = ingest.New(cfg.Kafka, s.window, log, set, s.onSweep); err != nil {
+		return nil, err
+	}
+	if len(cfg.Telemetry.Targets) > 0 {
+		if s.brokers, err = ingest.NewBrokerPoller(cfg.Telemetry, s.engine.tel, s.poller.Admin(), log, set, s.engine.onTelemetry,
+			ingest.WithConsumedTopics(s.consumedTopics)); err != nil {
+			return nil, err
+		}
+		s.engine.topicConfigs = s.brokers.TopicConfigs
+	}
 	s.goRun(s.engine.run, ctx)
 	if err := s.startAPI(ctx, set); err != nil {
 		return nil, err
 	}
-	if s.poller, err = ingest.New(cfg.Kafka, s.window, log, set, s.onSweep); err != nil {
-		return nil, err
-	}
 	s.goRun(s.poller.Run, ctx)
-	if len(cfg.Telemetry.Targets) > 0 {
-		bp, err := ingest.NewBrokerPoller(cfg.Telemetry, s.engine.tel, s.poller.Admin(), log, set, s.engine.onTelemetry,
-			ingest.WithConsumedTopics(s.consumedTopics))
-		if err != nil {
-			return nil, err
-		}
-		s.brokers = bp
-		s.goRun(bp.Run, ctx)
+	if s.brokers != nil {
+		s.goRun(s.brokers.Run, ctx)
 	}
 	ok = true
 	return s, nil

@@ -1,0 +1,51 @@
+package main
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/kwitness/kwitness/detect"
+)
+
+// retentionEvery is how often the retention detector runs: the log start
+// offset moves by whole segments, so once every few sweeps is plenty, and it
+// reads every partition's whole window (log start offsets included).
+const retentionEvery = 5 * time.Second
+
+// judgeRetention runs the retention detector when due.
+func (e *engine) judgeRetention(v detect.ConsumerView, at time.Time) {
+	if e.retention == nil || at.Sub(e.lastRetention) < retentionEvery {
+		return
+	}
+	e.lastRetention = at
+	e.apply(at, e.book.Observe("retention", at, e.retention.Sweep(v, e.topicRetention())))
+}
+
+// topicRetention maps the broker poller's topic configs (DescribeConfigs) to
+// the detector's input; without them every topic's limits are unknown and
+// the forecast rests on how fast the log start offset advances.
+func (e *engine) topicRetention() map[string]detect.TopicRetention {
+	if e.topicConfigs == nil {
+		return nil
+	}
+	out := map[string]detect.TopicRetention{}
+	for topic, cfg := range e.topicConfigs() {
+		t := detect.UnknownRetention()
+		t.RetentionMs = parseLimit(cfg["retention.ms"])
+		t.RetentionBytes = parseLimit(cfg["retention.bytes"])
+		policy := cfg["cleanup.policy"]
+		t.Compacted = strings.Contains(policy, "compact") && !strings.Contains(policy, "delete")
+		out[topic] = t
+	}
+	return out
+}
+
+// parseLimit reads a retention limit: -1 unlimited, 0 when absent or bad.
+func parseLimit(s string) int64 {
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || v == 0 {
+		return 0
+	}
+	return max(v, -1)
+}
