@@ -35,6 +35,10 @@
 // BenchmarkWatchFanout (100 subscribers) drive api.Server over gRPC on
 // loopback: p50/p99 latency and calls/s; events/s delivered and missed.
 //
+// BenchmarkStoreEstate (store_test.go) stores the estate's own offset series
+// (end, start and committed, one hour at one sweep per second) through the
+// exported Store API and reports bytes on disk per sample after compaction.
+//
 // The store's benchmarks (BenchmarkStoreMix: disk bytes and encoder ns per
 // sample; BenchmarkStoreKeys: Pebble keys per million samples;
 // BenchmarkQuerySeries) need the store's internals and stay in package

@@ -21,12 +21,13 @@ import (
 
 // Config is the whole kwitness.yaml. Each section belongs to one component.
 type Config struct {
-	Kafka     ingest.Config          `yaml:"kafka"`
-	Window    state.WindowConfig     `yaml:"window"`
-	Lag       detect.LagConfig       `yaml:"lag"`
-	Retention detect.RetentionConfig `yaml:"retention"`
-	Findings  FindingsConfig         `yaml:"findings"`
-	API       APIConfig              `yaml:"api"`
+	Kafka        ingest.Config          `yaml:"kafka"`
+	Window       state.WindowConfig     `yaml:"window"`
+	Lag          detect.LagConfig       `yaml:"lag"`
+	Retention    detect.RetentionConfig `yaml:"retention"`
+	HotPartition detect.HotConfig       `yaml:"hot_partition"`
+	Findings     FindingsConfig         `yaml:"findings"`
+	API          APIConfig              `yaml:"api"`
 
 	// DataDir holds the Pebble store (history, evidence, warm restart);
 	// "" runs without history. Default "kwitness-data".
@@ -56,12 +57,13 @@ type APIConfig struct {
 // DefaultConfig returns every component's defaults.
 func DefaultConfig() Config {
 	return Config{
-		Kafka:     ingest.DefaultConfig(),
-		Window:    state.DefaultWindowConfig(),
-		Lag:       detect.DefaultLagConfig(),
-		Retention: detect.DefaultRetentionConfig(),
-		Findings:  FindingsConfig{BookConfig: detect.DefaultBookConfig(), KeepResolved: time.Hour, MaxResolved: 10000},
-		API:       APIConfig{GRPCListen: "127.0.0.1:9470", HTTPListen: "127.0.0.1:9471"},
+		Kafka:        ingest.DefaultConfig(),
+		Window:       state.DefaultWindowConfig(),
+		Lag:          detect.DefaultLagConfig(),
+		Retention:    detect.DefaultRetentionConfig(),
+		HotPartition: detect.DefaultHotConfig(),
+		Findings:     FindingsConfig{BookConfig: detect.DefaultBookConfig(), KeepResolved: time.Hour, MaxResolved: 10000},
+		API:          APIConfig{GRPCListen: "127.0.0.1:9470", HTTPListen: "127.0.0.1:9471"},
 
 		DataDir:   "kwitness-data",
 		Store:     state.DefaultStoreConfig(),
@@ -75,7 +77,7 @@ func DefaultConfig() Config {
 // Validate checks every section, naming keys.
 func (c Config) Validate() error {
 	var errs []error
-	errs = append(errs, c.Kafka.Validate(), c.Window.Validate(), c.Lag.Validate(), c.Retention.Validate(), c.Findings.Validate(), c.Alertmanager.Validate(), c.Telemetry.Validate(), c.Broker.Validate(), c.Store.Validate())
+	errs = append(errs, c.Kafka.Validate(), c.Window.Validate(), c.Lag.Validate(), c.Retention.Validate(), c.HotPartition.Validate(), c.Findings.Validate(), c.Alertmanager.Validate(), c.Telemetry.Validate(), c.Broker.Validate(), c.Store.Validate())
 	if c.Findings.KeepResolved <= 0 {
 		errs = append(errs, fmt.Errorf("findings.keep_resolved: must be positive, got %s", c.Findings.KeepResolved))
 	}
@@ -84,6 +86,9 @@ func (c Config) Validate() error {
 	}
 	if c.API.GRPCListen == "" || c.API.HTTPListen == "" {
 		errs = append(errs, errors.New("api.grpc_listen and api.http_listen: must not be empty"))
+	}
+	if c.HotPartition.Sustain > c.Window.Span {
+		errs = append(errs, fmt.Errorf("hot_partition.sustain: %s exceeds window.span %s kept in memory", c.HotPartition.Sustain, c.Window.Span))
 	}
 	if c.Lag.Window > c.Window.Span {
 		errs = append(errs, fmt.Errorf("lag.window: %s exceeds window.span %s kept in memory", c.Lag.Window, c.Window.Span))

@@ -25,6 +25,7 @@ type engine struct {
 
 	retention     *detect.RetentionDetector
 	lastRetention time.Time
+	hot           *detect.HotDetector
 	topicConfigs  func() map[string]map[string]string // nil without the broker poller
 	findings      *state.Findings
 	store         *state.Store // nil without a data dir
@@ -51,7 +52,11 @@ func newEngine(cfg Config, w *state.Window, f *state.Findings, log *slog.Logger,
 	if err != nil {
 		return nil, err
 	}
-	e := &engine{window: w, lag: lag, broker: broker, book: book, findings: f, log: log, retention: retention,
+	hot, err := detect.NewHotDetector(cfg.HotPartition)
+	if err != nil {
+		return nil, err
+	}
+	e := &engine{window: w, lag: lag, broker: broker, book: book, findings: f, log: log, retention: retention, hot: hot,
 		kick: make(chan struct{}, 1), kickTel: make(chan struct{}, 1)}
 	for _, k := range detect.KindNames() {
 		for _, st := range []detect.State{detect.StateFiring, detect.StateResolved} {
@@ -146,6 +151,8 @@ func (e *engine) restore(fs []detect.Finding, now time.Time) {
 			d = "lag"
 		case f.Kind == detect.KindRetentionRisk || f.Kind == detect.KindDataSkipped:
 			d = "retention"
+		case f.Kind == detect.KindHotPartition:
+			d = "hot"
 		}
 		byDomain[d] = append(byDomain[d], f)
 		events = append(events, detect.Event{Type: detect.EventUpdated, Finding: f})

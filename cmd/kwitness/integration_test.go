@@ -55,6 +55,12 @@ func (r *keyRecorder) OnBrokerWrite(_ kgo.BrokerMetadata, key int16, _ int, _, _
 
 func newRig(t *testing.T, topics ...string) *rig {
 	t.Helper()
+	return newRigWith(t, nil, topics...)
+}
+
+// newRigWith is newRig with the sidecar configuration adjusted by mut.
+func newRigWith(t *testing.T, mut func(*Config), topics ...string) *rig {
+	t.Helper()
 	c, err := kfake.NewCluster(kfake.NumBrokers(3), kfake.SeedTopics(3, topics...))
 	if err != nil {
 		t.Fatal(err)
@@ -66,6 +72,9 @@ func newRig(t *testing.T, topics ...string) *rig {
 
 	cfg := DefaultConfig()
 	cfg.Kafka.Cluster, cfg.Kafka.Brokers = "it", c.ListenAddrs()
+	if mut != nil {
+		mut(&cfg)
+	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	r.window, err = state.NewWindow(cfg.Window, cfg.Kafka.Cluster)
 	if err != nil {
@@ -409,4 +418,34 @@ func TestDataSkipped(t *testing.T) {
 		t.Fatalf("DATA_SKIPPED must be critical and cite log start and committed offsets: %s %v", f.Severity, cites)
 	}
 	t.Log(f.Summary)
+}
+
+// TestHotPartition: one partition of a topic takes ten times the traffic of
+// the others for the whole sustain window: HOT_PARTITION names it; an evenly
+// loaded topic stays quiet.
+func TestHotPartition(t *testing.T) {
+	r := newRigWith(t, func(c *Config) {
+		c.HotPartition.Sustain, c.Window.Span, c.Lag.Window = 30*time.Second, time.Minute, time.Minute
+	}, "skewed", "even")
+	hotWriter := r.client(kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	for range 60 {
+		r.produce("even", 60)
+		r.produce("skewed", 30) // 10 per partition
+		recs := make([]*kgo.Record, 100)
+		for i := range recs {
+			recs[i] = &kgo.Record{Topic: "skewed", Partition: 1, Value: []byte("hot")}
+		}
+		if err := hotWriter.ProduceSync(r.ctx, recs...).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+		for _, topic := range []string{"skewed", "even"} {
+			r.commit("reader", topic, func(end, _ int64) int64 { return end })
+		}
+		r.sweep()
+	}
+	fs := r.findings.List(state.FindingFilter{Kinds: []detect.Kind{detect.KindHotPartition}, Broker: -1})
+	if len(fs) != 1 || fs[0].Subject.Topic != "skewed" || !slices.Equal(fs[0].Subject.Partitions, []int32{1}) {
+		t.Fatalf("want HOT_PARTITION for skewed/1 only, got %d: %v", len(fs), eventSummaries(r.events))
+	}
+	t.Log(fs[0].Summary)
 }

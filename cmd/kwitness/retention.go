@@ -13,13 +13,17 @@ import (
 // reads every partition's whole window (log start offsets included).
 const retentionEvery = 5 * time.Second
 
-// judgeRetention runs the retention detector when due.
+// judgeRetention runs the retention and hot-partition detectors when due
+// (both read whole windows; neither needs a per-second cadence).
 func (e *engine) judgeRetention(v detect.ConsumerView, at time.Time) {
 	if e.retention == nil || at.Sub(e.lastRetention) < retentionEvery {
 		return
 	}
 	e.lastRetention = at
 	e.apply(at, e.book.Observe("retention", at, e.retention.Sweep(v, e.topicRetention())))
+	if tv, ok := v.(detect.TopicView); ok {
+		e.apply(at, e.book.Observe("hot", at, e.hot.Sweep(tv)))
+	}
 }
 
 // topicRetention maps the broker poller's topic configs (DescribeConfigs) to
