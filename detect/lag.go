@@ -153,6 +153,9 @@ type GroupContext struct {
 	Generation int32 // membership generation as observed by kwitness (see ingest)
 	// The latest observed membership change (a rebalance or deploy), if any.
 	Change MembershipChange
+	// History holds the recent membership changes, oldest first (bounded by
+	// the ingester); it must not be modified once published.
+	History []MembershipChange
 }
 
 // MembershipChange is one observed change of a group's member set.

@@ -272,11 +272,20 @@ func (p *Poller) contextOf(d kadm.DescribedGroup, at time.Time) detect.GroupCont
 			ctx.Change.Joined, ctx.Change.Left = memberDiff(old, members), memberDiff(members, old)
 		}
 	}
+
 	p.members[d.Group] = members
 	id := p.window.Register(state.SeriesKey{Metric: state.MetricGeneration, Group: d.Group, Partition: -1})
 	ctx.Change.GenerationID, ctx.Change.HasSeries = id, true
+	ctx.History = prev.History
+	if ctx.Change.AtMs == at.UnixMilli() {
+		// A new slice each time: published contexts are shared with readers.
+		ctx.History = append(slices.Clone(prev.History[max(0, len(prev.History)-maxHistory+1):]), ctx.Change)
+	}
 	return ctx
 }
+
+// maxHistory bounds the membership changes kept per group.
+const maxHistory = 32
 
 // memberDiff lists the members of b not in a, sorted.
 func memberDiff(a, b map[string]string) []string {

@@ -26,6 +26,7 @@ type Config struct {
 	Lag          detect.LagConfig       `yaml:"lag"`
 	Retention    detect.RetentionConfig `yaml:"retention"`
 	HotPartition detect.HotConfig       `yaml:"hot_partition"`
+	Rebalance    detect.RebalanceConfig `yaml:"rebalance"`
 	Findings     FindingsConfig         `yaml:"findings"`
 	API          APIConfig              `yaml:"api"`
 
@@ -62,6 +63,7 @@ func DefaultConfig() Config {
 		Lag:          detect.DefaultLagConfig(),
 		Retention:    detect.DefaultRetentionConfig(),
 		HotPartition: detect.DefaultHotConfig(),
+		Rebalance:    detect.DefaultRebalanceConfig(),
 		Findings:     FindingsConfig{BookConfig: detect.DefaultBookConfig(), KeepResolved: time.Hour, MaxResolved: 10000},
 		API:          APIConfig{GRPCListen: "127.0.0.1:9470", HTTPListen: "127.0.0.1:9471"},
 
@@ -77,7 +79,7 @@ func DefaultConfig() Config {
 // Validate checks every section, naming keys.
 func (c Config) Validate() error {
 	var errs []error
-	errs = append(errs, c.Kafka.Validate(), c.Window.Validate(), c.Lag.Validate(), c.Retention.Validate(), c.HotPartition.Validate(), c.Findings.Validate(), c.Alertmanager.Validate(), c.Telemetry.Validate(), c.Broker.Validate(), c.Store.Validate())
+	errs = append(errs, c.Kafka.Validate(), c.Window.Validate(), c.Lag.Validate(), c.Retention.Validate(), c.HotPartition.Validate(), c.Rebalance.Validate(), c.Findings.Validate(), c.Alertmanager.Validate(), c.Telemetry.Validate(), c.Broker.Validate(), c.Store.Validate())
 	if c.Findings.KeepResolved <= 0 {
 		errs = append(errs, fmt.Errorf("findings.keep_resolved: must be positive, got %s", c.Findings.KeepResolved))
 	}

@@ -26,6 +26,7 @@ type engine struct {
 	retention     *detect.RetentionDetector
 	lastRetention time.Time
 	hot           *detect.HotDetector
+	rebalance     *detect.RebalanceDetector
 	topicConfigs  func() map[string]map[string]string // nil without the broker poller
 	findings      *state.Findings
 	store         *state.Store // nil without a data dir
@@ -56,7 +57,11 @@ func newEngine(cfg Config, w *state.Window, f *state.Findings, log *slog.Logger,
 	if err != nil {
 		return nil, err
 	}
-	e := &engine{window: w, lag: lag, broker: broker, book: book, findings: f, log: log, retention: retention, hot: hot,
+	rebalance, err := detect.NewRebalanceDetector(cfg.Rebalance)
+	if err != nil {
+		return nil, err
+	}
+	e := &engine{window: w, lag: lag, broker: broker, book: book, findings: f, log: log, retention: retention, hot: hot, rebalance: rebalance,
 		kick: make(chan struct{}, 1), kickTel: make(chan struct{}, 1)}
 	for _, k := range detect.KindNames() {
 		for _, st := range []detect.State{detect.StateFiring, detect.StateResolved} {
@@ -118,6 +123,7 @@ func (e *engine) judge() {
 		return
 	}
 	e.apply(v.At(), e.book.Observe("lag", v.At(), e.lag.Sweep(v)))
+	e.apply(v.At(), e.book.Observe("rebalance", v.At(), e.rebalance.Sweep(v, v.At().UnixMilli())))
 	e.judgeRetention(v, v.At())
 }
 
@@ -153,6 +159,8 @@ func (e *engine) restore(fs []detect.Finding, now time.Time) {
 			d = "retention"
 		case f.Kind == detect.KindHotPartition:
 			d = "hot"
+		case f.Kind == detect.KindRebalanceStorm:
+			d = "rebalance"
 		}
 		byDomain[d] = append(byDomain[d], f)
 		events = append(events, detect.Event{Type: detect.EventUpdated, Finding: f})
