@@ -52,8 +52,9 @@ type SeriesKey struct {
 
 // WindowConfig sizes the detectors' in-memory window.
 type WindowConfig struct {
-	// Span is how far back the window reaches; default 15m (the hot-partition
-	// detector's sustain; the lag detector looks at the last lag.window of it).
+	// Span is how far back the window reaches; default 10m. Memory does not
+	// depend on it (Points does); a longer span coarsens the history step,
+	// which costs time-lag precision on bursty topics.
 	Span time.Duration `yaml:"span"`
 	// Points is how many decimated history samples cover Span; default 55.
 	Points int `yaml:"points"`
@@ -61,11 +62,11 @@ type WindowConfig struct {
 	Recent int `yaml:"recent"`
 }
 
-// DefaultWindowConfig: 15 minutes in 55 history points (one per ~17 s) plus
+// DefaultWindowConfig: 10 minutes in 55 history points (one per ~11.3 s) plus
 // the 6 newest sweeps at full resolution and a decrease mark:
 // (55 + 7 + 1) × 8 B = 504 B per series.
 func DefaultWindowConfig() WindowConfig {
-	return WindowConfig{Span: 15 * time.Minute, Points: 55, Recent: 6}
+	return WindowConfig{Span: 10 * time.Minute, Points: 55, Recent: 6}
 }
 
 // Validate reports invalid fields by YAML key.

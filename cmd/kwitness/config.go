@@ -62,7 +62,7 @@ func DefaultConfig() Config {
 		Window:       state.DefaultWindowConfig(),
 		Lag:          detect.DefaultLagConfig(),
 		Retention:    detect.DefaultRetentionConfig(),
-		HotPartition: detect.DefaultHotConfig(),
+		HotPartition: defaultHotConfig(),
 		Rebalance:    detect.DefaultRebalanceConfig(),
 		Findings:     FindingsConfig{BookConfig: detect.DefaultBookConfig(), KeepResolved: time.Hour, MaxResolved: 10000},
 		API:          APIConfig{GRPCListen: "127.0.0.1:9470", HTTPListen: "127.0.0.1:9471"},
@@ -179,4 +179,12 @@ func keyAtLine(node *yaml.Node, n int, prefix, value, key string) string {
 		}
 	}
 	return ""
+}
+
+// defaultHotConfig is detect's default with the sustain shortened to the
+// default window span (10m): the reference's 15 m needs a 15 m window.
+func defaultHotConfig() detect.HotConfig {
+	c := detect.DefaultHotConfig()
+	c.Sustain = 10 * time.Minute
+	return c
 }
