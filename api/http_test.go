@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/VictoriaMetrics/metrics"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -207,4 +208,30 @@ func TestHTTPHealthAndReadiness(t *testing.T) {
 	f(http.StatusOK, true, "")
 	hf.ready.Store(false)
 	f(http.StatusServiceUnavailable, false, "no sweep yet")
+}
+
+// TestHTTPRecordEvent: POST /v1/events stores a deploy event for its group;
+// a bad one is a 400 naming the field.
+func TestHTTPRecordEvent(t *testing.T) {
+	hf := newHTTPFixture(t)
+	post := func(body string) (int, string) {
+		resp, err := http.Post(hf.url+"/v1/events", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	code, body := post(`{"service":"fraud-check","version":"1.4.2","time":"2026-11-25T10:00:00Z","labels":{"team":"risk"}}`)
+	if code != http.StatusOK || !strings.Contains(body, `"group":"fraud-check"`) {
+		t.Fatalf("POST /v1/events: %d %s", code, body)
+	}
+	evs := hf.events.ByGroup(0)["fraud-check"]
+	if len(evs) != 1 || evs[0].Version != "1.4.2" || evs[0].Labels["team"] != "risk" || evs[0].AtMs != time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC).UnixMilli() {
+		t.Fatalf("stored %+v", evs)
+	}
+	if code, body := post(`{"version":"1"}`); code != http.StatusBadRequest || !strings.Contains(body, "service") {
+		t.Fatalf("missing service: %d %s", code, body)
+	}
 }

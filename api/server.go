@@ -40,7 +40,8 @@ type Server struct {
 	findings *state.Findings
 	window   *state.Window
 	lag      detect.LagConfig
-	history  *History // nil without a store
+	history  *History      // nil without a store
+	events   *state.Events // nil: RecordEvent is unimplemented
 }
 
 // NewServer returns a server; lag is the detector configuration GetGroupLag

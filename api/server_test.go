@@ -28,6 +28,7 @@ type fixture struct {
 	findings *state.Findings
 	window   *state.Window
 	addr     string
+	events   *state.Events
 	client   pb.FindingsServiceClient
 }
 
@@ -43,7 +44,8 @@ func newFixture(t *testing.T, opts ...grpc.DialOption) *fixture {
 		t.Fatal(err)
 	}
 	g := grpc.NewServer()
-	api.NewServer(fx.findings, fx.window, detect.DefaultLagConfig()).Register(g)
+	fx.events = state.NewEvents(10)
+	api.NewServer(fx.findings, fx.window, detect.DefaultLagConfig()).WithEvents(fx.events).Register(g)
 	served := make(chan struct{})
 	go func() { defer close(served); g.Serve(lis) }()
 	t.Cleanup(func() { g.Stop(); <-served })

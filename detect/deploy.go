@@ -22,13 +22,31 @@ import (
 // describe interval of slack (DeploySlack, default 15s: membership is only
 // observed every few sweeps) and no earlier than DeployWindow before it.
 
-// correlateDeploy adds the membership change to c when it precedes the onset.
+// DeployEvent is a deploy (or other change) a user's pipeline reported
+// (POST /v1/events), correlated with the lag of Group like a membership
+// change is.
+type DeployEvent struct {
+	ID      string
+	Service string
+	Version string
+	Group   string
+	AtMs    int64
+	Labels  map[string]string
+}
+
+// SetDeploys gives the detector the reported deploy events by group for the
+// next sweeps (nil clears them). The map must not be modified afterwards.
+func (d *LagDetector) SetDeploys(byGroup map[string][]DeployEvent) { d.deploys = byGroup }
+
+// correlateDeploy adds the membership change, and any reported deploy event,
+// to c when it precedes the onset.
 func (d *LagDetector) correlateDeploy(v ConsumerView, gt *GroupTopic, j int, c *Candidate) {
+	onset := d.onset(gt, j)
+	d.correlateEvents(gt.Group, onset, c)
 	ch := gt.Context.Change
 	if ch.AtMs == 0 {
 		return
 	}
-	onset := d.onset(gt, j)
 	delta := onset - ch.AtMs
 	if delta < -d.cfg.DeploySlack.Milliseconds() || delta > d.cfg.DeployWindow.Milliseconds() {
 		return
@@ -102,4 +120,40 @@ func listOf(xs []string) string {
 		return strings.Join(xs[:3], ", ") + fmt.Sprintf(" and %d more", len(xs)-3)
 	}
 	return strings.Join(xs, ", ")
+}
+
+// correlateEvents names the newest reported deploy of group that precedes
+// the onset within the deploy window (or follows it within the slack).
+func (d *LagDetector) correlateEvents(group string, onset int64, c *Candidate) {
+	var hit *DeployEvent
+	for i := range d.deploys[group] {
+		ev := &d.deploys[group][i]
+		delta := onset - ev.AtMs
+		if delta >= -d.cfg.DeploySlack.Milliseconds() && delta <= d.cfg.DeployWindow.Milliseconds() {
+			hit = ev
+		}
+	}
+	if hit == nil {
+		return
+	}
+	delta := onset - hit.AtMs
+	what := "lag"
+	if c.Kind == KindConsumerStalled {
+		what = "the stall"
+	}
+	rel := secs(max(delta, 0)) + " after"
+	if delta < 0 {
+		rel = "around"
+	}
+	name := hit.Service
+	if hit.Version != "" {
+		name += " " + hit.Version
+	}
+	c.Summary = strings.TrimSuffix(c.Summary, ".") + fmt.Sprintf("; %s began %s the reported deploy of %s (event %s).", what, rel, name, hit.ID)
+	c.Facts = append(c.Facts,
+		Fact{Name: "deploy_event.id", Text: hit.ID},
+		Fact{Name: "deploy_event.service", Text: name},
+		Fact{Name: "deploy_event.at", Text: time.UnixMilli(hit.AtMs).UTC().Format(time.RFC3339)},
+		Fact{Name: "deploy_event.onset_after", Value: float64(delta) / 1000, Unit: "s"},
+	)
 }

@@ -58,3 +58,41 @@ func TestDeployCorrelation(t *testing.T) {
 	long.AtMs = at(39) - (cfg.DeployWindow + time.Minute).Milliseconds()
 	f(5, long, false) // long before the window: unrelated
 }
+
+// TestDeployEventCorrelation: a deploy a user reported shortly before lag
+// began is named in the finding; one for another group, or long before, is not.
+func TestDeployEventCorrelation(t *testing.T) {
+	cfg := DefaultLagConfig()
+	w := win(120, func(i int) int64 {
+		if i < 40 {
+			return 100 * int64(i)
+		}
+		return 4000 + 40*int64(i-40)
+	}, rate(0, 100))
+	f := func(n int, evs map[string][]DeployEvent, want bool) {
+		t.Helper()
+		d, _ := NewLagDetector(cfg)
+		d.SetDeploys(evs)
+		v := &oneTopic{gt: GroupTopic{Cluster: "c", Group: "g", Topic: "t", Context: stable,
+			Partitions: []PartitionInput{{Partition: 0, Window: w, Series: [3]uint32{1, 2, 3}}}}}
+		res := d.Sweep(v)
+		if len(res.Candidates) != 1 {
+			t.Fatalf("%d: want one candidate, got %d", n, len(res.Candidates))
+		}
+		c := res.Candidates[0]
+		named := strings.Contains(c.Summary, "reported deploy of payments 1.4.2 (event ev-1)")
+		if named != want {
+			t.Errorf("%d: named %v, want %v: %s", n, named, want, c.Summary)
+		}
+	}
+	ev := func(group string, i int) map[string][]DeployEvent {
+		return map[string][]DeployEvent{group: {{ID: "ev-1", Service: "payments", Version: "1.4.2", Group: group, AtMs: w.Times[i]}}}
+	}
+	f(1, nil, false)        // no events
+	f(2, ev("g", 35), true) // deployed 5 s before the lag began
+	f(3, ev("other", 35), false)
+	f(4, ev("g", 0), true) // 40 s before: within the 5 m deploy window
+	long := ev("g", 0)
+	long["g"][0].AtMs -= (cfg.DeployWindow + time.Minute).Milliseconds()
+	f(5, long, false) // long before the window
+}

@@ -75,6 +75,7 @@ type SweepResult struct {
 // LagDetector evaluates every group-topic of a view. Not safe for concurrent
 // use; one goroutine owns it.
 type LagDetector struct {
+	deploys map[string][]DeployEvent // reported deploy events by group (SetDeploys)
 	cfg     LagConfig
 	scratch LagScratch
 	results []PartitionLag

@@ -27,6 +27,7 @@ type engine struct {
 	lastRetention time.Time
 	hot           *detect.HotDetector
 	rebalance     *detect.RebalanceDetector
+	events        *state.Events                       // reported deploy events
 	topicConfigs  func() map[string]map[string]string // nil without the broker poller
 	findings      *state.Findings
 	store         *state.Store // nil without a data dir
@@ -61,7 +62,7 @@ func newEngine(cfg Config, w *state.Window, f *state.Findings, log *slog.Logger,
 	if err != nil {
 		return nil, err
 	}
-	e := &engine{window: w, lag: lag, broker: broker, book: book, findings: f, log: log, retention: retention, hot: hot, rebalance: rebalance,
+	e := &engine{window: w, lag: lag, events: state.NewEvents(1000), broker: broker, book: book, findings: f, log: log, retention: retention, hot: hot, rebalance: rebalance,
 		kick: make(chan struct{}, 1), kickTel: make(chan struct{}, 1)}
 	for _, k := range detect.KindNames() {
 		for _, st := range []detect.State{detect.StateFiring, detect.StateResolved} {
@@ -121,6 +122,10 @@ func (e *engine) judge() {
 	v := e.window.View()
 	if v.Snapshot().Sweeps == 0 {
 		return
+	}
+	if e.events != nil {
+		cfg := e.lag.Config()
+		e.lag.SetDeploys(e.events.ByGroup(v.At().Add(-cfg.Window - cfg.DeployWindow).UnixMilli()))
 	}
 	e.apply(v.At(), e.book.Observe("lag", v.At(), e.lag.Sweep(v)))
 	e.apply(v.At(), e.book.Observe("rebalance", v.At(), e.rebalance.Sweep(v, v.At().UnixMilli())))

@@ -449,3 +449,23 @@ func TestHotPartition(t *testing.T) {
 	}
 	t.Log(fs[0].Summary)
 }
+
+// TestReportedDeployCorrelates: a deploy reported through the engine's event
+// store shortly before a group starts lagging is named in its finding.
+func TestReportedDeployCorrelates(t *testing.T) {
+	r := newRig(t, "slow")
+	r.engine.events.Add(detect.DeployEvent{Service: "slow-group", Version: "2.0.1", Group: "slow-group", AtMs: r.at.UnixMilli()})
+	runLagScenarioSlowOnly(r, 60)
+	f, ok := r.firing(detect.KindLagGrowing, "slow-group")
+	if !ok || !strings.Contains(f.Summary, "reported deploy of slow-group 2.0.1") {
+		t.Fatalf("want LAG_GROWING naming the reported deploy, got %v: %s", ok, f.Summary)
+	}
+}
+
+func runLagScenarioSlowOnly(r *rig, n int) {
+	for range n {
+		r.produce("slow", 90)
+		r.commit("slow-group", "slow", func(end, prev int64) int64 { return min(end, prev+10) })
+		r.sweep()
+	}
+}

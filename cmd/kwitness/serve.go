@@ -123,7 +123,7 @@ func (s *sidecar) startAPI(ctx context.Context, set *metrics.Set) error {
 	}
 	s.GRPCAddr = gl.Addr().String()
 	s.grpc = grpc.NewServer()
-	srv := api.NewServer(s.findings, s.window, s.cfg.Lag)
+	srv := api.NewServer(s.findings, s.window, s.cfg.Lag).WithEvents(s.engine.events)
 	if s.store != nil || s.engine.tel != nil {
 		srv.WithHistory(s.store, s.engine.tel)
 	}

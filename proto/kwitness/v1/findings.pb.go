@@ -1774,6 +1774,139 @@ func (x *QuerySeriesResponse) GetMinutes() []*MinuteSample {
 	return nil
 }
 
+type RecordEventRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// What was deployed, e.g. "fraud-check".
+	Service string `protobuf:"bytes,1,opt,name=service,proto3" json:"service,omitempty"`
+	Version string `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
+	// When it happened; default now.
+	Time *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=time,proto3" json:"time,omitempty"`
+	// The consumer group it concerns; default: labels["group"], else service.
+	Group string `protobuf:"bytes,4,opt,name=group,proto3" json:"group,omitempty"`
+	// Free-form, at most 32 labels.
+	Labels        map[string]string `protobuf:"bytes,5,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordEventRequest) Reset() {
+	*x = RecordEventRequest{}
+	mi := &file_kwitness_v1_findings_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordEventRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordEventRequest) ProtoMessage() {}
+
+func (x *RecordEventRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kwitness_v1_findings_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordEventRequest.ProtoReflect.Descriptor instead.
+func (*RecordEventRequest) Descriptor() ([]byte, []int) {
+	return file_kwitness_v1_findings_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *RecordEventRequest) GetService() string {
+	if x != nil {
+		return x.Service
+	}
+	return ""
+}
+
+func (x *RecordEventRequest) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+func (x *RecordEventRequest) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+func (x *RecordEventRequest) GetGroup() string {
+	if x != nil {
+		return x.Group
+	}
+	return ""
+}
+
+func (x *RecordEventRequest) GetLabels() map[string]string {
+	if x != nil {
+		return x.Labels
+	}
+	return nil
+}
+
+type RecordEventResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// The group the event will be correlated with.
+	Group         string `protobuf:"bytes,2,opt,name=group,proto3" json:"group,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordEventResponse) Reset() {
+	*x = RecordEventResponse{}
+	mi := &file_kwitness_v1_findings_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordEventResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordEventResponse) ProtoMessage() {}
+
+func (x *RecordEventResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kwitness_v1_findings_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordEventResponse.ProtoReflect.Descriptor instead.
+func (*RecordEventResponse) Descriptor() ([]byte, []int) {
+	return file_kwitness_v1_findings_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *RecordEventResponse) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *RecordEventResponse) GetGroup() string {
+	if x != nil {
+		return x.Group
+	}
+	return ""
+}
+
 var File_kwitness_v1_findings_proto protoreflect.FileDescriptor
 
 const file_kwitness_v1_findings_proto_rawDesc = "" +
@@ -1926,7 +2059,19 @@ const file_kwitness_v1_findings_proto_rawDesc = "" +
 	"\x13QuerySeriesResponse\x12.\n" +
 	"\x06series\x18\x01 \x01(\v2\x16.kwitness.v1.SeriesRefR\x06series\x12-\n" +
 	"\asamples\x18\x02 \x03(\v2\x13.kwitness.v1.SampleR\asamples\x123\n" +
-	"\aminutes\x18\x03 \x03(\v2\x19.kwitness.v1.MinuteSampleR\aminutes*c\n" +
+	"\aminutes\x18\x03 \x03(\v2\x19.kwitness.v1.MinuteSampleR\aminutes\"\x8e\x02\n" +
+	"\x12RecordEventRequest\x12\x18\n" +
+	"\aservice\x18\x01 \x01(\tR\aservice\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\tR\aversion\x12.\n" +
+	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x14\n" +
+	"\x05group\x18\x04 \x01(\tR\x05group\x12C\n" +
+	"\x06labels\x18\x05 \x03(\v2+.kwitness.v1.RecordEventRequest.LabelsEntryR\x06labels\x1a9\n" +
+	"\vLabelsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\";\n" +
+	"\x13RecordEventResponse\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
+	"\x05group\x18\x02 \x01(\tR\x05group*c\n" +
 	"\fFindingState\x12\x1d\n" +
 	"\x19FINDING_STATE_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14FINDING_STATE_FIRING\x10\x01\x12\x1a\n" +
@@ -1946,14 +2091,15 @@ const file_kwitness_v1_findings_proto_rawDesc = "" +
 	"Resolution\x12\x1a\n" +
 	"\x16RESOLUTION_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eRESOLUTION_RAW\x10\x01\x12\x15\n" +
-	"\x11RESOLUTION_MINUTE\x10\x022\xb3\x03\n" +
+	"\x11RESOLUTION_MINUTE\x10\x022\x85\x04\n" +
 	"\x0fFindingsService\x12S\n" +
 	"\fListFindings\x12 .kwitness.v1.ListFindingsRequest\x1a!.kwitness.v1.ListFindingsResponse\x12M\n" +
 	"\n" +
 	"GetFinding\x12\x1e.kwitness.v1.GetFindingRequest\x1a\x1f.kwitness.v1.GetFindingResponse\x12X\n" +
 	"\rWatchFindings\x12!.kwitness.v1.WatchFindingsRequest\x1a\".kwitness.v1.WatchFindingsResponse0\x01\x12P\n" +
 	"\vGetGroupLag\x12\x1f.kwitness.v1.GetGroupLagRequest\x1a .kwitness.v1.GetGroupLagResponse\x12P\n" +
-	"\vQuerySeries\x12\x1f.kwitness.v1.QuerySeriesRequest\x1a .kwitness.v1.QuerySeriesResponseB;Z9github.com/kwitness/kwitness/proto/kwitness/v1;kwitnessv1b\x06proto3"
+	"\vQuerySeries\x12\x1f.kwitness.v1.QuerySeriesRequest\x1a .kwitness.v1.QuerySeriesResponse\x12P\n" +
+	"\vRecordEvent\x12\x1f.kwitness.v1.RecordEventRequest\x1a .kwitness.v1.RecordEventResponseB;Z9github.com/kwitness/kwitness/proto/kwitness/v1;kwitnessv1b\x06proto3"
 
 var (
 	file_kwitness_v1_findings_proto_rawDescOnce sync.Once
@@ -1968,7 +2114,7 @@ func file_kwitness_v1_findings_proto_rawDescGZIP() []byte {
 }
 
 var file_kwitness_v1_findings_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_kwitness_v1_findings_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_kwitness_v1_findings_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_kwitness_v1_findings_proto_goTypes = []any{
 	(FindingState)(0),             // 0: kwitness.v1.FindingState
 	(Severity)(0),                 // 1: kwitness.v1.Severity
@@ -1993,20 +2139,23 @@ var file_kwitness_v1_findings_proto_goTypes = []any{
 	(*Sample)(nil),                // 20: kwitness.v1.Sample
 	(*MinuteSample)(nil),          // 21: kwitness.v1.MinuteSample
 	(*QuerySeriesResponse)(nil),   // 22: kwitness.v1.QuerySeriesResponse
-	(*timestamppb.Timestamp)(nil), // 23: google.protobuf.Timestamp
+	(*RecordEventRequest)(nil),    // 23: kwitness.v1.RecordEventRequest
+	(*RecordEventResponse)(nil),   // 24: kwitness.v1.RecordEventResponse
+	nil,                           // 25: kwitness.v1.RecordEventRequest.LabelsEntry
+	(*timestamppb.Timestamp)(nil), // 26: google.protobuf.Timestamp
 }
 var file_kwitness_v1_findings_proto_depIdxs = []int32{
 	5,  // 0: kwitness.v1.SeriesRef.labels:type_name -> kwitness.v1.Label
 	6,  // 1: kwitness.v1.Citation.series:type_name -> kwitness.v1.SeriesRef
-	23, // 2: kwitness.v1.Citation.from:type_name -> google.protobuf.Timestamp
-	23, // 3: kwitness.v1.Citation.to:type_name -> google.protobuf.Timestamp
-	23, // 4: kwitness.v1.Citation.sweep_time:type_name -> google.protobuf.Timestamp
+	26, // 2: kwitness.v1.Citation.from:type_name -> google.protobuf.Timestamp
+	26, // 3: kwitness.v1.Citation.to:type_name -> google.protobuf.Timestamp
+	26, // 4: kwitness.v1.Citation.sweep_time:type_name -> google.protobuf.Timestamp
 	1,  // 5: kwitness.v1.Finding.severity:type_name -> kwitness.v1.Severity
 	0,  // 6: kwitness.v1.Finding.state:type_name -> kwitness.v1.FindingState
 	4,  // 7: kwitness.v1.Finding.subject:type_name -> kwitness.v1.Subject
-	23, // 8: kwitness.v1.Finding.opened_at:type_name -> google.protobuf.Timestamp
-	23, // 9: kwitness.v1.Finding.updated_at:type_name -> google.protobuf.Timestamp
-	23, // 10: kwitness.v1.Finding.resolved_at:type_name -> google.protobuf.Timestamp
+	26, // 8: kwitness.v1.Finding.opened_at:type_name -> google.protobuf.Timestamp
+	26, // 9: kwitness.v1.Finding.updated_at:type_name -> google.protobuf.Timestamp
+	26, // 10: kwitness.v1.Finding.resolved_at:type_name -> google.protobuf.Timestamp
 	7,  // 11: kwitness.v1.Finding.evidence:type_name -> kwitness.v1.Citation
 	8,  // 12: kwitness.v1.Finding.facts:type_name -> kwitness.v1.Fact
 	9,  // 13: kwitness.v1.ListFindingsResponse.findings:type_name -> kwitness.v1.Finding
@@ -2014,31 +2163,35 @@ var file_kwitness_v1_findings_proto_depIdxs = []int32{
 	2,  // 15: kwitness.v1.WatchFindingsResponse.type:type_name -> kwitness.v1.EventType
 	9,  // 16: kwitness.v1.WatchFindingsResponse.finding:type_name -> kwitness.v1.Finding
 	7,  // 17: kwitness.v1.PartitionLag.evidence:type_name -> kwitness.v1.Citation
-	23, // 18: kwitness.v1.GetGroupLagResponse.sweep_time:type_name -> google.protobuf.Timestamp
+	26, // 18: kwitness.v1.GetGroupLagResponse.sweep_time:type_name -> google.protobuf.Timestamp
 	17, // 19: kwitness.v1.GetGroupLagResponse.partitions:type_name -> kwitness.v1.PartitionLag
-	23, // 20: kwitness.v1.QuerySeriesRequest.from:type_name -> google.protobuf.Timestamp
-	23, // 21: kwitness.v1.QuerySeriesRequest.to:type_name -> google.protobuf.Timestamp
+	26, // 20: kwitness.v1.QuerySeriesRequest.from:type_name -> google.protobuf.Timestamp
+	26, // 21: kwitness.v1.QuerySeriesRequest.to:type_name -> google.protobuf.Timestamp
 	3,  // 22: kwitness.v1.QuerySeriesRequest.resolution:type_name -> kwitness.v1.Resolution
-	23, // 23: kwitness.v1.Sample.time:type_name -> google.protobuf.Timestamp
-	23, // 24: kwitness.v1.MinuteSample.time:type_name -> google.protobuf.Timestamp
+	26, // 23: kwitness.v1.Sample.time:type_name -> google.protobuf.Timestamp
+	26, // 24: kwitness.v1.MinuteSample.time:type_name -> google.protobuf.Timestamp
 	6,  // 25: kwitness.v1.QuerySeriesResponse.series:type_name -> kwitness.v1.SeriesRef
 	20, // 26: kwitness.v1.QuerySeriesResponse.samples:type_name -> kwitness.v1.Sample
 	21, // 27: kwitness.v1.QuerySeriesResponse.minutes:type_name -> kwitness.v1.MinuteSample
-	10, // 28: kwitness.v1.FindingsService.ListFindings:input_type -> kwitness.v1.ListFindingsRequest
-	12, // 29: kwitness.v1.FindingsService.GetFinding:input_type -> kwitness.v1.GetFindingRequest
-	14, // 30: kwitness.v1.FindingsService.WatchFindings:input_type -> kwitness.v1.WatchFindingsRequest
-	16, // 31: kwitness.v1.FindingsService.GetGroupLag:input_type -> kwitness.v1.GetGroupLagRequest
-	19, // 32: kwitness.v1.FindingsService.QuerySeries:input_type -> kwitness.v1.QuerySeriesRequest
-	11, // 33: kwitness.v1.FindingsService.ListFindings:output_type -> kwitness.v1.ListFindingsResponse
-	13, // 34: kwitness.v1.FindingsService.GetFinding:output_type -> kwitness.v1.GetFindingResponse
-	15, // 35: kwitness.v1.FindingsService.WatchFindings:output_type -> kwitness.v1.WatchFindingsResponse
-	18, // 36: kwitness.v1.FindingsService.GetGroupLag:output_type -> kwitness.v1.GetGroupLagResponse
-	22, // 37: kwitness.v1.FindingsService.QuerySeries:output_type -> kwitness.v1.QuerySeriesResponse
-	33, // [33:38] is the sub-list for method output_type
-	28, // [28:33] is the sub-list for method input_type
-	28, // [28:28] is the sub-list for extension type_name
-	28, // [28:28] is the sub-list for extension extendee
-	0,  // [0:28] is the sub-list for field type_name
+	26, // 28: kwitness.v1.RecordEventRequest.time:type_name -> google.protobuf.Timestamp
+	25, // 29: kwitness.v1.RecordEventRequest.labels:type_name -> kwitness.v1.RecordEventRequest.LabelsEntry
+	10, // 30: kwitness.v1.FindingsService.ListFindings:input_type -> kwitness.v1.ListFindingsRequest
+	12, // 31: kwitness.v1.FindingsService.GetFinding:input_type -> kwitness.v1.GetFindingRequest
+	14, // 32: kwitness.v1.FindingsService.WatchFindings:input_type -> kwitness.v1.WatchFindingsRequest
+	16, // 33: kwitness.v1.FindingsService.GetGroupLag:input_type -> kwitness.v1.GetGroupLagRequest
+	19, // 34: kwitness.v1.FindingsService.QuerySeries:input_type -> kwitness.v1.QuerySeriesRequest
+	23, // 35: kwitness.v1.FindingsService.RecordEvent:input_type -> kwitness.v1.RecordEventRequest
+	11, // 36: kwitness.v1.FindingsService.ListFindings:output_type -> kwitness.v1.ListFindingsResponse
+	13, // 37: kwitness.v1.FindingsService.GetFinding:output_type -> kwitness.v1.GetFindingResponse
+	15, // 38: kwitness.v1.FindingsService.WatchFindings:output_type -> kwitness.v1.WatchFindingsResponse
+	18, // 39: kwitness.v1.FindingsService.GetGroupLag:output_type -> kwitness.v1.GetGroupLagResponse
+	22, // 40: kwitness.v1.FindingsService.QuerySeries:output_type -> kwitness.v1.QuerySeriesResponse
+	24, // 41: kwitness.v1.FindingsService.RecordEvent:output_type -> kwitness.v1.RecordEventResponse
+	36, // [36:42] is the sub-list for method output_type
+	30, // [30:36] is the sub-list for method input_type
+	30, // [30:30] is the sub-list for extension type_name
+	30, // [30:30] is the sub-list for extension extendee
+	0,  // [0:30] is the sub-list for field type_name
 }
 
 func init() { file_kwitness_v1_findings_proto_init() }
@@ -2055,7 +2208,7 @@ func file_kwitness_v1_findings_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kwitness_v1_findings_proto_rawDesc), len(file_kwitness_v1_findings_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   19,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

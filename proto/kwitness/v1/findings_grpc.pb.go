@@ -24,6 +24,7 @@ const (
 	FindingsService_WatchFindings_FullMethodName = "/kwitness.v1.FindingsService/WatchFindings"
 	FindingsService_GetGroupLag_FullMethodName   = "/kwitness.v1.FindingsService/GetGroupLag"
 	FindingsService_QuerySeries_FullMethodName   = "/kwitness.v1.FindingsService/QuerySeries"
+	FindingsService_RecordEvent_FullMethodName   = "/kwitness.v1.FindingsService/RecordEvent"
 )
 
 // FindingsServiceClient is the client API for FindingsService service.
@@ -47,6 +48,9 @@ type FindingsServiceClient interface {
 	// QuerySeries returns the raw samples (or per-minute rollups) of one stored
 	// series for a window, by the exact reference a citation gives.
 	QuerySeries(ctx context.Context, in *QuerySeriesRequest, opts ...grpc.CallOption) (*QuerySeriesResponse, error)
+	// RecordEvent accepts a deploy (or any change) event from a user's
+	// pipeline; lag that begins shortly after it is reported with it.
+	RecordEvent(ctx context.Context, in *RecordEventRequest, opts ...grpc.CallOption) (*RecordEventResponse, error)
 }
 
 type findingsServiceClient struct {
@@ -116,6 +120,16 @@ func (c *findingsServiceClient) QuerySeries(ctx context.Context, in *QuerySeries
 	return out, nil
 }
 
+func (c *findingsServiceClient) RecordEvent(ctx context.Context, in *RecordEventRequest, opts ...grpc.CallOption) (*RecordEventResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RecordEventResponse)
+	err := c.cc.Invoke(ctx, FindingsService_RecordEvent_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // FindingsServiceServer is the server API for FindingsService service.
 // All implementations must embed UnimplementedFindingsServiceServer
 // for forward compatibility.
@@ -137,6 +151,9 @@ type FindingsServiceServer interface {
 	// QuerySeries returns the raw samples (or per-minute rollups) of one stored
 	// series for a window, by the exact reference a citation gives.
 	QuerySeries(context.Context, *QuerySeriesRequest) (*QuerySeriesResponse, error)
+	// RecordEvent accepts a deploy (or any change) event from a user's
+	// pipeline; lag that begins shortly after it is reported with it.
+	RecordEvent(context.Context, *RecordEventRequest) (*RecordEventResponse, error)
 	mustEmbedUnimplementedFindingsServiceServer()
 }
 
@@ -161,6 +178,9 @@ func (UnimplementedFindingsServiceServer) GetGroupLag(context.Context, *GetGroup
 }
 func (UnimplementedFindingsServiceServer) QuerySeries(context.Context, *QuerySeriesRequest) (*QuerySeriesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method QuerySeries not implemented")
+}
+func (UnimplementedFindingsServiceServer) RecordEvent(context.Context, *RecordEventRequest) (*RecordEventResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RecordEvent not implemented")
 }
 func (UnimplementedFindingsServiceServer) mustEmbedUnimplementedFindingsServiceServer() {}
 func (UnimplementedFindingsServiceServer) testEmbeddedByValue()                         {}
@@ -266,6 +286,24 @@ func _FindingsService_QuerySeries_Handler(srv interface{}, ctx context.Context, 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _FindingsService_RecordEvent_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RecordEventRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(FindingsServiceServer).RecordEvent(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: FindingsService_RecordEvent_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(FindingsServiceServer).RecordEvent(ctx, req.(*RecordEventRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // FindingsService_ServiceDesc is the grpc.ServiceDesc for FindingsService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -288,6 +326,10 @@ var FindingsService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "QuerySeries",
 			Handler:    _FindingsService_QuerySeries_Handler,
+		},
+		{
+			MethodName: "RecordEvent",
+			Handler:    _FindingsService_RecordEvent_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
