@@ -108,6 +108,9 @@ func (d *LagDetector) Sweep(v ConsumerView) SweepResult {
 		}
 		res.Observed[key] = true
 		res.Candidates = d.appendCandidates(res.Candidates, v, gt)
+		if c, ok := d.assignmentCandidate(v, gt); ok {
+			res.Candidates = append(res.Candidates, c)
+		}
 	})
 	d.observed, d.present = len(res.Observed), len(res.Present)
 	return res

@@ -95,6 +95,11 @@ type LagConfig struct {
 	// DeploySlack: how far after the onset a change may be observed and
 	// still count (membership is described every few sweeps); default 15s.
 	DeploySlack time.Duration `yaml:"deploy_slack"`
+	// AssignLagShare and AssignMinLag: CONSUMER_ASSIGNMENT_SKEW when one
+	// member owns this share of a topic's lag (default 0.8) and the lag is
+	// at least this many messages (default 1000); see assignment.go.
+	AssignLagShare float64 `yaml:"assign_lag_share"`
+	AssignMinLag   int64   `yaml:"assign_min_lag"`
 }
 
 // DefaultLagConfig returns the defaults documented on Status.
@@ -108,6 +113,9 @@ func DefaultLagConfig() LagConfig {
 
 		DeployWindow: 5 * time.Minute,
 		DeploySlack:  15 * time.Second,
+
+		AssignLagShare: 0.8,
+		AssignMinLag:   1000,
 	}
 }
 
@@ -124,6 +132,12 @@ func (c LagConfig) Validate() error {
 	pos("stop_after", c.StopAfter)
 	pos("min_span", c.MinSpan)
 	pos("deploy_window", c.DeployWindow)
+	if c.AssignLagShare <= 0.5 || c.AssignLagShare > 1 {
+		errs = append(errs, fmt.Errorf("lag.assign_lag_share: must be in (0.5, 1], got %g", c.AssignLagShare))
+	}
+	if c.AssignMinLag < 1 {
+		errs = append(errs, fmt.Errorf("lag.assign_min_lag: must be ≥ 1, got %d", c.AssignMinLag))
+	}
 	if c.DeploySlack < 0 {
 		errs = append(errs, fmt.Errorf("lag.deploy_slack: must be ≥ 0, got %s", c.DeploySlack))
 	}
@@ -156,6 +170,10 @@ type GroupContext struct {
 	// History holds the recent membership changes, oldest first (bounded by
 	// the ingester); it must not be modified once published.
 	History []MembershipChange
+	// Owners maps topic → partition → the member that owns it
+	// ("client-id@host"), from the assignment DescribeGroups reports; nil
+	// when unknown. Must not be modified once published.
+	Owners map[string]map[int32]string
 }
 
 // MembershipChange is one observed change of a group's member set.

@@ -15,6 +15,7 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/kwitness/kwitness/detect"
 	"github.com/kwitness/kwitness/state"
@@ -259,11 +260,16 @@ func (p *Poller) describeGroups(ctx context.Context, at time.Time, rep *SweepRep
 // records the latest one: when, and who joined and left.
 func (p *Poller) contextOf(d kadm.DescribedGroup, at time.Time) detect.GroupContext {
 	members := map[string]string{} // member id → client-id@host
+	var owners map[string]map[int32]string
 	for _, m := range d.Members {
-		members[m.MemberID] = m.ClientID + "@" + strings.TrimPrefix(m.ClientHost, "/")
+		who := m.ClientID + "@" + strings.TrimPrefix(m.ClientHost, "/")
+		members[m.MemberID] = who
+		if a, ok := m.Assigned.AsConsumer(); ok {
+			owners = addOwner(owners, a, who)
+		}
 	}
 	prev, known := p.contexts[d.Group]
-	ctx := detect.GroupContext{Known: true, State: d.State, Members: len(d.Members), Generation: 1, Change: prev.Change}
+	ctx := detect.GroupContext{Known: true, State: d.State, Members: len(d.Members), Generation: 1, Change: prev.Change, Owners: owners}
 	if known {
 		ctx.Generation = prev.Generation
 		if old := p.members[d.Group]; !maps.Equal(old, members) {
@@ -282,6 +288,22 @@ func (p *Poller) contextOf(d kadm.DescribedGroup, at time.Time) detect.GroupCont
 		ctx.History = append(slices.Clone(prev.History[max(0, len(prev.History)-maxHistory+1):]), ctx.Change)
 	}
 	return ctx
+}
+
+// addOwner records that member who owns the partitions of assignment a.
+func addOwner(owners map[string]map[int32]string, a *kmsg.ConsumerMemberAssignment, who string) map[string]map[int32]string {
+	if owners == nil {
+		owners = map[string]map[int32]string{}
+	}
+	for _, t := range a.Topics {
+		if owners[t.Topic] == nil {
+			owners[t.Topic] = map[int32]string{}
+		}
+		for _, p := range t.Partitions {
+			owners[t.Topic][p] = who
+		}
+	}
+	return owners
 }
 
 // maxHistory bounds the membership changes kept per group.

@@ -469,3 +469,55 @@ func runLagScenarioSlowOnly(r *rig, n int) {
 		r.sweep()
 	}
 }
+
+// TestAssignmentSkew: of a group's two members, the one that does not make
+// progress holds all the lag: CONSUMER_ASSIGNMENT_SKEW names it.
+func TestAssignmentSkew(t *testing.T) {
+	r := newRig(t, "split")
+	r.produce("split", 60)
+	a := r.client(kgo.ClientID("fast"), kgo.ConsumerGroup("etl"), kgo.ConsumeTopics("split"), kgo.DisableAutoCommit())
+	b := r.client(kgo.ClientID("slow"), kgo.ConsumerGroup("etl"), kgo.ConsumeTopics("split"), kgo.DisableAutoCommit())
+	waitMembers(t, r, "etl", 2)
+	owned := func(client string) []int32 {
+		d, err := r.admin.DescribeGroups(r.ctx, "etl")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range d["etl"].Members {
+			if c, ok := m.Assigned.AsConsumer(); ok && m.ClientID == client {
+				for _, tp := range c.Topics {
+					return tp.Partitions
+				}
+			}
+		}
+		return nil
+	}
+	fast, slow := owned("fast"), owned("slow")
+	if len(fast) == 0 || len(slow) == 0 {
+		t.Fatalf("assignment: fast %v slow %v", fast, slow)
+	}
+	commit := func(cl *kgo.Client, parts []int32, at func(end int64) int64) {
+		offs := map[string]map[int32]kgo.EpochOffset{"split": {}}
+		ends := r.ends("split")
+		for _, p := range parts {
+			e, _ := ends.Lookup("split", p)
+			offs["split"][p] = kgo.EpochOffset{Epoch: -1, Offset: at(e.Offset)}
+		}
+		var err error
+		cl.CommitOffsetsSync(r.ctx, offs, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, _ *kmsg.OffsetCommitResponse, e error) { err = e })
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	commit(b, slow, func(int64) int64 { return 0 })
+	for range 30 {
+		r.produce("split", 120)
+		commit(a, fast, func(end int64) int64 { return end })
+		r.sweep()
+	}
+	fs := r.findings.List(state.FindingFilter{Kinds: []detect.Kind{detect.KindAssignmentSkew}, Broker: -1})
+	if len(fs) != 1 || !strings.Contains(fs[0].Summary, "slow@") || !slices.Equal(fs[0].Subject.Partitions, slow) {
+		t.Fatalf("want CONSUMER_ASSIGNMENT_SKEW naming the slow member and its partitions %v, got %d: %v", slow, len(fs), eventSummaries(r.events))
+	}
+	t.Log(fs[0].Summary)
+}
