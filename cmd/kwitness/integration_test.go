@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
@@ -520,4 +521,32 @@ func TestAssignmentSkew(t *testing.T) {
 		t.Fatalf("want CONSUMER_ASSIGNMENT_SKEW naming the slow member and its partitions %v, got %d: %v", slow, len(fs), eventSummaries(r.events))
 	}
 	t.Log(fs[0].Summary)
+}
+
+// TestHealthyRunQuiet: ten simulated minutes of bursty but balanced load,
+// consumers committing every 5 s like auto-commit, open no finding at all —
+// no lag, stall, rewind, retention, hot-partition, rebalance or assignment
+// finding.
+func TestHealthyRunQuiet(t *testing.T) {
+	if testing.Short() {
+		t.Skip("600 sweeps")
+	}
+	r := newRig(t, "clicks", "orders", "audit")
+	rng := rand.New(rand.NewPCG(1, 2))
+	for sec := range 600 {
+		for _, topic := range []string{"clicks", "orders", "audit"} {
+			n := 9 + rng.IntN(7) // steady trickle, spread round-robin
+			if sec%60 == 17 && topic == "clicks" {
+				n = 600 // a burst, balanced across partitions
+			}
+			r.produce(topic, n)
+			if sec%5 == 0 {
+				r.commit(topic+"-readers", topic, func(end, _ int64) int64 { return end })
+			}
+		}
+		r.sweep()
+	}
+	if fs := r.findings.List(state.FindingFilter{Broker: -1}); len(fs) > 0 {
+		t.Fatalf("a healthy run opened %d findings: %v", len(fs), eventSummaries(r.events))
+	}
 }
