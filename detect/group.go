@@ -277,7 +277,9 @@ func (d *LagDetector) Citations(v ConsumerView, gt *GroupTopic, j int, st Status
 }
 
 // Summarize computes a citation's numbers for the samples of one column in
-// [from, to] (Unix ms). Series and Source are left for the caller.
+// [from, to] (Unix ms); the citation's From and To are the times of the
+// first and last present samples, so the raw samples at its ends carry First
+// and Last. Series and Source are left for the caller.
 func Summarize(times, vals []int64, from, to int64, s *LagScratch) Citation {
 	c := Citation{From: time.UnixMilli(from), To: time.UnixMilli(to), SlopeUnit: "messages/s"}
 	s.xs, s.com = s.xs[:0], s.com[:0]
@@ -292,9 +294,11 @@ func Summarize(times, vals []int64, from, to int64, s *LagScratch) Citation {
 		v := float64(vals[i])
 		if c.Count == 0 {
 			c.First, c.Min, c.Max = v, v, v
+			c.From = time.UnixMilli(t) // the window cited starts and ends at samples
 		}
 		c.Count++
 		c.Last, c.Min, c.Max = v, math.Min(c.Min, v), math.Max(c.Max, v)
+		c.To = time.UnixMilli(t)
 		s.xs = append(s.xs, float64(t-from)/1000)
 		s.com = append(s.com, v)
 	}

@@ -87,6 +87,10 @@ type requestState struct {
 type partitionHealth struct {
 	offline float64           // partitions without a leader, cluster-wide
 	urp     map[int32]float64 // leader → partitions with |ISR| < |replicas|
+	// Balance, for the skew detectors (detect/skew.go).
+	leaders      map[int32]float64 // leader → partitions it leads
+	replicas     map[int32]float64 // broker → partition replicas it hosts
+	nonPreferred map[int32]float64 // leader → partitions it leads whose replicas[0] is another broker
 }
 
 // collectAdmin runs the admin requests that are due, within AdminTimeout.
@@ -150,24 +154,34 @@ func (p *BrokerPoller) collectMetadata(ctx context.Context, at time.Time) kadm.T
 	return m.Topics.TopicsSet()
 }
 
-// healthOf counts offline partitions (leader -1) and, per leader, the
-// under-replicated ones (|ISR| < |replicas|). Topics with a topic-level
-// error (being created or deleted) are skipped. Every listed broker gets an
-// entry, so "leads none" is a 0, not a gap.
+// healthOf counts offline partitions (leader -1); per leader, the
+// under-replicated ones (|ISR| < |replicas|), the partitions led and those
+// led by other than the preferred replica (replicas[0]); and per broker the
+// replicas hosted. Topics with a topic-level error (being created or
+// deleted) are skipped. Every listed broker gets an entry, so "leads none"
+// is a 0, not a gap.
 func healthOf(m kadm.Metadata) partitionHealth {
-	h := partitionHealth{urp: map[int32]float64{}}
+	h := partitionHealth{urp: map[int32]float64{}, leaders: map[int32]float64{}, replicas: map[int32]float64{}, nonPreferred: map[int32]float64{}}
 	for _, b := range m.Brokers {
-		h.urp[b.NodeID] = 0
+		h.urp[b.NodeID], h.leaders[b.NodeID], h.replicas[b.NodeID], h.nonPreferred[b.NodeID] = 0, 0, 0, 0
 	}
 	for _, t := range m.Topics {
 		if t.Err != nil {
 			continue
 		}
 		for _, pd := range t.Partitions {
-			switch {
-			case pd.Leader < 0:
+			for _, r := range pd.Replicas {
+				h.replicas[r]++
+			}
+			if pd.Leader < 0 {
 				h.offline++
-			case len(pd.ISR) < len(pd.Replicas):
+				continue
+			}
+			h.leaders[pd.Leader]++
+			if len(pd.Replicas) > 0 && pd.Replicas[0] != pd.Leader {
+				h.nonPreferred[pd.Leader]++
+			}
+			if len(pd.ISR) < len(pd.Replicas) {
 				h.urp[pd.Leader]++
 			}
 		}
@@ -333,6 +347,7 @@ func (p *BrokerPoller) writeAdmin(s *state.TelemetrySweep, brokers map[int32]sta
 		for id, n := range p.admin.health.urp {
 			s.Set(state.TelemetryKey{Signal: detect.SigUnderReplicated, Broker: id, Partition: -1, Origin: "admin"}, n)
 		}
+		p.writeBalance(s)
 	}
 	p.admin.logDirs.Each(func(d kadm.DescribedLogDir) {
 		if d.Err != nil {
@@ -345,6 +360,24 @@ func (p *BrokerPoller) writeAdmin(s *state.TelemetrySweep, brokers map[int32]sta
 		}
 		s.Set(state.TelemetryKey{Signal: detect.SigLogDirUsed, Broker: d.Broker, Partition: -1, Dir: d.Dir, Origin: "admin"}, used)
 	})
+}
+
+// writeBalance records, per broker, the partitions led and hosted and the
+// partitions led by other than their preferred replica, from the newest
+// Metadata answer (held like partition health).
+func (p *BrokerPoller) writeBalance(s *state.TelemetrySweep) {
+	for _, c := range []struct {
+		sig detect.Signal
+		m   map[int32]float64
+	}{
+		{detect.SigLeaderCount, p.admin.health.leaders},
+		{detect.SigPartitionCount, p.admin.health.replicas},
+		{detect.SigNonPreferredLeaders, p.admin.health.nonPreferred},
+	} {
+		for id, n := range c.m {
+			s.Set(state.TelemetryKey{Signal: c.sig, Broker: id, Partition: -1, Origin: "admin"}, n)
+		}
+	}
 }
 
 func b2f(v bool) float64 {

@@ -27,6 +27,7 @@ type Config struct {
 	Retention    detect.RetentionConfig `yaml:"retention"`
 	HotPartition detect.HotConfig       `yaml:"hot_partition"`
 	Rebalance    detect.RebalanceConfig `yaml:"rebalance"`
+	Skew         detect.SkewConfig      `yaml:"skew"`
 	Findings     FindingsConfig         `yaml:"findings"`
 	API          APIConfig              `yaml:"api"`
 
@@ -64,6 +65,7 @@ func DefaultConfig() Config {
 		Retention:    detect.DefaultRetentionConfig(),
 		HotPartition: defaultHotConfig(),
 		Rebalance:    detect.DefaultRebalanceConfig(),
+		Skew:         detect.DefaultSkewConfig(),
 		Findings:     FindingsConfig{BookConfig: detect.DefaultBookConfig(), KeepResolved: time.Hour, MaxResolved: 10000},
 		API:          APIConfig{GRPCListen: "127.0.0.1:9470", HTTPListen: "127.0.0.1:9471"},
 
@@ -79,7 +81,7 @@ func DefaultConfig() Config {
 // Validate checks every section, naming keys.
 func (c Config) Validate() error {
 	var errs []error
-	errs = append(errs, c.Kafka.Validate(), c.Window.Validate(), c.Lag.Validate(), c.Retention.Validate(), c.HotPartition.Validate(), c.Rebalance.Validate(), c.Findings.Validate(), c.Alertmanager.Validate(), c.Telemetry.Validate(), c.Broker.Validate(), c.Store.Validate())
+	errs = append(errs, c.Kafka.Validate(), c.Window.Validate(), c.Lag.Validate(), c.Retention.Validate(), c.HotPartition.Validate(), c.Rebalance.Validate(), c.Skew.Validate(), c.Findings.Validate(), c.Alertmanager.Validate(), c.Telemetry.Validate(), c.Broker.Validate(), c.Store.Validate())
 	if c.Findings.KeepResolved <= 0 {
 		errs = append(errs, fmt.Errorf("findings.keep_resolved: must be positive, got %s", c.Findings.KeepResolved))
 	}

@@ -40,6 +40,14 @@ func demoConfig(brokers []string) Config {
 	cfg.Findings.ResolveAfter = 15 * time.Second
 	cfg.Broker.UnderReplicatedFor = 10 * time.Second
 	cfg.Broker.FillMinSpan = 20 * time.Second
+	// A two-minute window at ~2.3 s history resolution, so the sustained
+	// conditions below show within a minute.
+	cfg.Window.Span, cfg.Lag.Window = 2*time.Minute, 2*time.Minute
+	cfg.HotPartition.Sustain = 30 * time.Second
+	cfg.Retention.MinSpan = 15 * time.Second
+	cfg.Rebalance.Window = time.Minute
+	cfg.Skew.TrafficSustain = 30 * time.Second
+	cfg.Lag.AssignMinLag = 300
 	return cfg
 }
 
@@ -100,8 +108,10 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	defer s.Stop()
 	fmt.Fprintf(stdout, "kwitness demo: embedded Kafka (kfake, 3 brokers) at %s\n", strings.Join(wl.cluster.ListenAddrs(), ","))
 	fmt.Fprintf(stdout, "API: gRPC %s, HTTP http://%s (try: curl http://%s/v1/findings)\n", s.GRPCAddr, s.HTTPAddr, s.HTTPAddr)
-	fmt.Fprintf(stdout, "script: audit stalls at +%s; fraud-check is redeployed slower at +%s and fixed at +%s; billing and archiver stay healthy\n\n",
-		demoStallAt, demoDeployAt, demoRecoverAt)
+	fmt.Fprintf(stdout, "script: audit stalls at +%s; fraud-check is redeployed slower at +%s and fixed at +%s; billing, archiver and clickstream stay healthy;\n"+
+		"        clicks has a hot partition; retention deletes logs under reports and indexer; flaky rejoins every %s; one of etl's two members stalls;\n"+
+		"        broker 0 takes more traffic and replicas, broker 1 has an under-replicated episode, broker 2's disk fills and holds more data (README: the demo)\n\n",
+		demoStallAt, demoDeployAt, demoRecoverAt, demoFlakyEvery)
 	<-ctx.Done()
 	fmt.Fprintf(stdout, "\ndemo over after %s. Findings:\n", time.Since(wl.start).Round(time.Second))
 	printFindings(stdout, p.final(s))
@@ -153,7 +163,7 @@ type workload struct {
 }
 
 func startWorkload(ctx context.Context) (*workload, error) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(3), kfake.SeedTopics(6, "orders", "payments"), kfake.SeedTopics(3, "events", "archive"))
+	c, err := kfake.NewCluster(kfake.NumBrokers(3), kfake.SeedTopics(6, "orders", "payments", "clicks"), kfake.SeedTopics(3, "events", "archive", "logs"))
 	if err != nil {
 		return nil, fmt.Errorf("demo: start kfake: %w", err)
 	}
@@ -174,6 +184,10 @@ func startWorkload(ctx context.Context) (*workload, error) {
 	w.goRun(ctx, func(ctx context.Context) { produceAt(ctx, prod, "events", 50, w.sim.onProduced) })
 	for i := range 20 {
 		prod.Produce(ctx, &kgo.Record{Topic: "archive", Value: fmt.Appendf(nil, "archived-%d", i)}, w.sim.onProduced)
+	}
+	if err := w.startMoreScenarios(ctx, prod); err != nil {
+		w.Stop()
+		return nil, err
 	}
 	for _, spec := range []struct {
 		group, topic string

@@ -27,6 +27,15 @@ const (
 	demoDiskSize      = 100 << 30        // bytes
 	demoDiskStartFree = 30 << 30         // bytes free at start
 	demoDiskFillRate  = 8 << 20          // bytes/s written beyond the workload's own data
+
+	// Skews the simulated brokers report beyond the workload's own traffic:
+	// broker 0 takes more bytes in and hosts more replicas (TRAFFIC_SKEW,
+	// REPLICA_SKEW); broker 2 also holds a large backfill (DISK_SKEW).
+	demoBaseBytesIn   = 2 << 20   // bytes/s into brokers 1 and 2
+	demoHotBytesIn    = 3 << 20   // bytes/s into broker 0
+	demoBasePartBytes = 100 << 20 // log size added to each partition
+	demoBackfillBytes = 3 << 30   // an extra partition only broker 2 holds
+	demoSkewReplicas  = 14        // replicas broker 0 reports; the others report 9
 )
 
 // brokerSim serves, for each kfake broker, a jmx_exporter-format /metrics
@@ -145,12 +154,19 @@ func (s *brokerSim) jmx(id int32) string {
 			}
 			perTopic[topic] += n
 			total += n
-			line("kafka_log_log_size", float64(n), fmt.Sprintf("topic=%q", topic), fmt.Sprintf("partition=\"%d\"", p))
+			line("kafka_log_log_size", float64(n+demoBasePartBytes), fmt.Sprintf("topic=%q", topic), fmt.Sprintf("partition=\"%d\"", p))
 		}
 	}
 	s.mu.Unlock()
+	if id == demoDiskBroker { // a large backfill only this broker holds
+		line("kafka_log_log_size", demoBackfillBytes, `topic="backfill"`, `partition="0"`)
+	}
 	b.WriteString("# TYPE kafka_server_brokertopicmetrics_bytesin_total counter\n")
-	line("kafka_server_brokertopicmetrics_bytesin_total", float64(total))
+	base := float64(demoBaseBytesIn)
+	if id == 0 {
+		base = demoHotBytesIn
+	}
+	line("kafka_server_brokertopicmetrics_bytesin_total", float64(total)+base*t.Seconds())
 	for _, topic := range topics {
 		line("kafka_server_brokertopicmetrics_bytesin_total", float64(perTopic[topic]), fmt.Sprintf("topic=%q", topic))
 	}
@@ -161,6 +177,11 @@ func (s *brokerSim) jmx(id int32) string {
 	line("kafka_server_replicamanager_underreplicatedpartitions", urp)
 	line("kafka_server_replicamanager_underminisrpartitioncount", 0)
 	line("kafka_server_replicamanager_offlinereplicacount", 0)
+	replicas := 9.0
+	if id == 0 {
+		replicas = demoSkewReplicas
+	}
+	line("kafka_server_replicamanager_partitioncount", replicas)
 	shrinks := 0.0
 	if id == demoURPBroker && t >= demoURPFrom {
 		shrinks = 2

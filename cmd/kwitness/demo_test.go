@@ -58,7 +58,9 @@ func TestDemoRun(t *testing.T) {
 	}
 	defer s.Stop()
 
-	want := []string{"LAG_GROWING fraud-check", "CONSUMER_STALLED audit", "DISK_FILL_FORECAST ", "UNDER_REPLICATED "}
+	want := []string{"LAG_GROWING fraud-check", "CONSUMER_STALLED audit", "DISK_FILL_FORECAST ", "UNDER_REPLICATED ",
+		"HOT_PARTITION ", "DATA_SKIPPED reports", "RETENTION_RISK indexer", "REBALANCE_STORM flaky",
+		"CONSUMER_ASSIGNMENT_SKEW etl", "TRAFFIC_SKEW ", "REPLICA_SKEW ", "DISK_SKEW "}
 	deadline := time.Now().Add(100 * time.Second)
 	for {
 		mu.Lock()
@@ -102,7 +104,7 @@ func TestDemoRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, f := range list.Findings {
-		if g := f.Subject.Group; g == "billing" || g == "archiver" {
+		if g := f.Subject.Group; g == "billing" || g == "archiver" || g == "clickstream" {
 			t.Errorf("healthy group %s has a finding: %s", g, f.Summary)
 		}
 		for _, c := range f.Evidence {

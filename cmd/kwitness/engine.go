@@ -21,6 +21,7 @@ type engine struct {
 	lag    *detect.LagDetector
 	tel    *state.Telemetry // nil when no scrape targets are configured
 	broker *detect.BrokerDetector
+	skew   *detect.SkewDetector
 	book   *detect.Book
 
 	retention     *detect.RetentionDetector
@@ -62,7 +63,11 @@ func newEngine(cfg Config, w *state.Window, f *state.Findings, log *slog.Logger,
 	if err != nil {
 		return nil, err
 	}
-	e := &engine{window: w, lag: lag, events: state.NewEvents(1000), broker: broker, book: book, findings: f, log: log, retention: retention, hot: hot, rebalance: rebalance,
+	skew, err := detect.NewSkewDetector(cfg.Skew)
+	if err != nil {
+		return nil, err
+	}
+	e := &engine{window: w, lag: lag, events: state.NewEvents(1000), broker: broker, book: book, findings: f, log: log, retention: retention, hot: hot, rebalance: rebalance, skew: skew,
 		kick: make(chan struct{}, 1), kickTel: make(chan struct{}, 1)}
 	for _, k := range detect.KindNames() {
 		for _, st := range []detect.State{detect.StateFiring, detect.StateResolved} {
@@ -115,6 +120,7 @@ func (e *engine) judgeBrokers() {
 	in := e.tel.ClusterInput()
 	at := time.UnixMilli(in.At)
 	e.apply(at, e.book.Observe("broker", at, e.broker.Sweep(in)))
+	e.apply(at, e.book.Observe("skew", at, e.skew.Sweep(in)))
 }
 
 // judge runs the detectors on the newest snapshot and applies the events.
@@ -166,6 +172,8 @@ func (e *engine) restore(fs []detect.Finding, now time.Time) {
 			d = "hot"
 		case f.Kind == detect.KindRebalanceStorm:
 			d = "rebalance"
+		case slices.Contains(skewKinds, f.Kind):
+			d = "skew"
 		}
 		byDomain[d] = append(byDomain[d], f)
 		events = append(events, detect.Event{Type: detect.EventUpdated, Finding: f})
@@ -180,5 +188,7 @@ func (e *engine) restore(fs []detect.Finding, now time.Time) {
 		}
 	}
 }
+
+var skewKinds = []detect.Kind{detect.KindLeaderSkew, detect.KindReplicaSkew, detect.KindDiskSkew, detect.KindTrafficSkew}
 
 var lagKinds = []detect.Kind{detect.KindLagGrowing, detect.KindConsumerStalled, detect.KindConsumerStopped, detect.KindOffsetRewind}
