@@ -8,11 +8,17 @@ import (
 
 // EachTopic implements detect.TopicView: every consumed topic once, with the
 // log end offset window of each of its watched partitions (the union over
-// the groups that consume it). Windows are valid until fn returns.
+// the groups that consume it) and, when DescribeGroups reported one, the
+// assignment of one consuming group (the first by name). Windows are valid
+// until fn returns.
 func (v *View) EachTopic(fn func(t *detect.TopicInput)) {
 	parts := map[string]map[int32]uint32{} // topic → partition → end series id
+	owners := map[string]string{}          // topic → a group whose assignment is known
 	var topics []string
 	for _, e := range v.snap.Topology.GroupTopics {
+		if _, ok := owners[e.Topic]; !ok && v.snap.Groups[e.Group].Owners[e.Topic] != nil {
+			owners[e.Topic] = e.Group
+		}
 		m := parts[e.Topic]
 		if m == nil {
 			m = map[int32]uint32{}
@@ -27,6 +33,10 @@ func (v *View) EachTopic(fn func(t *detect.TopicInput)) {
 	in := &detect.TopicInput{Cluster: v.w.cluster}
 	for _, topic := range topics {
 		in.Topic, in.Partitions = topic, in.Partitions[:0]
+		in.OwnerGroup, in.Owners = owners[topic], nil
+		if g, ok := owners[topic]; ok {
+			in.Owners = v.snap.Groups[g].Owners[topic]
+		}
 		v.arena = v.arena[:0]
 		ids := parts[topic]
 		for _, p := range slices.Sorted(mapKeys(ids)) {
