@@ -261,19 +261,30 @@ func (d *LagDetector) Citations(v ConsumerView, gt *GroupTopic, j int, st Status
 	case StatusRewind:
 		notes[0] = fmt.Sprintf("committed offset went back by %d messages", r.RewindBy)
 	}
-	out := make([]Citation, 0, 2)
-	for col := ColCommitted; col <= ColEnd; col++ {
-		vals := p.Window.Committed
-		if col == ColEnd {
-			vals = p.Window.End
-		}
-		c := Summarize(p.Window.Times, vals, r.FromMs, r.ToMs, &d.scratch)
-		c.Series = v.SeriesRef(p.Series[col])
-		c.Source = Source{API: columnSource[col], SweepAt: time.UnixMilli(r.ToMs)}
-		c.Note = notes[col]
-		out = append(out, c)
+	return []Citation{
+		citeColumn(v, p, ColCommitted, r.FromMs, r.ToMs, notes[ColCommitted], &d.scratch),
+		citeColumn(v, p, ColEnd, r.FromMs, r.ToMs, notes[ColEnd], &d.scratch),
 	}
-	return out
+}
+
+// column returns one column of the window.
+func (w PartitionWindow) column(col Column) []int64 {
+	switch col {
+	case ColEnd:
+		return w.End
+	case ColStart:
+		return w.Start
+	}
+	return w.Committed
+}
+
+// citeColumn cites one column of partition p over [from, to] (Unix ms).
+func citeColumn(v ConsumerView, p *PartitionInput, col Column, from, to int64, note string, s *LagScratch) Citation {
+	c := Summarize(p.Window.Times, p.Window.column(col), from, to, s)
+	c.Series = v.SeriesRef(p.Series[col])
+	c.Source = Source{API: columnSource[col], SweepAt: time.UnixMilli(to)}
+	c.Note = note
+	return c
 }
 
 // Summarize computes a citation's numbers for the samples of one column in

@@ -378,19 +378,10 @@ func (d *RetentionDetector) citations(v ConsumerView, p *PartitionInput, r Reten
 	default:
 		notes[ColStart] = "log start offset: did not advance in the window; forecast from " + r.Method
 	}
-	out := make([]Citation, 0, 2)
-	for _, col := range [...]Column{ColStart, ColCommitted} {
-		vals := p.Window.Start
-		if col == ColCommitted {
-			vals = p.Window.Committed
-		}
-		c := Summarize(p.Window.Times, vals, r.FromMs, r.ToMs, &d.scratch)
-		c.Series = v.SeriesRef(p.Series[col])
-		c.Source = Source{API: columnSource[col], SweepAt: time.UnixMilli(r.ToMs)}
-		c.Note = notes[col]
-		out = append(out, c)
+	return []Citation{
+		citeColumn(v, p, ColStart, r.FromMs, r.ToMs, notes[ColStart], &d.scratch),
+		citeColumn(v, p, ColCommitted, r.FromMs, r.ToMs, notes[ColCommitted], &d.scratch),
 	}
-	return out
 }
 
 // facts describes the worst partition, the totals and the configuration.
