@@ -10,7 +10,8 @@ import "slices"
 //
 // xs and ys have equal length; pairs with equal x are skipped. scratch is
 // reused to avoid allocation and may be nil; its order on return is
-// unspecified. It returns 0 and false when fewer than two usable pairs exist.
+// unspecified. It returns 0 and false when no usable pair exists (fewer than
+// two points, or all x equal).
 func RobustSlope(xs, ys []float64, scratch []float64) (slope float64, ok bool, buf []float64) {
 	n := len(xs)
 	h := (n + 1) / 2
@@ -29,9 +30,6 @@ func RobustSlope(xs, ys []float64, scratch []float64) (slope float64, ok bool, b
 		return 0, false, buf
 	}
 	if len(buf) == 1 {
-		if n < 2 {
-			return 0, false, buf
-		}
 		return buf[0], true, buf
 	}
 	// The median by selection, not a full sort; NaN slopes keep the sorted

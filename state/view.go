@@ -16,7 +16,6 @@ type View struct {
 	histT  []int64
 	histLo uint64
 	recT   []int64
-	recLo  uint64
 	gt     detect.GroupTopic
 	cur    *TopicEntry // the entry gt was filled from
 	times0 []int64     // merged times without skips, shared by partitions
@@ -29,7 +28,7 @@ type View struct {
 func (w *Window) View() *View {
 	v := &View{w: w, snap: w.snap.Load()}
 	v.histT, v.histLo = w.history.ReadTimes(v.snap.History, nil)
-	v.recT, v.recLo = w.recent.ReadTimes(v.snap.Recent, nil)
+	v.recT, _ = w.recent.ReadTimes(v.snap.Recent, nil)
 	return v
 }
 
