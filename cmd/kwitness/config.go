@@ -47,7 +47,12 @@ type Config struct {
 type FindingsConfig struct {
 	detect.BookConfig `yaml:",inline"`
 	KeepResolved      time.Duration `yaml:"keep_resolved"` // default 1h
-	MaxResolved       int           `yaml:"max_resolved"`  // default 10000
+	// SlowEvery is how often the detectors that read every partition's whole
+	// window run (retention risk, hot partitions): the log start moves by
+	// whole segments and hot partitions must be sustained, so they need not
+	// run every sweep. Default 30s.
+	SlowEvery   time.Duration `yaml:"slow_every"`
+	MaxResolved int           `yaml:"max_resolved"` // default 10000
 }
 
 // APIConfig holds the listeners.
@@ -66,7 +71,7 @@ func DefaultConfig() Config {
 		HotPartition: defaultHotConfig(),
 		Rebalance:    detect.DefaultRebalanceConfig(),
 		Skew:         detect.DefaultSkewConfig(),
-		Findings:     FindingsConfig{BookConfig: detect.DefaultBookConfig(), KeepResolved: time.Hour, MaxResolved: 10000},
+		Findings:     FindingsConfig{BookConfig: detect.DefaultBookConfig(), KeepResolved: time.Hour, MaxResolved: 10000, SlowEvery: 30 * time.Second},
 		API:          APIConfig{GRPCListen: "127.0.0.1:9470", HTTPListen: "127.0.0.1:9471"},
 
 		DataDir:   "kwitness-data",
@@ -84,6 +89,9 @@ func (c Config) Validate() error {
 	errs = append(errs, c.Kafka.Validate(), c.Window.Validate(), c.Lag.Validate(), c.Retention.Validate(), c.HotPartition.Validate(), c.Rebalance.Validate(), c.Skew.Validate(), c.Findings.Validate(), c.Alertmanager.Validate(), c.Telemetry.Validate(), c.Broker.Validate(), c.Store.Validate())
 	if c.Findings.KeepResolved <= 0 {
 		errs = append(errs, fmt.Errorf("findings.keep_resolved: must be positive, got %s", c.Findings.KeepResolved))
+	}
+	if c.Findings.SlowEvery <= 0 {
+		errs = append(errs, fmt.Errorf("findings.slow_every: must be positive, got %s", c.Findings.SlowEvery))
 	}
 	if c.Findings.MaxResolved < 0 {
 		errs = append(errs, fmt.Errorf("findings.max_resolved: must be ≥ 0, got %d", c.Findings.MaxResolved))

@@ -48,6 +48,7 @@ func demoConfig(brokers []string) Config {
 	cfg.Rebalance.Window = time.Minute
 	cfg.Skew.TrafficSustain = 30 * time.Second
 	cfg.Lag.AssignMinLag = 300
+	cfg.Findings.SlowEvery = 5 * time.Second
 	return cfg
 }
 

@@ -26,6 +26,7 @@ type engine struct {
 
 	retention     *detect.RetentionDetector
 	lastRetention time.Time
+	slowEvery     time.Duration // cadence of the retention and hot-partition detectors
 	hot           *detect.HotDetector
 	rebalance     *detect.RebalanceDetector
 	events        *state.Events                       // reported deploy events
@@ -67,7 +68,7 @@ func newEngine(cfg Config, w *state.Window, f *state.Findings, log *slog.Logger,
 	if err != nil {
 		return nil, err
 	}
-	e := &engine{window: w, lag: lag, events: state.NewEvents(1000), broker: broker, book: book, findings: f, log: log, retention: retention, hot: hot, rebalance: rebalance, skew: skew,
+	e := &engine{window: w, lag: lag, events: state.NewEvents(1000), slowEvery: cfg.Findings.SlowEvery, broker: broker, book: book, findings: f, log: log, retention: retention, hot: hot, rebalance: rebalance, skew: skew,
 		kick: make(chan struct{}, 1), kickTel: make(chan struct{}, 1)}
 	for _, k := range detect.KindNames() {
 		for _, st := range []detect.State{detect.StateFiring, detect.StateResolved} {

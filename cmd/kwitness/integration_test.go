@@ -393,7 +393,7 @@ func TestPartialSweepFailure(t *testing.T) {
 // committed offset) before the group read them is DATA_SKIPPED, critical,
 // citing the log start and committed offsets.
 func TestDataSkipped(t *testing.T) {
-	r := newRig(t, "short")
+	r := newRigWith(t, func(c *Config) { c.Findings.SlowEvery = 5 * time.Second }, "short")
 	r.produce("short", 300)
 	r.commit("skip-group", "short", func(_, _ int64) int64 { return 10 })
 	for range 3 {
@@ -427,6 +427,7 @@ func TestDataSkipped(t *testing.T) {
 func TestHotPartition(t *testing.T) {
 	r := newRigWith(t, func(c *Config) {
 		c.HotPartition.Sustain, c.Window.Span, c.Lag.Window = 30*time.Second, time.Minute, time.Minute
+		c.Findings.SlowEvery = 5 * time.Second
 	}, "skewed", "even")
 	hotWriter := r.client(kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	for range 60 {

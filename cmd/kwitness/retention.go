@@ -8,15 +8,10 @@ import (
 	"github.com/kwitness/kwitness/detect"
 )
 
-// retentionEvery is how often the retention detector runs: the log start
-// offset moves by whole segments, so once every few sweeps is plenty, and it
-// reads every partition's whole window (log start offsets included).
-const retentionEvery = 5 * time.Second
-
 // judgeRetention runs the retention and hot-partition detectors when due
 // (both read whole windows; neither needs a per-second cadence).
 func (e *engine) judgeRetention(v detect.ConsumerView, at time.Time) {
-	if e.retention == nil || at.Sub(e.lastRetention) < retentionEvery {
+	if e.retention == nil || at.Sub(e.lastRetention) < e.slowEvery {
 		return
 	}
 	e.lastRetention = at
