@@ -74,7 +74,8 @@ func newEngine(cfg Config, w *state.Window, f *state.Findings, log *slog.Logger,
 		for _, st := range []detect.State{detect.StateFiring, detect.StateResolved} {
 			q := state.FindingFilter{Kinds: []detect.Kind{detect.Kind(k)}, States: []detect.State{st}, Broker: -1}
 			set.NewGauge(fmt.Sprintf(`kwitness_findings{kind=%q,state=%q}`, k, st), func() float64 {
-				return float64(len(f.List(q)))
+				_, n := f.Page(q, nil, 0) // counts without copying findings
+				return float64(n)
 			})
 		}
 	}
@@ -149,9 +150,17 @@ func (e *engine) apply(at time.Time, events []detect.Event) {
 	}
 	for _, ev := range events {
 		e.log.Info("finding "+ev.Type.String(), "kind", ev.Finding.Kind, "id", ev.Finding.ID, "summary", ev.Finding.Summary)
-		if e.notify != nil {
-			e.notify(ev)
-		}
+	}
+	e.tell(events)
+}
+
+// tell hands events to the notifier, if any.
+func (e *engine) tell(events []detect.Event) {
+	if e.notify == nil {
+		return
+	}
+	for _, ev := range events {
+		e.notify(ev)
 	}
 }
 
@@ -183,11 +192,7 @@ func (e *engine) restore(fs []detect.Finding, now time.Time) {
 		e.book.Restore(d, list, now)
 	}
 	e.findings.Apply(now, events)
-	for _, ev := range events {
-		if e.notify != nil {
-			e.notify(ev)
-		}
-	}
+	e.tell(events)
 }
 
 var skewKinds = []detect.Kind{detect.KindLeaderSkew, detect.KindReplicaSkew, detect.KindDiskSkew, detect.KindTrafficSkew}
