@@ -1,6 +1,7 @@
 package scrape
 
 import (
+	"bytes"
 	"compress/gzip"
 	"context"
 	"errors"
@@ -220,12 +221,16 @@ func TestScrapeFailures(t *testing.T) {
 	}, Options{}, "timeout", nil)
 	// 11. A gzip bomb: 10 MB of text in a few KB on the wire. The limit applies
 	// after the transport's transparent decompression.
+	// Compressed once here: compressing 10 MB per request under -race on a
+	// loaded machine could outlast the 1 s scrape timeout.
+	var bomb bytes.Buffer
+	zw := gzip.NewWriter(&bomb)
+	_, _ = zw.Write([]byte(big))
+	_ = zw.Close()
 	f("gzip bomb", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		w.Header().Set("Content-Encoding", "gzip")
-		zw := gzip.NewWriter(w)
-		_, _ = zw.Write([]byte(big))
-		_ = zw.Close()
+		_, _ = w.Write(bomb.Bytes())
 	}, Options{MaxBytes: 4 << 20}, "too_large", func(err error) bool { return errors.As(err, &tl) && tl.Size == -1 })
 	// 12. Connection closed before the declared Content-Length.
 	f("truncated body", func(w http.ResponseWriter, _ *http.Request) {
