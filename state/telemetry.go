@@ -37,12 +37,11 @@ type Telemetry struct {
 	recent  *Ring
 	history *Ring
 	snap    atomic.Pointer[TelemetrySnapshot]
-	catalog atomic.Pointer[[]*[blockSeries]TelemetryKey]
+	catalog *catalog[TelemetryKey]
 	sources atomic.Pointer[map[int32]string] // broker → scrape source, for citations
 
-	ids      map[TelemetryKey]uint32 // writer only
-	vals     []int64                 // writer only
-	lastHist int64                   // writer only
+	vals     []int64 // writer only
+	lastHist int64   // writer only
 }
 
 // TelemetrySnapshot is one published sweep of broker telemetry.
@@ -72,28 +71,19 @@ func NewTelemetry(cfg WindowConfig, cluster string) (*Telemetry, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	t := &Telemetry{cfg: cfg, cluster: cluster, recent: NewRing(cfg.Recent + 1), history: NewRing(cfg.Points), ids: map[TelemetryKey]uint32{}}
-	t.catalog.Store(&[]*[blockSeries]TelemetryKey{})
+	t := &Telemetry{cfg: cfg, cluster: cluster, recent: NewRing(cfg.Recent + 1), history: NewRing(cfg.Points), catalog: newCatalog[TelemetryKey]()}
 	t.snap.Store(&TelemetrySnapshot{Brokers: map[int32]BrokerContext{}})
 	return t, nil
 }
 
 // register returns the id of k, adding it if new. Writer only.
 func (t *Telemetry) register(k TelemetryKey) uint32 {
-	if id, ok := t.ids[k]; ok {
-		return id
+	id, added := t.catalog.add(k)
+	if added {
+		t.recent.Grow(t.catalog.len())
+		t.history.Grow(t.catalog.len())
+		t.vals = append(t.vals, detect.Gap)
 	}
-	id := uint32(len(t.ids))
-	t.ids[k] = id
-	cat := *t.catalog.Load()
-	if int(id)/blockSeries >= len(cat) {
-		cat = append(slices.Clone(cat), new([blockSeries]TelemetryKey))
-	}
-	cat[id/blockSeries][id%blockSeries] = k
-	t.catalog.Store(&cat)
-	t.recent.Grow(len(t.ids))
-	t.history.Grow(len(t.ids))
-	t.vals = append(t.vals, detect.Gap)
 	return id
 }
 
@@ -133,7 +123,7 @@ func (t *Telemetry) Commit(s *TelemetrySweep) {
 	}
 	next := s.snap
 	next.At, next.Sweeps = s.at, next.Sweeps+1
-	next.Recent, next.History, next.Series = t.recent.Head(), t.history.Head(), len(t.ids)
+	next.Recent, next.History, next.Series = t.recent.Head(), t.history.Head(), t.catalog.len()
 	t.snap.Store(&next)
 }
 
@@ -221,13 +211,12 @@ func (t *Telemetry) ClusterInput() detect.ClusterInput {
 	for id := range snap.Brokers {
 		broker(id)
 	}
-	cat := *t.catalog.Load()
 	sigs := map[int32]map[detect.Signal]*byOrigin[detect.SignalWindow]{}
 	dirs := map[int32]map[string]*byOrigin[detect.LogDir]{}
 	lat := map[int32]map[string]*detect.RequestLatency{}
 	cluster := map[detect.Signal]detect.SignalWindow{}
 	for id := 0; id < snap.Series; id++ {
-		k := cat[id/blockSeries][id%blockSeries]
+		k := t.catalog.key(uint32(id))
 		w := t.window(snap, uint32(id), histT, recT)
 		w.Ref, w.Source = t.Ref(k), sourceOf(k, snap)
 		switch {

@@ -18,9 +18,8 @@ type TelemetryPoint struct {
 // Broker telemetry is not in the store: only the window's span is kept.
 func (t *Telemetry) Query(ref detect.SeriesRef, from, to int64) ([]TelemetryPoint, bool) {
 	snap := t.snap.Load()
-	cat := *t.catalog.Load()
 	for id := 0; id < snap.Series; id++ {
-		k := cat[id/blockSeries][id%blockSeries]
+		k := t.catalog.key(uint32(id))
 		if !reflect.DeepEqual(t.Ref(k), ref) {
 			continue
 		}

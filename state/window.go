@@ -3,7 +3,6 @@ package state
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -138,10 +137,9 @@ type Window struct {
 	recent  *Ring
 	history *Ring
 	snap    atomic.Pointer[Snapshot]
-	catalog atomic.Pointer[[]*[blockSeries]SeriesKey]
+	catalog *catalog[SeriesKey]
 
 	// Writer-owned state.
-	ids      map[SeriesKey]uint32
 	vals     []int64
 	lastHist int64
 }
@@ -155,9 +153,8 @@ func NewWindow(cfg WindowConfig, cluster string) (*Window, error) {
 		cfg: cfg, cluster: cluster,
 		recent:  NewMarkedRing(cfg.Recent + 1),
 		history: NewRing(cfg.Points),
-		ids:     map[SeriesKey]uint32{},
+		catalog: newCatalog[SeriesKey](),
 	}
-	w.catalog.Store(&[]*[blockSeries]SeriesKey{})
 	w.snap.Store(&Snapshot{Topology: &Topology{}, Groups: map[string]detect.GroupContext{}})
 	return w, nil
 }
@@ -168,20 +165,10 @@ func (w *Window) Cluster() string { return w.cluster }
 // Register returns the id of a series, adding it to the catalog if new.
 // Writer only.
 func (w *Window) Register(k SeriesKey) uint32 {
-	if id, ok := w.ids[k]; ok {
-		return id
-	}
-	id := uint32(len(w.ids))
-	w.ids[k] = id
-	cat := *w.catalog.Load()
-	if int(id)/blockSeries >= len(cat) {
-		cat = append(slices.Clone(cat), new([blockSeries]SeriesKey))
-	}
-	cat[id/blockSeries][id%blockSeries] = k
-	w.catalog.Store(&cat)
-	w.recent.Grow(len(w.ids))
-	w.history.Grow(len(w.ids))
-	for len(w.vals) < len(w.ids) {
+	id, added := w.catalog.add(k)
+	if added {
+		w.recent.Grow(w.catalog.len())
+		w.history.Grow(w.catalog.len())
 		w.vals = append(w.vals, detect.Gap)
 	}
 	return id
@@ -189,8 +176,7 @@ func (w *Window) Register(k SeriesKey) uint32 {
 
 // Lookup returns the id of a registered series. Writer only.
 func (w *Window) Lookup(k SeriesKey) (uint32, bool) {
-	id, ok := w.ids[k]
-	return id, ok
+	return w.catalog.lookup(k)
 }
 
 // BuildTopology registers the series of specs and returns their topology.
@@ -250,7 +236,7 @@ func (w *Window) Commit(s *Sweep) {
 	w.snap.Store(&Snapshot{
 		At: s.at, Sweeps: prev.Sweeps + 1,
 		Recent: w.recent.Head(), History: w.history.Head(),
-		Series: len(w.ids), Topology: s.topology, Groups: s.groups,
+		Series: w.catalog.len(), Topology: s.topology, Groups: s.groups,
 	})
 }
 
@@ -263,8 +249,7 @@ func (w *Window) Key(id uint32) (SeriesKey, bool) {
 	if int(id) >= w.snap.Load().Series {
 		return SeriesKey{}, false
 	}
-	cat := *w.catalog.Load()
-	return cat[id/blockSeries][id%blockSeries], true
+	return w.catalog.key(id), true
 }
 
 // Ref returns the citation reference of series id.
