@@ -103,11 +103,14 @@ func (d *LagDetector) Sweep(v ConsumerView) SweepResult {
 		key := subjectOf(gt, nil).Key()
 		res.Present[key] = true
 		d.evaluateLazy(v, gt) // rates are needed only for cited partitions
-		if !d.anyKnown() {
-			return
+		seen := d.statuses()
+		if seen&^(1<<StatusUnknown) == 0 {
+			return // nothing known
 		}
 		res.Observed[key] = true
-		res.Candidates = d.appendCandidates(res.Candidates, v, gt)
+		if seen&^(1<<StatusUnknown|1<<StatusOK) != 0 {
+			res.Candidates = d.appendCandidates(res.Candidates, v, gt, seen)
+		}
 		if c, ok := d.assignmentCandidate(v, gt); ok {
 			res.Candidates = append(res.Candidates, c)
 		}
@@ -143,7 +146,7 @@ func (d *LagDetector) evaluateLazy(v ConsumerView, gt *GroupTopic) {
 	d.results = d.results[:0]
 	for j := range gt.Partitions {
 		if !loaded(gt, j) {
-			if r, ok := fastVerdict(d.cfg, lv.Summary(gt, j, d.cfg.Window), gt.Context); ok {
+			if r, ok := fastVerdict(d.cfg, lv.Summary(gt, j, &d.cfg), gt.Context); ok {
 				d.results = append(d.results, r)
 				continue
 			}
@@ -160,18 +163,22 @@ func (d *LagDetector) evaluate(gt *GroupTopic, allRates bool) {
 	}
 }
 
-func (d *LagDetector) anyKnown() bool {
-	for _, r := range d.results {
-		if r.Status != StatusUnknown {
-			return true
-		}
+// statuses returns the set of statuses in d.results, bit 1<<Status each.
+func (d *LagDetector) statuses() uint32 {
+	var seen uint32
+	for i := range d.results {
+		seen |= 1 << d.results[i].Status
 	}
-	return false
+	return seen
 }
 
-// appendCandidates adds one candidate per non-OK status present in gt.
-func (d *LagDetector) appendCandidates(dst []Candidate, v ConsumerView, gt *GroupTopic) []Candidate {
+// appendCandidates adds one candidate per non-OK status present in gt; seen
+// is d.statuses().
+func (d *LagDetector) appendCandidates(dst []Candidate, v ConsumerView, gt *GroupTopic, seen uint32) []Candidate {
 	for st := StatusLagGrowing; st <= StatusRewind; st++ {
+		if seen&(1<<st) == 0 {
+			continue
+		}
 		d.cited = d.cited[:0]
 		for i, r := range d.results {
 			if r.Status == st {
@@ -324,6 +331,9 @@ func (d *LagDetector) facts(gt *GroupTopic, j int, total int64, n int) []Fact {
 		{Name: "partitions_affected", Value: float64(n), Unit: "partitions"},
 		{Name: "worst_partition", Value: float64(gt.Partitions[j].Partition)},
 		{Name: "worst_partition_lag", Value: float64(r.Lag), Unit: "messages"},
+		{Name: "worst_partition_lag_first", Value: float64(r.LagFirst), Unit: "messages"},
+		{Name: "worst_partition_lag_trough", Value: float64(r.LagTrough), Unit: "messages",
+			Text: "smallest lag over the newest lag.trough_span"},
 		{Name: "lag_growth_rate", Value: r.LagSlope, Unit: "messages/s"},
 		{Name: "consume_rate", Value: r.ConsumeRate, Unit: "messages/s"},
 		{Name: "produce_rate", Value: r.ProduceRate, Unit: "messages/s"},
@@ -347,6 +357,7 @@ func (d *LagDetector) facts(gt *GroupTopic, j int, total int64, n int) []Fact {
 		Fact{Name: "config.lag.stall_after", Value: d.cfg.StallAfter.Seconds(), Unit: "s"},
 		Fact{Name: "config.lag.stop_after", Value: d.cfg.StopAfter.Seconds(), Unit: "s"},
 		Fact{Name: "config.lag.min_growth", Value: float64(d.cfg.MinGrowth), Unit: "messages"},
+		Fact{Name: "config.lag.trough_span", Value: d.cfg.TroughSpan.Seconds(), Unit: "s"},
 	)
 }
 

@@ -27,9 +27,13 @@ import (
 //   - LAG_GROWING: the consumer still commits (committed advanced in the
 //     window), the window spans at least MinSpan (default 30 s), the robust
 //     slope of lag is positive, and both the fitted growth (slope × span) and
-//     the observed growth (last − first lag) reach MinGrowth (default 100
-//     messages). Worst case: max(MinSpan, 2 × MinGrowth / growth rate) + one
-//     poll interval (+ OpenAfter); 31 s for a lag growing ≥ 7 messages/s.
+//     the observed growth reach MinGrowth (default 100 messages). The
+//     observed growth is the trough − first lag, where the trough is the
+//     smallest lag over the newest TroughSpan (default 6 s): a consumer that
+//     commits every 5 s shows a sawtooth lag whose peaks are not growth, and
+//     its trough is where it last caught up. Worst case: max(MinSpan,
+//     2 × MinGrowth / growth rate) + TroughSpan + one poll interval
+//     (+ OpenAfter); 37 s for a lag growing ≥ 7 messages/s.
 //   - OK otherwise. An idle topic with zero lag is OK, never STOPPED: every
 //     non-OK status except REWIND needs lag > 0.
 //   - UNKNOWN when the newest sweep has no committed or end offset for the
@@ -89,6 +93,10 @@ type LagConfig struct {
 	StopAfter  time.Duration `yaml:"stop_after"`  // default 60s
 	MinSpan    time.Duration `yaml:"min_span"`    // default 30s
 	MinGrowth  int64         `yaml:"min_growth"`  // messages; default 100
+	// TroughSpan: LAG_GROWING compares the smallest lag over this newest
+	// span with the window's first lag; default 6s, one Kafka consumer
+	// auto.commit.interval.ms (5 s) plus a poll.
+	TroughSpan time.Duration `yaml:"trough_span"`
 	// DeployWindow: a membership change this long before the onset of
 	// LAG_GROWING or CONSUMER_STALLED is reported with it; default 5m.
 	DeployWindow time.Duration `yaml:"deploy_window"`
@@ -110,6 +118,7 @@ func DefaultLagConfig() LagConfig {
 		StopAfter:  60 * time.Second,
 		MinSpan:    30 * time.Second,
 		MinGrowth:  100,
+		TroughSpan: 6 * time.Second,
 
 		DeployWindow: 5 * time.Minute,
 		DeploySlack:  15 * time.Second,
@@ -131,6 +140,7 @@ func (c LagConfig) Validate() error {
 	pos("stall_after", c.StallAfter)
 	pos("stop_after", c.StopAfter)
 	pos("min_span", c.MinSpan)
+	pos("trough_span", c.TroughSpan)
 	pos("deploy_window", c.DeployWindow)
 	if c.AssignLagShare <= 0.5 || c.AssignLagShare > 1 {
 		errs = append(errs, fmt.Errorf("lag.assign_lag_share: must be in (0.5, 1], got %g", c.AssignLagShare))
@@ -200,6 +210,7 @@ type PartitionLag struct {
 	StuckForMs     int64   // how long it has not moved while lag > 0, ms
 	RewindBy       int64   // messages the committed offset went back by (REWIND)
 	LagFirst       int64   // lag at the first sample of the window
+	LagTrough      int64   // smallest lag over the newest TroughSpan of the window
 	FromMs, ToMs   int64   // the window judged
 	Points         int     // samples with both offsets present
 }
@@ -233,6 +244,7 @@ func evaluatePartition(cfg LagConfig, w PartitionWindow, g GroupContext, s *LagS
 	first := collect(w, from, r.ToMs, s)
 	r.FromMs, r.Points = w.Times[first], len(s.xs)
 	r.LagFirst = int64(s.lag[0])
+	r.LagTrough = troughLag(w, max(from, r.ToMs-cfg.TroughSpan.Milliseconds()), last)
 
 	maxC, unchangedSince, stuckSince := scanCommitted(w, first, last)
 	r.UnchangedForMs, r.StuckForMs = r.ToMs-unchangedSince, r.ToMs-stuckSince
@@ -281,7 +293,7 @@ func classifyLagging(cfg LagConfig, r *PartitionLag, g GroupContext, s *LagScrat
 	com := s.com
 	committing := len(com) > 1 && com[len(com)-1] > com[0]
 	growth := float64(cfg.MinGrowth)
-	if !committing || span < cfg.MinSpan.Seconds() || float64(r.Lag-r.LagFirst) < growth {
+	if !committing || span < cfg.MinSpan.Seconds() || float64(r.LagTrough-r.LagFirst) < growth {
 		return StatusOK, false
 	}
 	r.LagSlope, _, s.buf = RobustSlope(s.xs, s.lag, s.buf) // committing: ≥ 2 samples
@@ -342,6 +354,18 @@ func scanCommitted(w PartitionWindow, first, last int) (maxC, unchangedSince, st
 		}
 	}
 	return maxC, unchangedSince, stuckSince
+}
+
+// troughLag is the smallest lag over the samples of w[:last+1] at or after
+// from with both offsets present; w's newest sample (last) is present.
+func troughLag(w PartitionWindow, from int64, last int) int64 {
+	trough := lagOf(w.End[last], w.Committed[last])
+	for i := last - 1; i >= 0 && w.Times[i] >= from; i-- {
+		if c, e := w.Committed[i], w.End[i]; c != Gap && e != Gap {
+			trough = min(trough, lagOf(e, c))
+		}
+	}
+	return trough
 }
 
 func lagOf(end, committed int64) int64 {

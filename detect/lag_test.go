@@ -105,6 +105,38 @@ func TestEvaluatePartitionTable(t *testing.T) {
 		}
 		return 50 * int64(i)
 	}), stable, StatusOK)
+	// 20: auto-commit every 5 s at 60 % of the produce rate: the sawtooth's
+	// troughs rise, LAG_GROWING.
+	f(20, "growing sawtooth", win(120, steps(60, 5), rate(0, 100)), stable, StatusLagGrowing)
+	// 21: a fast sawtooth (amplitude 4,000 ≫ MinGrowth) judged at a peak,
+	// its first sample a trough: OK, the newest trough is 0.
+	f(21, "sawtooth at a peak", win(125, steps(1000, 5), rate(0, 1000)), stable, StatusOK)
+}
+
+// TestLagTrough: the trough is the smallest lag over the newest TroughSpan,
+// gaps skipped, and it alone (not the newest lag) is compared with the
+// first lag.
+func TestLagTrough(t *testing.T) {
+	cfg := DefaultLagConfig()
+	var s LagScratch
+	// Commits every 5 sweeps: lag at sweep i is 100 × (i mod 5).
+	w := win(125, steps(100, 5), rate(0, 100))
+	got := EvaluatePartition(cfg, w, stable, &s)
+	if got.Lag != 400 || got.LagTrough != 0 || got.LagFirst != 0 {
+		t.Fatalf("lag %d trough %d first %d, want 400 0 0", got.Lag, got.LagTrough, got.LagFirst)
+	}
+	// The trough sample (sweep 120) is a gap. Sweeps 118..124 lie within
+	// 6 s, lags 300, 400, gap, 100, 200, 300, 400: the trough is 100.
+	w.Committed[120] = Gap
+	got = EvaluatePartition(cfg, w, stable, &s)
+	if got.LagTrough != 100 {
+		t.Fatalf("trough with a gap: %d, want 100 (sweep 121)", got.LagTrough)
+	}
+	// A shorter span sees only the newest two sweeps (300, 400).
+	cfg.TroughSpan = time.Second
+	if got = EvaluatePartition(cfg, w, stable, &s); got.LagTrough != 300 {
+		t.Fatalf("trough over 1s: %d, want 300", got.LagTrough)
+	}
 }
 
 func TestEvaluatePartitionNumbers(t *testing.T) {

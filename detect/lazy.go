@@ -13,8 +13,9 @@ import "time"
 // LazyView is a ConsumerView that fills partition windows on demand.
 type LazyView interface {
 	ConsumerView
-	// Summary describes partition j of gt for a lag window of length window.
-	Summary(gt *GroupTopic, j int, window time.Duration) PartitionSummary
+	// Summary describes partition j of gt as judged with cfg (its Window,
+	// TroughSpan and MinGrowth).
+	Summary(gt *GroupTopic, j int, cfg *LagConfig) PartitionSummary
 	// Load fills gt.Partitions[j].Window, all columns. Loading twice is
 	// harmless.
 	Load(gt *GroupTopic, j int)
@@ -31,9 +32,15 @@ type PartitionSummary struct {
 	// last moved (or lag was 0).
 	StuckForMs int64
 	StuckKnown bool
+	// TroughLag is EvaluatePartition's LagTrough; Gap when the view could
+	// not tell (the newest sweeps it holds do not cover the trough span) or
+	// did not need to (no lag, a possible decrease, or an unknown stuck time
+	// decide without it).
+	TroughLag int64
 	// FirstLag is the lag at the window's first sample with both offsets
-	// present; Gap when the view could not tell or did not need to (no lag,
-	// a possible decrease, or an unknown stuck time decide without it).
+	// present; Gap when the view could not tell or did not need to: also
+	// when TroughLag < MinGrowth, since FirstLag ≥ 0 then cannot make the
+	// growth reach MinGrowth.
 	FirstLag int64
 	// NoDecrease: the committed offset did not decrease between consecutive
 	// sweeps within the window (and was never incomparable across a gap).
@@ -67,7 +74,7 @@ func fastVerdict(cfg LagConfig, s PartitionSummary, g GroupContext) (PartitionLa
 	if r.Lag == 0 {
 		return r, true
 	}
-	if !s.StuckKnown || s.FirstLag == Gap {
+	if !s.StuckKnown || s.TroughLag == Gap {
 		return r, false
 	}
 	stuck := time.Duration(s.StuckForMs) * time.Millisecond
@@ -77,9 +84,9 @@ func fastVerdict(cfg LagConfig, s PartitionSummary, g GroupContext) (PartitionLa
 	if (!g.Known || g.Members > 0) && stuck >= cfg.StallAfter {
 		return r, false
 	}
-	if r.Lag-s.FirstLag >= cfg.MinGrowth { // may be growing: judge the slope
-		return r, false
+	if s.TroughLag >= cfg.MinGrowth && (s.FirstLag == Gap || s.TroughLag-s.FirstLag >= cfg.MinGrowth) {
+		return r, false // may be growing: judge the slope
 	}
-	r.StuckForMs, r.LagFirst = s.StuckForMs, s.FirstLag
+	r.StuckForMs, r.LagFirst, r.LagTrough = s.StuckForMs, s.FirstLag, s.TroughLag
 	return r, true
 }

@@ -12,8 +12,15 @@ import (
 const blockSeries = 4096
 
 // Ring is a fixed number of sweep slots: one shared timestamp per slot and,
-// per series, one value per slot, laid out series-major in flat blocks of
-// atomics (struct of arrays, no per-sample pointers).
+// per series, one value per slot, in flat blocks of atomics (struct of
+// arrays, no per-sample pointers). Within a block, series are grouped in
+// lanes of L (1 or 8): the L values of one group at one slot are adjacent,
+// and a group's slots follow each other. L = 1 is series-major: reading a
+// series' whole row touches slots × 8 B in one run, and publishing a sweep
+// touches one cache line per series. L = 8 puts a group's values of one
+// sweep in one 64 B cache line: publishing touches one line per 8 series,
+// and a series' row is spread over slots lines shared with its 7
+// neighbours (cheap for a scan in id order, costlier for one series alone).
 //
 // Concurrency: exactly one writer (Publish, Grow); any number of readers. A
 // reader never blocks the writer. A slot is valid for readers once the sweep
@@ -22,6 +29,7 @@ const blockSeries = 4096
 // tell which of them may have been overwritten meanwhile (see ReadSeries).
 type Ring struct {
 	slots  int
+	shift  uint          // log2 of the lane width L
 	marked bool          // keeps a decrease mark per series (see Mark)
 	head   atomic.Uint64 // sweeps fully written
 	times  []atomic.Int64
@@ -29,7 +37,7 @@ type Ring struct {
 }
 
 type valueBlock struct {
-	v    []atomic.Int64 // blockSeries × slots; series s, slot k at s*slots+k
+	v    []atomic.Int64 // blockSeries × slots; series s, slot k at Ring.index(s, k)
 	mark []atomic.Int64 // per series: see Ring.Mark; nil unless marked
 }
 
@@ -42,11 +50,20 @@ func NewRing(slots int) *Ring {
 
 // NewMarkedRing returns a ring that also keeps, per series, the time of the
 // newest sweep at which its value decreased or could not be compared with
-// the previous sweep's (see Mark). It costs 8 B per series.
+// the previous sweep's (see Mark). It costs 8 B per series. Its series are
+// grouped in lanes of 8 (see Ring): it suits a ring published every sweep
+// and read in id order.
 func NewMarkedRing(slots int) *Ring {
 	r := NewRing(slots)
 	r.marked = true
+	r.shift = 3
 	return r
+}
+
+// index is the position of series s (within its block) at slot k.
+func (r *Ring) index(s, k int) int {
+	mask := 1<<r.shift - 1
+	return ((s>>r.shift)*r.slots+k)<<r.shift + s&mask
 }
 
 // Mark returns the Unix ms of the newest sweep at which series id's value was
@@ -70,7 +87,7 @@ func (r *Ring) ReadAt(h, k uint64, id uint32) (int64, bool) {
 	if k >= h || k < oldest(h, r.slots) || bi >= len(blocks) {
 		return detect.Gap, false
 	}
-	v := blocks[bi].v[(int(id)%blockSeries)*r.slots+int(k%uint64(r.slots))].Load()
+	v := blocks[bi].v[r.index(int(id)%blockSeries, int(k%uint64(r.slots)))].Load()
 	return v, k >= oldest(r.head.Load(), r.slots)
 }
 
@@ -111,25 +128,25 @@ func (r *Ring) Publish(ts int64, vals []int64) {
 	h := r.head.Load()
 	slot := int(h % uint64(r.slots))
 	blocks := *r.blocks.Load()
-	back := (r.slots - 1) % r.slots // from a slot to the previous sweep's slot, mod slots
+	prev := (slot + r.slots - 1) % r.slots // the previous sweep's slot
+	lanes := 1 << r.shift
+	back := (prev - slot) << r.shift
 	for bi, b := range blocks {
 		src := vals[min(bi*blockSeries, len(vals)):min((bi+1)*blockSeries, len(vals))]
-		j := slot
-		prev := slot + back
-		if prev >= r.slots {
-			prev -= r.slots
-		}
-		for s, v := range src {
-			if r.marked && h > 0 && v != detect.Gap {
-				if p := b.v[j-slot+prev].Load(); p == detect.Gap || v < p {
-					b.mark[s].Store(ts)
+		for g := 0; g < blockSeries; g += lanes {
+			j := r.index(g, slot)
+			for s := g; s < g+lanes; s, j = s+1, j+1 {
+				v := detect.Gap
+				if s < len(src) {
+					v = src[s]
 				}
+				if r.marked && h > 0 && v != detect.Gap {
+					if p := b.v[j+back].Load(); p == detect.Gap || v < p {
+						b.mark[s].Store(ts)
+					}
+				}
+				b.v[j].Store(v)
 			}
-			b.v[j].Store(v)
-			j += r.slots
-		}
-		for ; j < len(b.v); j += r.slots {
-			b.v[j].Store(detect.Gap)
 		}
 	}
 	r.times[slot].Store(ts)
@@ -159,8 +176,8 @@ func (r *Ring) ReadSeries(h uint64, id uint32, dst []int64) ([]int64, int) {
 		}
 		return dst, 0
 	}
-	row := blocks[bi].v[(int(id)%blockSeries)*r.slots:][:r.slots]
-	dst = readRow(dst, row, int(first%uint64(r.slots)), int(h-first))
+	s := int(id) % blockSeries
+	dst = r.readRow(dst, blocks[bi].v[r.index(s, 0):], int(first%uint64(r.slots)), int(h-first))
 	valid := oldest(r.head.Load(), r.slots)
 	if valid <= first {
 		return dst, 0
@@ -168,15 +185,19 @@ func (r *Ring) ReadSeries(h uint64, id uint32, dst []int64) ([]int64, int) {
 	return dst, int(min(valid-first, h-first))
 }
 
-// readRow appends n values of row starting at slot k, wrapping at the end of
-// the row, to dst: one slice growth and no division per value.
-func readRow(dst []int64, row []atomic.Int64, k, n int) []int64 {
+// readRow appends n values of one series starting at slot k, wrapping after
+// the last slot, to dst; row starts at the series' slot 0 and its slots are
+// one lane group apart. One slice growth and no division per value.
+func (r *Ring) readRow(dst []int64, row []atomic.Int64, k, n int) []int64 {
 	dst = slices.Grow(dst, n)
 	out := dst[len(dst) : len(dst)+n]
+	stride := 1 << r.shift
+	end := r.slots << r.shift
+	j := k << r.shift
 	for i := range out {
-		out[i] = row[k].Load()
-		if k++; k == len(row) {
-			k = 0
+		out[i] = row[j].Load()
+		if j += stride; j == end {
+			j = 0
 		}
 	}
 	return dst[:len(dst)+n]

@@ -94,9 +94,10 @@ func (v *View) LoadOffsets(gt *detect.GroupTopic, j int) {
 
 // Summary implements detect.LazyView from the newest sweeps: the newest
 // offsets, where the committed offset last moved (if within the recent
-// ring), the lag at the window's first sample, and the decrease mark.
-func (v *View) Summary(gt *detect.GroupTopic, j int, window time.Duration) detect.PartitionSummary {
-	s := detect.PartitionSummary{Committed: detect.Gap, End: detect.Gap, FirstLag: detect.Gap}
+// ring), the lag at the window's first sample, the lag's trough over the
+// newest trough span, and the decrease mark.
+func (v *View) Summary(gt *detect.GroupTopic, j int, cfg *detect.LagConfig) detect.PartitionSummary {
+	s := detect.PartitionSummary{Committed: detect.Gap, End: detect.Gap, FirstLag: detect.Gap, TroughLag: detect.Gap}
 	n := len(v.recT)
 	if n == 0 {
 		return s
@@ -110,14 +111,37 @@ func (v *View) Summary(gt *detect.GroupTopic, j int, window time.Duration) detec
 	if s.Committed == detect.Gap || s.End == detect.Gap {
 		return s
 	}
-	from := s.ToMs - window.Milliseconds()
+	from := s.ToMs - cfg.Window.Milliseconds()
 	s.NoDecrease = v.w.recent.Mark(p.Series[detect.ColCommitted]) < from
 	lo := max(cs, es)
 	s.StuckForMs, s.StuckKnown = stuckInRecent(v.recT, c, e, lo, from)
 	if s.NoDecrease && s.StuckKnown && s.End > s.Committed {
-		s.FirstLag = v.firstLag(p, from, c, e, lo) // only a lagging partition needs it
+		// Only a lagging partition needs them, and the first lag only when
+		// the trough alone could reach MinGrowth.
+		s.TroughLag = v.troughLag(c, e, lo, max(from, s.ToMs-cfg.TroughSpan.Milliseconds()))
+		if s.TroughLag >= cfg.MinGrowth {
+			s.FirstLag = v.firstLag(p, from, c, e, lo)
+		}
 	}
 	return s
+}
+
+// troughLag is the smallest lag over the recent samples [lo, n) at or after
+// from with both offsets present (the newest is), or Gap when the merged
+// window would also hold a history sample at or after from: then the
+// recent samples alone do not decide it.
+func (v *View) troughLag(c, e []int64, lo int, from int64) int64 {
+	n := len(v.recT)
+	if _, hHi, _ := mergeBounds(v.histT, v.recT, 0, lo); hHi > 0 && v.histT[hHi-1] >= from {
+		return detect.Gap
+	}
+	trough := max(0, e[n-1]-c[n-1])
+	for i := n - 2; i >= lo && v.recT[i] >= from; i-- {
+		if c[i] != detect.Gap && e[i] != detect.Gap {
+			trough = min(trough, max(0, e[i]-c[i]))
+		}
+	}
+	return trough
 }
 
 // stuckInRecent walks back from the newest sample (present) while the
