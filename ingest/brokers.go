@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math"
 	"net/http"
 	"slices"
@@ -90,6 +91,13 @@ func (c TelemetryConfig) Validate() error {
 // Telemetry window. Run and Sweep are called by one goroutine (the owner);
 // Capabilities, TopicConfigs and Status are safe for concurrent use.
 //
+// Under Run, the admin requests run in a goroutine of their own (owned by
+// Run, which cancels and waits for it), so a slow or failing cluster never
+// delays a scrape sweep by AdminTimeout: each sweep writes the newest admin
+// answers held (adminMu guards them). Sweep called directly (tests, tools)
+// collects the admin answers that are due inline, before scraping results
+// are written.
+//
 // It only reads: HTTP GETs, and the admin requests Metadata (membership and
 // partition health), DescribeLogDirs, ListPartitionReassignments and
 // DescribeConfigs (topics). See brokers_admin.go for the admin collection.
@@ -105,7 +113,12 @@ type BrokerPoller struct {
 
 	sweeps  uint64
 	targets []targetState // by index of cfg.Targets; writer only
-	admin   adminState    // writer only
+	async   bool          // admin collection runs in Run's admin goroutine
+
+	adminMu  sync.Mutex
+	admin    adminState               // guarded by adminMu
+	adminDue adminDue                 // admin collector only
+	scraped  atomic.Pointer[[]string] // topics of the newest good scrapes, sorted
 
 	caps    atomic.Pointer[map[string]string]
 	configs atomic.Pointer[map[string]map[string]string]
@@ -147,7 +160,15 @@ func NewBrokerPoller(cfg TelemetryConfig, tel *state.Telemetry, adm *kadm.Client
 func (p *BrokerPoller) Capabilities() map[string]string { return *p.caps.Load() }
 
 // Run sweeps every ScrapeInterval until ctx is done; sweeps never overlap.
+// With an admin client it also runs the admin collection in a goroutine of
+// its own, and returns after that goroutine has.
 func (p *BrokerPoller) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	if p.adm != nil {
+		p.async = true
+		wg.Go(func() { p.runAdmin(ctx) })
+	}
 	next := time.Now().Truncate(p.cfg.ScrapeInterval)
 	for {
 		p.Sweep(ctx, next)
@@ -165,27 +186,44 @@ func (p *BrokerPoller) Run(ctx context.Context) {
 	}
 }
 
-// Sweep scrapes all targets (concurrently), refreshes admin facts when due,
-// and publishes one telemetry sweep stamped at.
+// Sweep scrapes all targets (concurrently), refreshes admin facts when due
+// (unless Run collects them in the background), and publishes one
+// telemetry sweep stamped at with the newest admin answers.
 func (p *BrokerPoller) Sweep(ctx context.Context, at time.Time) {
 	p.sweeps++
 	results := p.scrapeAll(ctx, at)
-	if p.adm != nil {
+	if p.adm != nil && !p.async {
 		p.collectAdmin(ctx, at)
 	}
 	s := p.tel.Begin(at)
-	brokers := p.brokerContexts(at)
 	for i := range p.cfg.Targets {
 		p.writeScrape(s, i, results[i])
 	}
+	p.scraped.Store(p.scrapedTopics())
+	p.adminMu.Lock()
+	brokers := p.brokerContexts(at)
 	p.writeAdmin(s, brokers)
 	s.SetBrokers(brokers)
 	s.SetReassigning(p.admin.reassign)
+	p.adminMu.Unlock()
 	p.tel.Commit(s)
 	p.publishStatus(at)
 	if p.onSweep != nil {
 		p.onSweep(at)
 	}
+}
+
+// scrapedTopics is the union of the topics of every target's newest good
+// scrape, sorted, for the admin collector's DescribeConfigs.
+func (p *BrokerPoller) scrapedTopics() *[]string {
+	set := map[string]bool{}
+	for i := range p.targets {
+		for _, t := range p.targets[i].topics {
+			set[t] = true
+		}
+	}
+	out := slices.Sorted(maps.Keys(set))
+	return &out
 }
 
 type scrapeResult struct {

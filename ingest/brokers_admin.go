@@ -59,16 +59,37 @@ const (
 // DescribeLogDirs in Capabilities.
 const CapLogDirCapacity = "DescribeLogDirs.total_bytes"
 
-// adminState is what the admin collection remembers. Writer only.
-type adminState struct {
+// adminDue is when each admin cadence last ran. Admin collector only.
+type adminDue struct {
 	lastLogDir, lastMeta time.Time
-	registered           map[int32]bool // brokers listed by the newest good Metadata
-	leftAt               map[int32]time.Time
-	metaOK               bool // the newest Metadata poll answered
-	health               partitionHealth
-	logDirs              kadm.DescribedAllLogDirs // newest answer, good shards only
-	reassign             bool
-	reqs                 map[string]*requestState
+}
+
+// next is when the next admin request is due.
+func (d adminDue) next(cfg TelemetryConfig) time.Time {
+	if d.lastLogDir.IsZero() || d.lastMeta.IsZero() {
+		return time.Time{}
+	}
+	return minTime(d.lastLogDir.Add(cfg.LogDirsInterval), d.lastMeta.Add(cfg.MetadataInterval))
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+// adminState is what the admin collection remembers; BrokerPoller.adminMu
+// guards it. The collector holds the lock only to apply an answer, never
+// across a request.
+type adminState struct {
+	registered map[int32]bool // brokers listed by the newest good Metadata
+	leftAt     map[int32]time.Time
+	metaOK     bool // the newest Metadata poll answered
+	health     partitionHealth
+	logDirs    kadm.DescribedAllLogDirs // newest answer, good shards only
+	reassign   bool
+	reqs       map[string]*requestState
 }
 
 func newAdminState() adminState {
@@ -93,11 +114,26 @@ type partitionHealth struct {
 	nonPreferred map[int32]float64 // leader → partitions it leads whose replicas[0] is another broker
 }
 
+// runAdmin collects admin answers as they fall due until ctx is done. Run
+// owns it.
+func (p *BrokerPoller) runAdmin(ctx context.Context) {
+	for {
+		p.collectAdmin(ctx, time.Now())
+		t := time.NewTimer(max(time.Until(p.adminDue.next(p.cfg)), 100*time.Millisecond))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
+}
+
 // collectAdmin runs the admin requests that are due, within AdminTimeout.
 func (p *BrokerPoller) collectAdmin(ctx context.Context, at time.Time) {
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.AdminTimeout)
 	defer cancel()
-	a := &p.admin
+	a := &p.adminDue
 	if a.lastLogDir.IsZero() || at.Sub(a.lastLogDir) >= p.cfg.LogDirsInterval {
 		a.lastLogDir = at
 		p.collectLogDirs(ctx, at)
@@ -113,11 +149,16 @@ func (p *BrokerPoller) collectAdmin(ctx context.Context, at time.Time) {
 
 func (p *BrokerPoller) collectLogDirs(ctx context.Context, at time.Time) {
 	dirs, err := p.adm.DescribeAllLogDirs(ctx, nil)
-	if !p.adminResult(ReqDescribeLogDirs, at, err, len(dirs) > 0) {
-		p.admin.logDirs = nil
+	p.adminMu.Lock()
+	ok := p.adminResult(ReqDescribeLogDirs, at, err, len(dirs) > 0)
+	p.admin.logDirs = nil
+	if ok {
+		p.admin.logDirs = dirs
+	}
+	p.adminMu.Unlock()
+	if !ok {
 		return
 	}
-	p.admin.logDirs = dirs
 	var why []string
 	dirs.Each(func(d kadm.DescribedLogDir) {
 		switch {
@@ -145,6 +186,8 @@ func sane(d kadm.DescribedLogDir) bool {
 // the topics listed, or nil when Metadata failed.
 func (p *BrokerPoller) collectMetadata(ctx context.Context, at time.Time) kadm.TopicsSet {
 	m, err := p.adm.Metadata(ctx)
+	p.adminMu.Lock()
+	defer p.adminMu.Unlock()
 	p.admin.metaOK = p.adminResult(ReqMetadata, at, err, false)
 	if !p.admin.metaOK {
 		return nil
@@ -197,6 +240,8 @@ func (p *BrokerPoller) collectReassignments(ctx context.Context, at time.Time, t
 		return
 	}
 	ras, err := p.adm.ListPartitionReassignments(ctx, topics)
+	p.adminMu.Lock()
+	defer p.adminMu.Unlock()
 	if p.adminResult(ReqListPartitionReassignments, at, err, false) {
 		p.admin.reassign = len(ras) > 0
 	} else if p.admin.reqs[ReqListPartitionReassignments].unsupported {
@@ -205,10 +250,10 @@ func (p *BrokerPoller) collectReassignments(ctx context.Context, at time.Time, t
 }
 
 // adminResult records the outcome of one admin request and reports whether
-// its answer can be used: err is nil, or partial is true (some shards
-// answered; the failed ones are counted and their series become gaps). An
-// unsupported request is recorded as a capability, once, and not counted
-// as an error.
+// its answer can be used (caller holds adminMu): err is nil, or partial is
+// true (some shards answered; the failed ones are counted and their series
+// become gaps). An unsupported request is recorded as a capability, once,
+// and not counted as an error.
 func (p *BrokerPoller) adminResult(request string, at time.Time, err error, partial bool) bool {
 	rs := p.admin.reqs[request]
 	if rs == nil {

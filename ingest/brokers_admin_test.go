@@ -474,3 +474,59 @@ func TestAdminRequestFailing(t *testing.T) {
 		t.Errorf("status sweep %v / %d", st.LastSweep, st.Sweeps)
 	}
 }
+
+// TestAdminSlowDoesNotDelayScrapes: under Run, a cluster that does not
+// answer admin requests (every Metadata held for longer than the test)
+// must not hold back the 1 s scrape sweeps; Run returns once cancelled,
+// after its admin goroutine.
+func TestAdminSlowDoesNotDelayScrapes(t *testing.T) {
+	e := newExpo(t, strimziBody(0, 1))
+	cfg := testTelemetryConfig(ScrapeTarget{Broker: 1, URL: e.url()})
+	cfg.AdminTimeout = 30 * time.Second
+	h := newAdminHarness(t, cfg, nil)
+	release := make(chan struct{})
+	var held sync.Once
+	heldNow := make(chan struct{})
+	h.c.ControlKey(kmsg.Metadata.Int16(), func(kmsg.Request) (kmsg.Response, error, bool) {
+		h.c.KeepControl()
+		held.Do(func() { close(heldNow) })
+		<-release // the cluster hangs on Metadata
+		return nil, nil, false
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		h.p.Run(ctx)
+	}()
+	defer func() {
+		cancel()
+		close(release)
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Error("Run did not return after cancel")
+		}
+	}()
+	select {
+	case <-heldNow:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the poller never asked for Metadata")
+	}
+	start := h.p.Status().Sweeps
+	deadline := time.Now().Add(10 * time.Second)
+	for h.p.Status().Sweeps < start+3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("scrape sweeps stalled behind a hung admin request: %d sweeps in 10 s", h.p.Status().Sweeps-start)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	b := brokerOf(t, h.tel.ClusterInput(), 1)
+	if w := b.Signals[detect.SigScrapeUp]; !newestIs(w, 1) {
+		t.Fatalf("scrape_up of broker 1 while admin hangs: %s, want newest 1", render(w))
+	}
+}
+
+func newestIs(w detect.SignalWindow, v float64) bool {
+	return len(w.Values) > 0 && w.Values[len(w.Values)-1] == v
+}

@@ -57,7 +57,9 @@ func (p *BrokerPoller) collectTopicConfigs(ctx context.Context, at time.Time) {
 		}
 	}
 	if len(topics) > 0 {
+		p.adminMu.Lock()
 		p.adminResult(ReqDescribeConfigs, at, errors.Join(errs...), answered)
+		p.adminMu.Unlock()
 	}
 	p.configs.Store(&next)
 }
@@ -78,16 +80,18 @@ func pickConfigs(rc kadm.ResourceConfig) map[string]string {
 // and the consumed ones.
 func (p *BrokerPoller) topicsInView() []string {
 	set := map[string]bool{}
-	for i := range p.targets {
-		for _, t := range p.targets[i].topics {
+	if s := p.scraped.Load(); s != nil {
+		for _, t := range *s {
 			set[t] = true
 		}
 	}
+	p.adminMu.Lock()
 	p.admin.logDirs.Each(func(d kadm.DescribedLogDir) {
 		for t := range d.Topics {
 			set[t] = true
 		}
 	})
+	p.adminMu.Unlock()
 	if p.consumed != nil {
 		for _, t := range p.consumed() {
 			set[t] = true

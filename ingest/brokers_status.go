@@ -74,12 +74,14 @@ func (p *BrokerPoller) publishStatus(at time.Time) {
 		})
 	}
 	st.Admin.Enabled = p.adm != nil
+	p.adminMu.Lock()
 	st.Admin.Up = p.adm != nil && p.adminUp() == 1
 	for name, rs := range p.admin.reqs {
 		st.Admin.Requests = append(st.Admin.Requests, AdminRequestStatus{
 			Request: name, LastAttempt: rs.lastAttempt, LastSuccess: rs.lastSuccess, LastError: rs.lastErr, Unsupported: rs.unsupported,
 		})
 	}
+	p.adminMu.Unlock()
 	slices.SortFunc(st.Admin.Requests, func(a, b AdminRequestStatus) int { return strings.Compare(a.Request, b.Request) })
 	p.status.Store(st)
 }
