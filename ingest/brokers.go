@@ -16,6 +16,7 @@ import (
 
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kwitness/kwitness/detect"
 	"github.com/kwitness/kwitness/ingest/scrape"
@@ -106,14 +107,16 @@ type BrokerPoller struct {
 	log      *slog.Logger
 	tel      *state.Telemetry
 	adm      *kadm.Client
+	kcl      *kgo.Client // for requests kadm has no helper for (DescribeCluster); may be nil
 	http     *http.Client
 	onSweep  func(at time.Time)
 	set      *metrics.Set
 	consumed func() []string
 
-	sweeps  uint64
-	targets []targetState // by index of cfg.Targets; writer only
-	async   bool          // admin collection runs in Run's admin goroutine
+	sweeps   uint64
+	targets  []targetState     // by index of cfg.Targets; writer only
+	scrapers []*scrape.Scraper // by index of cfg.Targets; each keeps its target's series between scrapes
+	async    bool              // admin collection runs in Run's admin goroutine
 
 	adminMu  sync.Mutex
 	admin    adminState               // guarded by adminMu
@@ -136,6 +139,13 @@ func WithConsumedTopics(fn func() []string) BrokerOption {
 	return func(p *BrokerPoller) { p.consumed = fn }
 }
 
+// WithKafkaClient gives the poller the client behind adm, for the admin
+// requests kadm has no helper for: DescribeCluster. Without it, membership
+// comes from Metadata.
+func WithKafkaClient(cl *kgo.Client) BrokerOption {
+	return func(p *BrokerPoller) { p.kcl = cl }
+}
+
 // NewBrokerPoller returns a poller; adm may be shared with the offset
 // Poller, and may be nil (scrape only).
 func NewBrokerPoller(cfg TelemetryConfig, tel *state.Telemetry, adm *kadm.Client, log *slog.Logger, set *metrics.Set, onSweep func(time.Time), opts ...BrokerOption) (*BrokerPoller, error) {
@@ -146,6 +156,13 @@ func NewBrokerPoller(cfg TelemetryConfig, tel *state.Telemetry, adm *kadm.Client
 		targets: make([]targetState, len(cfg.Targets)), admin: newAdminState()}
 	for _, o := range opts {
 		o(p)
+	}
+	for _, t := range cfg.Targets {
+		sc, err := scrape.NewScraper(p.http, scrape.Target{URL: t.URL, BrokerID: t.Broker, Timeout: cfg.ScrapeTimeout}, scrape.Options{MaxSeries: cfg.MaxSeries})
+		if err != nil {
+			return nil, err
+		}
+		p.scrapers = append(p.scrapers, sc)
 	}
 	p.caps.Store(&map[string]string{})
 	p.configs.Store(&map[string]map[string]string{})
@@ -234,11 +251,8 @@ type scrapeResult struct {
 func (p *BrokerPoller) scrapeAll(ctx context.Context, at time.Time) []scrapeResult {
 	out := make([]scrapeResult, len(p.cfg.Targets))
 	var wg sync.WaitGroup
-	for i, t := range p.cfg.Targets {
-		wg.Go(func() {
-			opts := scrape.Options{MaxSeries: p.cfg.MaxSeries}
-			out[i].res, out[i].err = scrape.Scrape(ctx, p.http, scrape.Target{URL: t.URL, BrokerID: t.Broker, Timeout: p.cfg.ScrapeTimeout}, opts)
-		})
+	for i, sc := range p.scrapers {
+		wg.Go(func() { out[i].res, out[i].err = sc.Scrape(ctx) })
 	}
 	wg.Wait()
 	for i, t := range p.cfg.Targets {

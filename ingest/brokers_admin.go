@@ -12,6 +12,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/kwitness/kwitness/detect"
 	"github.com/kwitness/kwitness/state"
@@ -22,8 +23,11 @@ import (
 //   - every LogDirsInterval: DescribeLogDirs (all brokers), giving per log
 //     dir used and, with KIP-827 (DescribeLogDirs v4, Kafka 3.3+), total
 //     bytes;
-//   - every MetadataInterval: Metadata (all topics), giving broker
-//     membership and partition health; then ListPartitionReassignments for
+//   - every MetadataInterval: DescribeCluster (with WithKafkaClient), giving
+//     broker membership (fenced brokers are not members), the controller
+//     and the cluster id; Metadata (all topics), giving partition health,
+//     and membership when DescribeCluster is unavailable or failed; then
+//     ListPartitionReassignments for
 //     the topics Metadata listed, and DescribeConfigs for the topics seen
 //     in telemetry or consumed (TopicConfigs).
 //
@@ -50,6 +54,7 @@ import (
 // request label of kwitness_ingest_errors_total.
 const (
 	ReqMetadata                   = "Metadata"
+	ReqDescribeCluster            = "DescribeCluster"
 	ReqDescribeLogDirs            = "DescribeLogDirs"
 	ReqListPartitionReassignments = "ListPartitionReassignments"
 	ReqDescribeConfigs            = "DescribeConfigs"
@@ -83,7 +88,8 @@ func minTime(a, b time.Time) time.Time {
 // guards it. The collector holds the lock only to apply an answer, never
 // across a request.
 type adminState struct {
-	registered map[int32]bool // brokers listed by the newest good Metadata
+	registered map[int32]bool // members by the newest good DescribeCluster, else Metadata
+	cluster    clusterFacts   // the newest good DescribeCluster answer
 	leftAt     map[int32]time.Time
 	metaOK     bool // the newest Metadata poll answered
 	health     partitionHealth
@@ -142,7 +148,8 @@ func (p *BrokerPoller) collectAdmin(ctx context.Context, at time.Time) {
 		return
 	}
 	a.lastMeta = at
-	topics := p.collectMetadata(ctx, at)
+	described := p.collectCluster(ctx, at)
+	topics := p.collectMetadata(ctx, at, !described)
 	p.collectReassignments(ctx, at, topics)
 	p.collectTopicConfigs(ctx, at)
 }
@@ -182,9 +189,49 @@ func sane(d kadm.DescribedLogDir) bool {
 	return d.TotalBytes > 0 && d.UsableBytes >= 0 && d.UsableBytes <= d.TotalBytes
 }
 
-// collectMetadata refreshes membership and partition health; it returns
-// the topics listed, or nil when Metadata failed.
-func (p *BrokerPoller) collectMetadata(ctx context.Context, at time.Time) kadm.TopicsSet {
+// clusterFacts is what DescribeCluster says besides membership.
+type clusterFacts struct {
+	Known        bool // DescribeCluster has answered
+	ClusterID    string
+	ControllerID int32   // as the cluster reports it; -1 when none
+	Fenced       []int32 // brokers registered but fenced (KRaft), sorted
+}
+
+// collectCluster asks DescribeCluster for membership and the controller,
+// and reports whether it answered. Without a Kafka client (WithKafkaClient)
+// it reports false and asks nothing.
+func (p *BrokerPoller) collectCluster(ctx context.Context, at time.Time) bool {
+	if p.kcl == nil {
+		return false
+	}
+	resp, err := kmsg.NewPtrDescribeClusterRequest().RequestWith(ctx, p.kcl)
+	if err == nil && resp.ErrorCode != 0 {
+		err = fmt.Errorf("DescribeCluster: %w", kerr.ErrorForCode(resp.ErrorCode))
+	}
+	p.adminMu.Lock()
+	defer p.adminMu.Unlock()
+	if !p.adminResult(ReqDescribeCluster, at, err, false) {
+		return false
+	}
+	var members []int32
+	facts := clusterFacts{Known: true, ClusterID: resp.ClusterID, ControllerID: resp.ControllerID}
+	for _, b := range resp.Brokers {
+		if b.IsFenced {
+			facts.Fenced = append(facts.Fenced, b.NodeID)
+			continue
+		}
+		members = append(members, b.NodeID)
+	}
+	slices.Sort(facts.Fenced)
+	p.admin.cluster = facts
+	p.updateMembership(at, members)
+	return true
+}
+
+// collectMetadata refreshes partition health, and membership when
+// membership is true; it returns the topics listed, or nil when Metadata
+// failed.
+func (p *BrokerPoller) collectMetadata(ctx context.Context, at time.Time, membership bool) kadm.TopicsSet {
 	m, err := p.adm.Metadata(ctx)
 	p.adminMu.Lock()
 	defer p.adminMu.Unlock()
@@ -192,7 +239,9 @@ func (p *BrokerPoller) collectMetadata(ctx context.Context, at time.Time) kadm.T
 	if !p.admin.metaOK {
 		return nil
 	}
-	p.updateMembership(at, m.Brokers)
+	if membership {
+		p.updateMembership(at, m.Brokers.NodeIDs())
+	}
 	p.admin.health = healthOf(m)
 	return m.Topics.TopicsSet()
 }
@@ -339,10 +388,10 @@ func (p *BrokerPoller) adminUp() float64 {
 
 // updateMembership marks brokers that left, for the restart rule of
 // brokerContexts.
-func (p *BrokerPoller) updateMembership(at time.Time, brokers kadm.BrokerDetails) {
+func (p *BrokerPoller) updateMembership(at time.Time, members []int32) {
 	now := map[int32]bool{}
-	for _, b := range brokers {
-		now[b.NodeID] = true
+	for _, id := range members {
+		now[id] = true
 	}
 	for id := range p.admin.registered {
 		if !now[id] {
@@ -352,10 +401,10 @@ func (p *BrokerPoller) updateMembership(at time.Time, brokers kadm.BrokerDetails
 	p.admin.registered = now
 }
 
-// brokerContexts lists the brokers of this sweep: scrape targets and the
-// brokers Metadata lists. A broker is Registered when Metadata lists it (or
-// before Metadata ever answered), Restarting when it left and rejoined
-// within the last 15 minutes.
+// brokerContexts lists the brokers of this sweep: scrape targets, the
+// members, and the fenced brokers DescribeCluster listed. A broker is
+// Registered when it is a member (or before membership was ever known),
+// Restarting when it left and rejoined within the last 15 minutes.
 func (p *BrokerPoller) brokerContexts(at time.Time) map[int32]state.BrokerContext {
 	out := map[int32]state.BrokerContext{}
 	for _, t := range p.cfg.Targets {
@@ -367,6 +416,9 @@ func (p *BrokerPoller) brokerContexts(at time.Time) map[int32]state.BrokerContex
 	}
 	for id := range p.admin.registered {
 		out[id] = out[id]
+	}
+	for _, id := range p.admin.cluster.Fenced {
+		out[id] = out[id] // known to the cluster, not a member: Registered false
 	}
 	for id, c := range out {
 		c.Registered = len(p.admin.registered) == 0 || p.admin.registered[id]

@@ -33,6 +33,7 @@ import (
 var readOnlyKeys = map[int16]bool{
 	kmsg.Metadata.Int16(): true, kmsg.ApiVersions.Int16(): true, kmsg.DescribeLogDirs.Int16(): true,
 	kmsg.ListPartitionReassignments.Int16(): true, kmsg.DescribeConfigs.Int16(): true,
+	kmsg.DescribeCluster.Int16(): true,
 }
 
 // adminHarness is a 3-broker kfake cluster, a test client that may write
@@ -41,6 +42,7 @@ var readOnlyKeys = map[int16]bool{
 type adminHarness struct {
 	c      *kfake.Cluster
 	setup  *kadm.Client
+	cl     *kgo.Client // the poller's client
 	tel    *state.Telemetry
 	set    *metrics.Set
 	logs   *syncBuffer
@@ -90,6 +92,7 @@ func newAdminHarness(t *testing.T, cfg TelemetryConfig, kopts []kfake.Opt, opts 
 		t.Fatal(err)
 	}
 	t.Cleanup(cl.Close)
+	h.cl = cl
 	log := slog.New(slog.NewTextHandler(h.logs, nil))
 	if h.p, err = NewBrokerPoller(cfg, h.tel, kadm.NewClient(cl), log, h.set, nil, opts...); err != nil {
 		t.Fatal(err)
@@ -529,4 +532,66 @@ func TestAdminSlowDoesNotDelayScrapes(t *testing.T) {
 
 func newestIs(w detect.SignalWindow, v float64) bool {
 	return len(w.Values) > 0 && w.Values[len(w.Values)-1] == v
+}
+
+// TestAdminDescribeCluster: with the Kafka client, membership comes from
+// DescribeCluster (a fenced broker is not a member: registered 0) and the
+// status carries the cluster id and controller; a cluster without
+// DescribeCluster is recorded once as a capability and membership falls
+// back to Metadata.
+func TestAdminDescribeCluster(t *testing.T) {
+	t.Run("answered", func(t *testing.T) {
+		h := newAdminHarness(t, adminConfig(), nil)
+		h.p.kcl = h.cl
+		in := h.sweep(1)
+		if h.sentCount(kmsg.DescribeCluster) == 0 {
+			t.Fatal("DescribeCluster was not sent")
+		}
+		st := h.p.Status().Admin
+		if st.ClusterID == "" || st.ControllerID == nil || len(st.Members) != 3 {
+			t.Fatalf("status %+v: want a cluster id, a controller and 3 members", st)
+		}
+		for _, b := range h.nodes {
+			lastValue(t, fmt.Sprint("registered ", b.NodeID), brokerOf(t, in, b.NodeID).Signals[detect.SigRegistered], 1)
+		}
+		fenced := h.nodes[2].NodeID
+		h.c.ControlKey(kmsg.DescribeCluster.Int16(), func(kr kmsg.Request) (kmsg.Response, error, bool) {
+			h.c.KeepControl()
+			req := kr.(*kmsg.DescribeClusterRequest)
+			resp := req.ResponseKind().(*kmsg.DescribeClusterResponse)
+			resp.Version = req.Version
+			resp.ClusterID, resp.ControllerID = st.ClusterID, *st.ControllerID
+			for _, b := range h.nodes {
+				rb := kmsg.NewDescribeClusterResponseBroker()
+				rb.NodeID, rb.Host, rb.Port, rb.IsFenced = b.NodeID, b.Host, b.Port, b.NodeID == fenced
+				resp.Brokers = append(resp.Brokers, rb)
+			}
+			return resp, nil, true
+		})
+		h.sweeps += 3 // past the metadata cadence
+		in = h.sweep(1)
+		lastValue(t, "registered (fenced)", brokerOf(t, in, fenced).Signals[detect.SigRegistered], 0)
+		lastValue(t, "registered", brokerOf(t, in, h.nodes[0].NodeID).Signals[detect.SigRegistered], 1)
+		if st := h.p.Status().Admin; !slices.Equal(st.Fenced, []int32{fenced}) || len(st.Members) != 2 {
+			t.Fatalf("status %+v: want broker %d fenced and 2 members", st, fenced)
+		}
+	})
+	t.Run("unsupported", func(t *testing.T) {
+		v := kversion.Stable()
+		v.SetMaxKeyVersion(kmsg.DescribeCluster.Int16(), -1)
+		h := newAdminHarness(t, adminConfig(), []kfake.Opt{kfake.MaxVersions(v)})
+		h.p.kcl = h.cl
+		in := h.sweep(4)
+		if why := h.p.Capabilities()[ReqDescribeCluster]; why == "" {
+			t.Fatalf("capabilities %v: want %s recorded", h.p.Capabilities(), ReqDescribeCluster)
+		}
+		if c := h.logs.count("capability=DescribeCluster"); c != 1 {
+			t.Errorf("capability logged %d times, want once", c)
+		}
+		lastValue(t, "admin up", in.AdminUp, 1)
+		lastValue(t, "registered from Metadata", brokerOf(t, in, h.nodes[0].NodeID).Signals[detect.SigRegistered], 1)
+		if st := h.p.Status().Admin; st.ControllerID != nil || len(st.Members) != 3 {
+			t.Fatalf("status %+v: want no DescribeCluster facts and 3 members from Metadata", st)
+		}
+	})
 }

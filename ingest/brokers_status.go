@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -47,6 +48,11 @@ type AdminStatus struct {
 	Enabled  bool
 	Up       bool
 	Requests []AdminRequestStatus // by name
+	// From the newest good DescribeCluster; zero without one.
+	ClusterID    string  `json:",omitempty"`
+	ControllerID *int32  `json:",omitempty"` // as the cluster reports it (KRaft: any broker)
+	Members      []int32 // brokers counted as members, sorted; from DescribeCluster, else Metadata
+	Fenced       []int32 `json:",omitempty"`
 }
 
 // AdminRequestStatus is the newest outcome of one admin request.
@@ -76,6 +82,10 @@ func (p *BrokerPoller) publishStatus(at time.Time) {
 	st.Admin.Enabled = p.adm != nil
 	p.adminMu.Lock()
 	st.Admin.Up = p.adm != nil && p.adminUp() == 1
+	st.Admin.Members = slices.Sorted(maps.Keys(p.admin.registered))
+	if c := p.admin.cluster; c.Known {
+		st.Admin.ClusterID, st.Admin.ControllerID, st.Admin.Fenced = c.ClusterID, &c.ControllerID, c.Fenced
+	}
 	for name, rs := range p.admin.reqs {
 		st.Admin.Requests = append(st.Admin.Requests, AdminRequestStatus{
 			Request: name, LastAttempt: rs.lastAttempt, LastSuccess: rs.lastSuccess, LastError: rs.lastErr, Unsupported: rs.unsupported,

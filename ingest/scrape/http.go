@@ -33,14 +33,15 @@ func Scrape(ctx context.Context, client *http.Client, t Target, opts Options) (R
 	if err := opts.Validate(); err != nil {
 		return Result{}, &ScrapeError{URL: t.URL, BrokerID: t.BrokerID, Err: err}
 	}
-	res, err := scrape(ctx, client, t, opts.withDefaults())
+	res, err := scrape(ctx, client, t, opts.withDefaults(), nil)
 	if err != nil {
 		return Result{}, &ScrapeError{URL: t.URL, BrokerID: t.BrokerID, Err: err}
 	}
 	return res, nil
 }
 
-func scrape(ctx context.Context, client *http.Client, t Target, opts Options) (Result, error) {
+// scrape does one scrape; c is the target's series cache, or nil.
+func scrape(ctx context.Context, client *http.Client, t Target, opts Options, c *seriesCache) (Result, error) {
 	timeout := t.Timeout
 	if timeout <= 0 {
 		timeout = DefaultTimeout
@@ -55,7 +56,7 @@ func scrape(ctx context.Context, client *http.Client, t Target, opts Options) (R
 	if err := checkResponse(resp, opts.MaxBytes); err != nil {
 		return Result{}, err
 	}
-	return parseFrom(resp.Body, opts, resp.ContentLength)
+	return parseFrom(resp.Body, opts, resp.ContentLength, c)
 }
 
 // get sends the request. timeout is advertised to the exporter the way

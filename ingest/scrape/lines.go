@@ -48,7 +48,7 @@ type line struct {
 func (l *lineReader) next() (line, error) {
 	b, err := l.br.ReadSlice('\n')
 	tooLong := false
-	if errors.Is(err, bufio.ErrBufferFull) {
+	if err != nil && errors.Is(err, bufio.ErrBufferFull) { // err != nil first: errors.Is is a call, and this runs per line
 		b, tooLong, err = l.assemble(b)
 	}
 	if err != nil && !errors.Is(err, io.EOF) {

@@ -35,7 +35,8 @@ type parser struct {
 		f     *family
 		total bool
 	}
-	cache struct{ topic, request, mount string } // last interned value per field
+	interned struct{ topic, request, mount string } // last interned value per field
+	cache    *seriesCache                           // nil: every line is parsed in full
 
 	declared map[string]uint8  // HELP/TYPE lines seen per family in the current part
 	index    seriesSet         // series hash → sample index, mapped series of the current part
@@ -54,29 +55,42 @@ const (
 	minSamples         = 256
 )
 
-func newParser(opts Options, sizeHint int64) *parser {
+// newParser sizes Result.Samples from the body size, or from the samples of
+// the cache's last parse, which also does duplicate detection for the
+// series it holds.
+func newParser(opts Options, sizeHint int64, c *seriesCache) *parser {
 	n := max(int(min(max(sizeHint, 0), opts.MaxBytes)/bodyBytesPerSample), minSamples)
+	indexed := n
+	if c != nil {
+		c.begin(opts, sizeHint)
+		if c.samplesN > 0 {
+			n = max(c.samplesN+c.samplesN/8, minSamples) // room for some new series
+		}
+		indexed = 0
+	}
 	return &parser{
 		res:       Result{Samples: make([]Sample, 0, n)},
 		maxSeries: opts.MaxSeries,
+		cache:     c,
 		declared:  make(map[string]uint8),
-		index:     newSeriesSet(n),
+		index:     newSeriesSet(indexed),
 		seed:      maphash.MakeSeed(),
 		strs:      make(map[string]string),
 	}
 }
 
 // parseFrom reads an exposition from r, at most opts.MaxBytes of it, and
-// parses it line by line. sizeHint is the body size in bytes, or -1.
-func parseFrom(r io.Reader, opts Options, sizeHint int64) (Result, error) {
-	p := newParser(opts, sizeHint)
+// parses it line by line. sizeHint is the body size in bytes, or -1. c,
+// when not nil, is the cache of the target's earlier bodies.
+func parseFrom(r io.Reader, opts Options, sizeHint int64, c *seriesCache) (Result, error) {
+	p := newParser(opts, sizeHint, c)
 	lines := newLineReader(r, opts.MaxBytes, sizeHint)
 	for {
 		ln, err := lines.next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
 		if err != nil {
+			if errors.Is(err, io.EOF) {
+				break
+			}
 			return Result{}, fmt.Errorf("read body: %w", err)
 		}
 		if lines.overLimit() { // fail fast: the rest of the body is not read
@@ -87,7 +101,11 @@ func parseFrom(r io.Reader, opts Options, sizeHint int64) (Result, error) {
 		}
 	}
 	p.res.Bytes = opts.MaxBytes + 1 - lines.lr.N
-	return p.finish()
+	res, err := p.finish()
+	if err == nil && c != nil {
+		c.end(len(res.Samples))
+	}
+	return res, err
 }
 
 // tooManySeries counts the sample lines left after the limit was crossed
@@ -216,6 +234,9 @@ func (p *parser) newPart() {
 	p.res.Parts = append(p.res.Parts, Part{Line: p.line, Start: n})
 	clear(p.declared)
 	p.index.reset()
+	if p.cache != nil {
+		p.cache.newPart()
+	}
 }
 
 // finish settles the last part, the profile and the final error.

@@ -24,7 +24,21 @@ type label struct {
 // whose leading `name` label no signal reads) are skimmed: name, balanced
 // label set and value are checked, label names and values are not. That
 // halves the cost of the two thirds of jmx_exporter lines kwitness ignores.
+//
+// With a series cache, a line whose series text the cache holds goes
+// straight to its value (predicted); any other line is parsed as above and
+// then added to the cache (cachedSample).
 func (p *parser) sample(s string) error {
+	var key lineKey
+	if p.cache != nil {
+		i := p.cache.predict(s)
+		if i < 0 {
+			i, key = p.cache.lookup(s)
+		}
+		if i >= 0 {
+			return p.predicted(s, i)
+		}
+	}
 	n := scanName(s)
 	if n == 0 {
 		p.problem("invalid metric name", s)
@@ -59,10 +73,86 @@ func (p *parser) sample(s string) error {
 	if p.res.Series > p.maxSeries {
 		return errTooManySeries
 	}
-	if mapped {
+	switch {
+	case p.cache != nil:
+		p.cachedSample(f, total, s[:seriesEnd], mapped, v, key)
+	case mapped:
 		p.mapSample(f, total, s[:seriesEnd], v)
 	}
 	return nil
+}
+
+// predicted finishes sample line s, whose series text is that of cache
+// entry i (predicted or looked up): only the value and timestamp are left
+// to parse.
+func (p *parser) predicted(s string, i int32) error {
+	e := &p.cache.entries[i]
+	v, msg := valueAndTimestamp(s, skipBlank(s, len(e.tmpl.Series)), e.want)
+	if msg != "" {
+		p.problem(msg, s)
+		return nil
+	}
+	p.res.Series++
+	if p.res.Series > p.maxSeries {
+		return errTooManySeries
+	}
+	p.use(i, v)
+	return nil
+}
+
+// cachedSample handles a well-formed line the cache does not hold (key,
+// from lookup, names its series text when lookup could tell): it adds the
+// entry of its series text, then uses it. A line the cache has no room for,
+// or that cannot be cached, takes the uncached way.
+func (p *parser) cachedSample(f *family, total bool, series string, want bool, v float64, key lineKey) {
+	i := int32(-1)
+	if key.n != len(series) { // not looked up
+		key.h = p.cache.hash(series)
+		i = p.cache.find(series, key.h)
+	}
+	if i == -1 && p.cache.room(series) {
+		if e, ok := p.entry(f, total, series, want); ok {
+			i = p.cache.add(e, series, key.h)
+		}
+	}
+	switch {
+	case i >= 0:
+		p.use(i, v)
+	case want:
+		p.mapSample(f, total, series, v)
+	}
+}
+
+// entry builds the cache entry of a well-formed line of family f (nil when
+// unknown); want says whether the line is mapped. ok is false for a line
+// that cannot be cached: its partition label is not a partition.
+func (p *parser) entry(f *family, total bool, series string, want bool) (e cacheEntry, ok bool) {
+	e.want = want
+	if !want {
+		return e, true
+	}
+	s, msg := p.resolve(f, series)
+	if msg != "" {
+		return e, false
+	}
+	e.tmpl, e.keep, e.total, e.prof = s, s.Signal != SignalUnknown, total, f.profile
+	return e, true
+}
+
+// use takes cache entry i for the current line, of value v: the entry's
+// sample is kept unless the series already came in this part.
+func (p *parser) use(i int32, v float64) {
+	e, again := p.cache.visit(i)
+	switch {
+	case !e.keep: // skimmed, or mapped to no signal: counted only
+	case again:
+		p.duplicateOf(e.tmpl.Series, e.sample)
+	default:
+		s := e.tmpl
+		s.Value = v
+		e.sample = int32(len(p.res.Samples))
+		p.keep(s, e.prof, e.total)
+	}
 }
 
 // unmappedName reports a label set whose first label is `name` with a value
@@ -205,30 +295,48 @@ type fields struct {
 // mapSample turns a well-formed line of family f into a Sample; total
 // reports jmx_exporter 1.x's extra `_total` on the name.
 func (p *parser) mapSample(f *family, total bool, series string, v float64) {
-	fl := f.fields(p.labels)
-	if fl.signal == SignalUnknown {
+	s, msg := p.resolve(f, series)
+	if msg != "" {
+		// Well-formed text, so not Malformed; reported, and no sample.
+		p.addProblem(msg)
 		return
 	}
-	s := Sample{Value: v, Signal: fl.signal, Counter: f.counter, Partition: -1}
+	if s.Signal == SignalUnknown || p.duplicate(series) {
+		return
+	}
+	s.Value = v
+	s.Series = p.arena.copy(series)
+	p.keep(s, f.profile, total)
+}
+
+// resolve maps the labels of a well-formed line of family f to a Sample
+// without value and series text; its Signal is SignalUnknown when the line
+// maps to none. A partition label that is not a partition returns the
+// problem to report instead.
+func (p *parser) resolve(f *family, series string) (Sample, string) {
+	fl := f.fields(p.labels)
+	if fl.signal == SignalUnknown {
+		return Sample{}, ""
+	}
+	s := Sample{Signal: fl.signal, Counter: f.counter, Partition: -1}
 	if fl.partition >= 0 {
 		v := p.labels[fl.partition].value
 		n, ok := parsePartition(v)
 		if !ok {
-			// Well-formed text, so not Malformed; reported, and no sample.
-			p.addProblem("invalid partition label " + strconv.Quote(v) + ": " + excerpt(series))
-			return
+			return Sample{}, "invalid partition label " + strconv.Quote(v) + ": " + excerpt(series)
 		}
 		s.Partition = n
 	}
-	if p.duplicate(series) {
-		return
-	}
-	s.Topic = p.labelString(fl.topic, &p.cache.topic)
-	s.Request = p.labelString(fl.request, &p.cache.request)
-	s.Mount = strings.Trim(p.labelString(fl.mount, &p.cache.mount), `"`)
-	s.Series = p.arena.copy(series)
+	s.Topic = p.labelString(fl.topic, &p.interned.topic)
+	s.Request = p.labelString(fl.request, &p.interned.request)
+	s.Mount = strings.Trim(p.labelString(fl.mount, &p.interned.mount), `"`)
+	return s, ""
+}
+
+// keep appends s, a sample of a family of profile prof.
+func (p *parser) keep(s Sample, prof Profile, total bool) {
 	p.res.Samples = append(double(p.res.Samples, 1), s)
-	p.votes[f.profile]++
+	p.votes[prof]++
 	p.res.CounterTotalSuffix = p.res.CounterTotalSuffix || total
 }
 
@@ -294,9 +402,14 @@ func (p *parser) duplicate(series string) bool {
 	if i < 0 || p.res.Samples[i].Series != series {
 		return false // new, or a hash collision (p ≈ 2⁻⁶⁴): kept, not indexed
 	}
-	p.res.Duplicates++
-	p.addProblem(fmt.Sprintf("duplicate series %s (value %g kept from earlier line)", excerpt(series), p.res.Samples[i].Value))
+	p.duplicateOf(series, i)
 	return true
+}
+
+// duplicateOf records series as a duplicate of the sample at index first.
+func (p *parser) duplicateOf(series string, first int32) {
+	p.res.Duplicates++
+	p.addProblem(fmt.Sprintf("duplicate series %s (value %g kept from earlier line)", excerpt(series), p.res.Samples[first].Value))
 }
 
 // labelString returns the unescaped, interned value of label i of the

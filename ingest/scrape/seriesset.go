@@ -1,6 +1,7 @@
 package scrape
 
-// seriesSet maps series hashes to sample indexes for duplicate detection: an
+// seriesSet maps series hashes to sample indexes for duplicate detection
+// (and to entries in seriesCache): an
 // open-addressing table with linear probing, so the common miss costs one
 // probe (one cache line) where a Go map lookup plus insert costs two. Not
 // safe for concurrent use.
@@ -36,6 +37,20 @@ func (s *seriesSet) insert(h uint64, idx int32) int32 {
 		case 0:
 			s.slots[i] = slot{hash: h, idx: idx}
 			s.n++
+			return -1
+		case h:
+			return s.slots[i].idx
+		}
+	}
+}
+
+// find returns the index stored under h, or -1.
+func (s *seriesSet) find(h uint64) int32 {
+	h |= 1 << 63
+	mask := uint64(len(s.slots) - 1)
+	for i := h & mask; ; i = (i + 1) & mask {
+		switch s.slots[i].hash {
+		case 0:
 			return -1
 		case h:
 			return s.slots[i].idx

@@ -112,8 +112,9 @@ func (s Signal) Valid() bool { return s > SignalUnknown && s < numSignals }
 
 // Sample is one broker signal read from one exposition line. Samples are
 // plain values. Topic, Request and Mount are interned per scrape; Series
-// points into 4–64 KiB chunks shared by the samples of one scrape, so
-// keeping a Sample keeps its chunk alive, never the response body.
+// points into 4–64 KiB chunks shared by the samples of one scrape (with a
+// Scraper, of all its scrapes), so keeping a Sample keeps its chunk alive,
+// never the response body.
 type Sample struct {
 	Value float64 // in the signal's unit; may be ±Inf or NaN as exposed
 
