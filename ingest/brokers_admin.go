@@ -7,6 +7,7 @@ import (
 	"maps"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -32,10 +33,14 @@ import (
 //     in telemetry or consumed (TopicConfigs).
 //
 // Partition health from Metadata: offline partitions (leader -1),
-// cluster-wide, as offline_partitions{broker=-1, origin admin}; and per
-// leader the partitions whose ISR is smaller than their replica set, as
+// cluster-wide, as offline_partitions{broker=-1, origin admin}; per leader
+// the partitions whose ISR is smaller than their replica set, as
 // under_replicated_partitions{broker, origin admin}, 0 for every broker
-// listed that leads none. These feed the detectors when the broker's JMX
+// listed that leads none; and per leader the partitions whose ISR is
+// smaller than their topic's min.insync.replicas (from DescribeConfigs), as
+// under_min_isr_partitions{broker, origin admin} — written only when the
+// configs of every topic Metadata listed are known, since an unknown
+// minimum must read as a gap, not as 0. These feed the detectors when the broker's JMX
 // scrape does not export the signal (state.Telemetry.ClusterInput prefers
 // the scraped series). Admin answers are held: every sweep re-writes the
 // newest answer until the next poll, and a failed poll turns the series
@@ -114,6 +119,9 @@ type requestState struct {
 type partitionHealth struct {
 	offline float64           // partitions without a leader, cluster-wide
 	urp     map[int32]float64 // leader → partitions with |ISR| < |replicas|
+	// leader → partitions with |ISR| < min.insync.replicas; nil unless the
+	// minimum of every listed topic is known.
+	underMinISR map[int32]float64
 	// Balance, for the skew detectors (detect/skew.go).
 	leaders      map[int32]float64 // leader → partitions it leads
 	replicas     map[int32]float64 // broker → partition replicas it hosts
@@ -242,7 +250,7 @@ func (p *BrokerPoller) collectMetadata(ctx context.Context, at time.Time, member
 	if membership {
 		p.updateMembership(at, m.Brokers.NodeIDs())
 	}
-	p.admin.health = healthOf(m)
+	p.admin.health = healthOf(m, p.TopicConfigs())
 	return m.Topics.TopicsSet()
 }
 
@@ -252,14 +260,20 @@ func (p *BrokerPoller) collectMetadata(ctx context.Context, at time.Time, member
 // replicas hosted. Topics with a topic-level error (being created or
 // deleted) are skipped. Every listed broker gets an entry, so "leads none"
 // is a 0, not a gap.
-func healthOf(m kadm.Metadata) partitionHealth {
-	h := partitionHealth{urp: map[int32]float64{}, leaders: map[int32]float64{}, replicas: map[int32]float64{}, nonPreferred: map[int32]float64{}}
+func healthOf(m kadm.Metadata, configs map[string]map[string]string) partitionHealth {
+	h := partitionHealth{urp: map[int32]float64{}, leaders: map[int32]float64{}, replicas: map[int32]float64{}, nonPreferred: map[int32]float64{},
+		underMinISR: map[int32]float64{}}
 	for _, b := range m.Brokers {
 		h.urp[b.NodeID], h.leaders[b.NodeID], h.replicas[b.NodeID], h.nonPreferred[b.NodeID] = 0, 0, 0, 0
+		h.underMinISR[b.NodeID] = 0
 	}
 	for _, t := range m.Topics {
 		if t.Err != nil {
 			continue
+		}
+		minISR, known := minInsyncReplicas(configs[t.Topic])
+		if !known {
+			h.underMinISR = nil
 		}
 		for _, pd := range t.Partitions {
 			for _, r := range pd.Replicas {
@@ -276,9 +290,23 @@ func healthOf(m kadm.Metadata) partitionHealth {
 			if len(pd.ISR) < len(pd.Replicas) {
 				h.urp[pd.Leader]++
 			}
+			if h.underMinISR != nil && len(pd.ISR) < minISR {
+				h.underMinISR[pd.Leader]++
+			}
 		}
 	}
 	return h
+}
+
+// minInsyncReplicas is a topic's min.insync.replicas from its described
+// configs, and whether it is known.
+func minInsyncReplicas(cfg map[string]string) (int, bool) {
+	v, ok := cfg["min.insync.replicas"]
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.Atoi(v)
+	return n, err == nil && n > 0
 }
 
 // collectReassignments asks about the topics Metadata listed (kadm sends
@@ -443,6 +471,9 @@ func (p *BrokerPoller) writeAdmin(s *state.TelemetrySweep, brokers map[int32]sta
 		s.Set(state.TelemetryKey{Signal: detect.SigOfflinePartitions, Broker: -1, Partition: -1, Origin: "admin"}, p.admin.health.offline)
 		for id, n := range p.admin.health.urp {
 			s.Set(state.TelemetryKey{Signal: detect.SigUnderReplicated, Broker: id, Partition: -1, Origin: "admin"}, n)
+		}
+		for id, n := range p.admin.health.underMinISR {
+			s.Set(state.TelemetryKey{Signal: detect.SigUnderMinISR, Broker: id, Partition: -1, Origin: "admin"}, n)
 		}
 		p.writeBalance(s)
 	}

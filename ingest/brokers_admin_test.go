@@ -595,3 +595,45 @@ func TestAdminDescribeCluster(t *testing.T) {
 		}
 	})
 }
+
+// TestAdminUnderMinISR: partition 2 of "orders" keeps one in-sync replica
+// while the topic requires two. Once DescribeConfigs has told the minimum,
+// Metadata yields under_min_isr_partitions 1 for its leader (0 for the
+// others) and UNDER_MIN_ISR opens for it; before that the series is absent,
+// not 0.
+func TestAdminUnderMinISR(t *testing.T) {
+	h := newAdminHarness(t, adminConfig(), nil)
+	ctx := context.Background()
+	if _, err := h.setup.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Name: "min.insync.replicas", Value: kmsg.StringPtr("2")}}, "orders"); err != nil {
+		t.Fatal(err)
+	}
+	ids := []int32{h.nodes[0].NodeID, h.nodes[1].NodeID, h.nodes[2].NodeID}
+	lead := ids[1]
+	answerMetadata(t, h, ids, lead)
+	in := h.sweep(1)
+	if w, ok := brokerOf(t, in, lead).Signals[detect.SigUnderMinISR]; ok && len(w.Values) > 0 {
+		t.Fatalf("under-min-ISR before the minimum is known: %s, want no series", render(w))
+	}
+	bc := shortBrokerConfig()
+	bc.UnderMinISRFor = 20 * time.Second
+	det, _ := detect.NewBrokerDetector(bc)
+	book, _ := detect.NewBook(detect.BookConfig{OpenAfter: 5 * time.Second, ResolveAfter: 30 * time.Second, UpdateEvery: time.Hour})
+	opened := false
+	for range 4 {
+		in = h.sweep(1)
+		for _, ev := range book.Observe("broker", time.UnixMilli(in.At), det.Sweep(in)) {
+			if ev.Finding.Kind == detect.KindUnderMinISR && ev.Finding.Subject.Broker == lead {
+				opened = true
+			}
+		}
+	}
+	w := brokerOf(t, in, lead).Signals[detect.SigUnderMinISR]
+	lastValue(t, "under-min-ISR of the leader", w, 1)
+	if w.Source != "Metadata" {
+		t.Errorf("source %q, want Metadata", w.Source)
+	}
+	lastValue(t, "under-min-ISR of a broker leading none", brokerOf(t, in, ids[0]).Signals[detect.SigUnderMinISR], 0)
+	if !opened {
+		t.Error("UNDER_MIN_ISR did not open for the leader")
+	}
+}
