@@ -21,8 +21,10 @@ import (
 // MaxQuerySpan bounds one QuerySeries window.
 const MaxQuerySpan = 31 * 24 * time.Hour
 
-// History is the store (and the in-memory broker telemetry) behind
-// QuerySeries. Flush is called before a query
+// History is the store and the in-memory broker telemetry behind
+// QuerySeries: offsets come from the store; broker series from the store
+// and, for the sweeps not checkpointed yet, the telemetry window
+// (state.ResolveTelemetry). Flush is called before a query
 // that reaches into the last flush interval, at most once a second, so that
 // citations of a finding that just opened resolve.
 type History struct {
@@ -54,7 +56,7 @@ func (s *Server) QuerySeries(ctx context.Context, req *pb.QuerySeriesRequest) (*
 		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}
 	if strings.HasPrefix(ref.Metric, "kafka_broker_") {
-		return s.queryTelemetry(ref, from, to)
+		return s.queryTelemetry(ctx, ref, from, to, req.Resolution)
 	}
 	key, err := s.seriesKey(ref)
 	if err != nil {
@@ -90,10 +92,8 @@ func (s *Server) QuerySeries(ctx context.Context, req *pb.QuerySeriesRequest) (*
 
 // seriesKey maps a reference to a stored key of this cluster.
 func (s *Server) seriesKey(ref detect.SeriesRef) (state.SeriesKey, error) {
-	for _, l := range ref.Labels {
-		if l.Name == "cluster" && l.Value != s.window.Cluster() {
-			return state.SeriesKey{}, status.Errorf(codes.NotFound, "series %s: this kwitness watches cluster %q", ref, s.window.Cluster())
-		}
+	if err := s.checkCluster(ref); err != nil {
+		return state.SeriesKey{}, err
 	}
 	k, err := state.SeriesKeyOf(ref)
 	if err != nil {
@@ -102,13 +102,38 @@ func (s *Server) seriesKey(ref detect.SeriesRef) (state.SeriesKey, error) {
 	return k, nil
 }
 
-// queryTelemetry answers from the in-memory broker telemetry window.
-func (s *Server) queryTelemetry(ref detect.SeriesRef, from, to time.Time) (*pb.QuerySeriesResponse, error) {
-	if s.history == nil || s.history.Telemetry == nil {
+// checkCluster fails a reference labelled with another cluster.
+func (s *Server) checkCluster(ref detect.SeriesRef) error {
+	for _, l := range ref.Labels {
+		if l.Name == "cluster" && l.Value != s.window.Cluster() {
+			return status.Errorf(codes.NotFound, "series %s: this kwitness watches cluster %q", ref, s.window.Cluster())
+		}
+	}
+	return nil
+}
+
+// queryTelemetry answers for a broker series with its raw samples: stored,
+// then the window's newest. Broker telemetry has no minute rollups.
+func (s *Server) queryTelemetry(ctx context.Context, ref detect.SeriesRef, from, to time.Time, res pb.Resolution) (*pb.QuerySeriesResponse, error) {
+	if res == pb.Resolution_RESOLUTION_MINUTE {
+		return nil, status.Errorf(codes.InvalidArgument, "series %s: broker telemetry is kept raw only; ask for raw samples", ref)
+	}
+	if err := s.checkCluster(ref); err != nil {
+		return nil, err
+	}
+	if s.history == nil || s.history.Store == nil && s.history.Telemetry == nil {
 		return nil, status.Errorf(codes.NotFound, "series %s: no broker telemetry is configured", ref)
 	}
-	pts, ok := s.history.Telemetry.Query(ref, from.UnixMilli(), to.UnixMilli())
-	if !ok {
+	if s.history.Store != nil {
+		if err := s.history.flushFor(ctx, to); err != nil {
+			return nil, status.Errorf(codes.Unavailable, "store flush: %v", err)
+		}
+	}
+	pts, ok, err := state.ResolveTelemetry(s.history.Store, s.history.Telemetry, ref, from, to)
+	switch {
+	case err != nil:
+		return nil, status.Errorf(codes.Internal, "query %s: %v", ref, err)
+	case !ok:
 		return nil, status.Errorf(codes.NotFound, "series %s: not a broker series of this kwitness", ref)
 	}
 	resp := &pb.QuerySeriesResponse{Series: seriesToProto(ref)}

@@ -1,11 +1,22 @@
 package api
 
 import (
+	"context"
+	"log/slog"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/kwitness/kwitness/detect"
+	pb "github.com/kwitness/kwitness/proto/kwitness/v1"
+	"github.com/kwitness/kwitness/state"
 )
 
 func TestParseSeriesText(t *testing.T) {
@@ -54,4 +65,62 @@ func FuzzParseSeriesText(f *testing.F) {
 			t.Fatalf("round trip of %q: %q → %+v, %v", s, ref.String(), again, err)
 		}
 	})
+}
+
+// TestQuerySeriesBroker: a broker series resolves to its raw samples from
+// the store long after the telemetry window decimated or dropped them,
+// including the sweeps appended since the last checkpoint (the query
+// flushes); other clusters, minute resolution and unknown series are
+// refused.
+func TestQuerySeriesBroker(t *testing.T) {
+	cfg := state.DefaultStoreConfig()
+	cfg.FS, cfg.FlushInterval, cfg.Queue = vfs.NewMem(), time.Hour, 512
+	st, err := state.Open("db", cfg, slog.New(slog.DiscardHandler), metrics.NewSet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	win, _ := state.NewWindow(state.DefaultWindowConfig(), "c1")
+	tel, _ := state.NewTelemetry(state.WindowConfig{Span: time.Minute, Points: 6, Recent: 4}, "c1")
+	k := state.TelemetryKey{Signal: detect.SigLogDirUsed, Broker: 2, Partition: -1, Dir: "/data", Origin: "admin"}
+	start := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	for n := range 300 {
+		sw := tel.Begin(start.Add(time.Duration(n) * time.Second))
+		if n%10 != 4 { // every tenth sweep the answer is missing
+			sw.Set(k, 1e9+float64(n)*4096)
+		}
+		tel.Commit(sw)
+		if !st.AppendTelemetry(tel) {
+			t.Fatal("sweep dropped")
+		}
+	}
+	srv := NewServer(state.NewFindings(time.Hour, 10), win, detect.DefaultLagConfig()).WithHistory(st, tel)
+	query := func(series string, res pb.Resolution) (*pb.QuerySeriesResponse, error) {
+		return srv.QuerySeries(context.Background(), &pb.QuerySeriesRequest{Series: series, Resolution: res,
+			From: timestamppb.New(start), To: timestamppb.New(start.Add(299 * time.Second))})
+	}
+	resp, err := query(tel.Ref(k).String(), pb.Resolution_RESOLUTION_UNSPECIFIED)
+	if err != nil || len(resp.Samples) != 300 {
+		t.Fatalf("%d samples, %v; want all 300 sweeps", len(resp.GetSamples()), err)
+	}
+	for n, s := range resp.Samples {
+		if s.Time.AsTime() != start.Add(time.Duration(n)*time.Second) || s.Gap != (n%10 == 4) || !s.Gap && s.FloatValue != 1e9+float64(n)*4096 {
+			t.Fatalf("sample %d: %v", n, s)
+		}
+	}
+	other := tel.Ref(k)
+	other.Labels[1].Value = "c2"
+	for _, c := range []struct {
+		series string
+		res    pb.Resolution
+		code   codes.Code
+	}{
+		{other.String(), pb.Resolution_RESOLUTION_RAW, codes.NotFound},
+		{tel.Ref(k).String(), pb.Resolution_RESOLUTION_MINUTE, codes.InvalidArgument},
+		{`kafka_broker_log_dir_used_bytes{broker="3",cluster="c1",dir="/data",origin="admin"}`, pb.Resolution_RESOLUTION_RAW, codes.NotFound},
+	} {
+		if _, err := query(c.series, c.res); status.Code(err) != c.code {
+			t.Fatalf("%s (%s): %v, want %s", c.series, c.res, err, c.code)
+		}
+	}
 }

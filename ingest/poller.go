@@ -107,6 +107,10 @@ func New(cfg Config, w *state.Window, log *slog.Logger, set *metrics.Set, onSwee
 // broker poller.
 func (p *Poller) Admin() *kadm.Client { return p.adm }
 
+// Client returns the Kafka client behind Admin, for read requests kadm has
+// no helper for.
+func (p *Poller) Client() *kgo.Client { return p.client }
+
 // Close releases the client. Safe to call twice.
 func (p *Poller) Close() { p.client.Close() }
 

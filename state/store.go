@@ -1,30 +1,43 @@
-// Store: the on-disk history of the offset series, in Pebble.
+// Store: the on-disk history of the offset series and of the broker
+// telemetry, in Pebble.
 //
 // Contract
 //
+//   - Streams. The offsets and the broker telemetry are two independent
+//     streams of sweeps (store_stream.go) with their own sweep times, series
+//     ids and key kinds (docs/format.md); everything below holds for each.
+//     The offsets' metrics are named kwitness_store_*, the telemetry's
+//     kwitness_store_telemetry_*.
 //   - Feeding. The ingester hands each committed sweep to Append (or
 //     AppendWindow, which copies the window's dense values itself) right after
-//     Window.Commit. The hand-off is a non-blocking send on a bounded channel
+//     Window.Commit; the broker poller hands each telemetry sweep to
+//     AppendTelemetry right after Telemetry.Commit. The hand-off is a
+//     non-blocking send on a bounded channel
 //     (StoreConfig.Queue sweeps): when the store falls behind, the sweep is
 //     dropped, kwitness_store_dropped_sweeps_total counts it, a rate-limited
 //     log line says so, and Append returns false. The poller never waits on
 //     disk. Append and AppendWindow are meant for one caller goroutine (the
-//     window's writer); sweeps must arrive with increasing At, older ones are
+//     window's writer), AppendTelemetry for another (the telemetry's writer);
+//     sweeps must arrive with increasing At, older ones are
 //     counted in kwitness_store_out_of_order_sweeps_total and dropped.
-//   - Encoding. One goroutine, started by Open and stopped (and waited for) by
-//     Close, owns the open block: a timestamp chunk shared by all series plus
-//     one int chunk per series (chunk.go). A block ends after ChunkSamples
+//   - Encoding. One goroutine per stream, started by Open and stopped (and
+//     waited for) by Close, owns the open block: a timestamp chunk shared by
+//     all series plus one int (offsets) or float (telemetry) chunk per series
+//     (chunk.go). A block ends after ChunkSamples
 //     sweeps or at a bucket boundary and is then written as one key per
 //     series. Every FlushInterval the open block is checkpointed (synced) as a
 //     few pages of partial chunks, so a crash (kill -9) loses at most
 //     FlushInterval of sweeps plus those still queued; Open turns the pages of
 //     a crashed block into ordinary chunks.
-//   - Maintenance. A second goroutine, also owned by the Store, rolls closed
-//     buckets up into per-minute (first, last, min, max, sum, count) values
-//     and deletes expired buckets with one DeleteRange per key kind. Retention
-//     is measured against the newest stored sweep, not the wall clock.
-//   - Reading. Query and QueryMinutes read one series; Replay streams stored
-//     sweeps in time order (LoadWindow uses it to refill a Window). They see
+//   - Maintenance. A third goroutine, also owned by the Store, rolls closed
+//     buckets of offsets up into per-minute (first, last, min, max, sum,
+//     count) values and deletes expired buckets of both streams with one
+//     DeleteRange per key kind. Retention is measured against the newest
+//     stored sweep of the stream, not the wall clock. Broker telemetry has no
+//     rollups: it is kept raw for RawRetention.
+//   - Reading. Query, QueryMinutes and QueryTelemetry read one series; Replay
+//     streams stored sweeps in time order (LoadWindow uses it to refill a
+//     Window, LoadTelemetry to refill a Telemetry). They see
 //     what is in Pebble: closed blocks and the last checkpoint of the open
 //     one (call Flush first to include everything appended). A corrupt chunk
 //     is skipped (its samples read as gaps), counted in
@@ -128,26 +141,21 @@ type SweepData struct {
 
 // Store is the Pebble-backed history. See the contract above.
 type Store struct {
-	cfg   StoreConfig
-	dir   string
-	log   *slog.Logger
-	db    *pebble.DB
-	reg   *registry
-	m     storeMetrics
-	in    chan SweepData
-	free  chan []int64
-	flush chan chan struct{}
-	stop  chan struct{}
-	wg    sync.WaitGroup
-	w     *writer
+	cfg  StoreConfig
+	dir  string
+	log  *slog.Logger
+	db   *pebble.DB
+	m    storeMetrics
+	off  *stream[SeriesKey]    // offsets
+	tel  *stream[TelemetryKey] // broker telemetry
+	stop chan struct{}
+	wg   sync.WaitGroup
 
 	closeOnce sync.Once
 	closeErr  error
 	closed    atomic.Bool
-	broken    atomic.Bool  // Pebble failed fatally; no more writes
-	newest    atomic.Int64 // At of the newest sweep written (checkpointed or flushed)
+	broken    atomic.Bool // Pebble failed fatally; no more writes
 	kick      chan struct{}
-	handed    int // window series handed over by AppendWindow; caller-owned
 
 	health struct {
 		sync.Mutex
@@ -167,11 +175,7 @@ func Open(dir string, cfg StoreConfig, log *slog.Logger, set *metrics.Set) (*Sto
 			return nil, err
 		}
 	}
-	s := &Store{
-		cfg: cfg, dir: dir, log: log.With("component", "store"), reg: newRegistry(),
-		m: newStoreMetrics(set), in: make(chan SweepData, cfg.Queue), free: make(chan []int64, cfg.Queue+2),
-		flush: make(chan chan struct{}), stop: make(chan struct{}), kick: make(chan struct{}, 1),
-	}
+	s := newStore(cfg, dir, log, set)
 	db, err := pebble.Open(dir, s.pebbleOptions())
 	if err != nil {
 		return nil, fmt.Errorf("state: open store %s: %w", dir, err)
@@ -181,11 +185,23 @@ func Open(dir string, cfg StoreConfig, log *slog.Logger, set *metrics.Set) (*Sto
 		_ = db.Close()
 		return nil, fmt.Errorf("state: open store %s: %w", dir, err)
 	}
-	s.w = newWriter(s)
-	s.wg.Add(2)
-	go s.runWriter()
+	s.off.w, s.tel.w = newWriter(s.off), newWriter(s.tel)
+	s.wg.Add(3)
+	go s.off.run()
+	go s.tel.run()
 	go s.runMaintenance()
 	return s, nil
+}
+
+// newStore returns a store with its streams, not yet opened.
+func newStore(cfg StoreConfig, dir string, log *slog.Logger, set *metrics.Set) *Store {
+	s := &Store{cfg: cfg, dir: dir, log: log.With("component", "store"), m: newStoreMetrics(set),
+		stop: make(chan struct{}), kick: make(chan struct{}, 1)}
+	s.off = newStream(s, "offsets", offsetKeys, false,
+		newRegistry(offsetKeys, appendRegistryValue, decodeRegistryValue), newStreamMetrics(set, "kwitness_store_"))
+	s.tel = newStream(s, "telemetry", telemetryKeys, true,
+		newRegistry(telemetryKeys, appendTelemetryRegistryValue, decodeTelemetryRegistryValue), newStreamMetrics(set, "kwitness_store_telemetry_"))
+	return s
 }
 
 // checkWritable creates dir and proves a file can be created in it.
@@ -237,13 +253,20 @@ func (s *Store) init() error {
 			return fmt.Errorf("unsupported store format version %v", got)
 		}
 	}
-	if err := s.reg.load(s.db); err != nil {
+	if err := s.off.reg.load(s.db); err != nil {
 		return err
 	}
-	if err := s.recoverOpenBlocks(); err != nil {
+	if err := s.tel.reg.load(s.db); err != nil {
+		return err
+	}
+	if err := s.off.recoverOpenBlocks(); err != nil {
 		return fmt.Errorf("recover open block: %w", err)
 	}
-	s.newest.Store(s.lastStoredAt())
+	if err := s.tel.recoverOpenBlocks(); err != nil {
+		return fmt.Errorf("recover open telemetry block: %w", err)
+	}
+	s.off.newest.Store(s.off.lastStoredAt())
+	s.tel.newest.Store(s.tel.lastStoredAt())
 	return nil
 }
 
@@ -260,22 +283,11 @@ func (s *Store) Close() error {
 	return s.closeErr
 }
 
-// Append hands a sweep to the encoder without blocking. It returns false
-// (counted and logged) if the queue is full or the store is closed.
+// Append hands a sweep of offsets to the encoder without blocking. It
+// returns false (counted and logged) if the queue is full or the store is
+// closed.
 func (s *Store) Append(sd SweepData) bool {
-	if s.closed.Load() {
-		return false
-	}
-	select {
-	case s.in <- sd:
-		return true
-	default:
-		s.m.dropped.Inc()
-		if s.logLimit.allow(time.Now()) {
-			s.log.Warn("store falling behind: sweep dropped", "at", time.UnixMilli(sd.At), "dropped_total", s.m.dropped.Get())
-		}
-		return false
-	}
+	return s.off.append(handoff[SeriesKey]{at: sd.At, values: sd.Values, firstNew: sd.FirstNew, newKeys: sd.NewKeys})
 }
 
 // AppendWindow hands the sweep w just committed to the store: it copies w's
@@ -283,47 +295,24 @@ func (s *Store) Append(sd SweepData) bool {
 // window's writer goroutine right after Commit, and only for one window.
 func (s *Store) AppendWindow(w *Window) bool {
 	snap := w.Snapshot()
-	sd := SweepData{At: snap.At, FirstNew: uint32(s.handed)}
-	for id := s.handed; id < snap.Series; id++ {
-		k, _ := w.Key(uint32(id))
-		sd.NewKeys = append(sd.NewKeys, k)
-	}
-	n := min(len(w.vals), snap.Series)
-	sd.Values = append(s.Buffer(n)[:0], w.vals[:n]...)
-	if !s.Append(sd) {
-		s.recycle(sd.Values)
-		return false
-	}
-	s.handed = snap.Series
-	return true
+	return s.off.appendDense(snap.At, w.vals, snap.Series, w.catalog.key)
 }
 
-// Buffer returns a value slice of length n, reusing one the encoder is done
-// with when it can.
-func (s *Store) Buffer(n int) []int64 {
-	select {
-	case b := <-s.free:
-		if cap(b) >= n {
-			return b[:n]
-		}
-	default:
-	}
-	return make([]int64, n)
-}
-
-func (s *Store) recycle(b []int64) {
-	select {
-	case s.free <- b:
-	default:
-	}
-}
+// Buffer returns a value slice of length n for Append, reusing one the
+// encoder is done with when it can.
+func (s *Store) Buffer(n int) []int64 { return s.off.buffer(n) }
 
 // Flush writes a checkpoint of everything appended so far (and queued before
-// the call) and waits for it, or for ctx.
+// the call) to both streams and waits for it, or for ctx.
 func (s *Store) Flush(ctx context.Context) error {
+	return errors.Join(flushStream(ctx, s.off), flushStream(ctx, s.tel))
+}
+
+func flushStream[K comparable](ctx context.Context, st *stream[K]) error {
+	s := st.s
 	done := make(chan struct{})
 	select {
-	case s.flush <- done:
+	case st.flush <- done:
 	case <-s.stop:
 		return errors.New("state: store closed")
 	case <-ctx.Done():
@@ -376,60 +365,18 @@ func (s *Store) chunkCorrupt(key []byte, err error) {
 	}
 }
 
-// runWriter is the encoder goroutine: the only owner of s.w.
-func (s *Store) runWriter() {
-	defer s.wg.Done()
-	tick := time.NewTicker(s.cfg.FlushInterval)
-	defer tick.Stop()
-	for {
-		select {
-		case sd := <-s.in:
-			s.w.add(sd)
-			s.recycle(sd.Values)
-		case <-tick.C:
-			s.w.checkpoint()
-		case done := <-s.flush:
-			s.drain()
-			s.w.checkpoint()
-			close(done)
-		case <-s.stop:
-			s.drain()
-			s.w.flushBlock()
-			return
-		}
-	}
-}
-
-// drain encodes the sweeps already queued.
-func (s *Store) drain() {
-	for {
-		select {
-		case sd := <-s.in:
-			s.w.add(sd)
-			s.recycle(sd.Values)
-		default:
-			return
-		}
-	}
-}
-
-// storeMetrics are the store's series in the caller's metrics set.
+// storeMetrics are the store's series shared by both streams (see
+// streamMetrics for the rest) in the caller's metrics set.
 type storeMetrics struct {
-	sweeps, samples, dropped, outOfOrder *metrics.Counter
-	keys, writeErrors, corrupt           *metrics.Counter
-	series, diskBytes, bytesPerSeries    *metrics.Gauge
+	keys, writeErrors, corrupt *metrics.Counter
+	diskBytes, bytesPerSeries  *metrics.Gauge
 }
 
 func newStoreMetrics(set *metrics.Set) storeMetrics {
 	return storeMetrics{
-		sweeps:         set.GetOrCreateCounter("kwitness_store_sweeps_total"),
-		samples:        set.GetOrCreateCounter("kwitness_store_samples_total"),
-		dropped:        set.GetOrCreateCounter("kwitness_store_dropped_sweeps_total"),
-		outOfOrder:     set.GetOrCreateCounter("kwitness_store_out_of_order_sweeps_total"),
 		keys:           set.GetOrCreateCounter("kwitness_store_keys_written_total"),
 		writeErrors:    set.GetOrCreateCounter("kwitness_store_write_errors_total"),
 		corrupt:        set.GetOrCreateCounter("kwitness_store_corrupt_chunks_total"),
-		series:         set.GetOrCreateGauge("kwitness_store_series", nil),
 		diskBytes:      set.GetOrCreateGauge("kwitness_store_disk_bytes", nil),
 		bytesPerSeries: set.GetOrCreateGauge("kwitness_store_bytes_per_series", nil),
 	}

@@ -95,6 +95,26 @@ type storeRun struct {
 // measures the live sstable bytes after a full compaction.
 func ingestHour(b *testing.B, series []benchSeries) storeRun {
 	b.Helper()
+	keys := make([]SeriesKey, len(series))
+	for i := range keys {
+		keys[i] = SeriesKey{Metric: MetricEnd, Topic: "t", Partition: int32(i)}
+	}
+	return ingestHourWith(b, len(series), func(s *Store, n int) bool {
+		sd := SweepData{At: t0 + int64(n)*1000, Values: s.Buffer(len(series))}
+		if n == 0 {
+			sd.NewKeys = keys
+		}
+		for i := range series {
+			sd.Values[i] = series[i].next(i, n)
+		}
+		return s.Append(sd)
+	})
+}
+
+// ingestHourWith is ingestHour for any stream: feed hands sweep n to the
+// store and reports whether it was queued (else it is retried).
+func ingestHourWith(b *testing.B, series int, feed func(s *Store, n int) bool) storeRun {
+	b.Helper()
 	fs := vfs.NewMem()
 	cfg := DefaultStoreConfig()
 	cfg.FS, cfg.FlushInterval, cfg.Queue = fs, time.Hour, 64
@@ -103,20 +123,9 @@ func ingestHour(b *testing.B, series []benchSeries) storeRun {
 	if err != nil {
 		b.Fatal(err)
 	}
-	keys := make([]SeriesKey, len(series))
-	for i := range keys {
-		keys[i] = SeriesKey{Metric: MetricEnd, Topic: "t", Partition: int32(i)}
-	}
 	start := time.Now()
 	for n := range 3600 {
-		sd := SweepData{At: t0 + int64(n)*1000, Values: s.Buffer(len(series))}
-		if n == 0 {
-			sd.NewKeys = keys
-		}
-		for i := range series {
-			sd.Values[i] = series[i].next(i, n)
-		}
-		for !s.Append(sd) {
+		for !feed(s, n) {
 			time.Sleep(50 * time.Microsecond) // the benchmark measures the encoder, not drops
 		}
 		if n%60 == 59 {
@@ -128,7 +137,7 @@ func ingestHour(b *testing.B, series []benchSeries) storeRun {
 	if err := s.Close(); err != nil {
 		b.Fatal(err)
 	}
-	run := storeRun{samples: 3600 * len(series), elapsed: time.Since(start),
+	run := storeRun{samples: 3600 * series, elapsed: time.Since(start),
 		keys: set.GetOrCreateCounter("kwitness_store_keys_written_total").Get()}
 	db, err := pebble.Open("db", &pebble.Options{FS: fs, Logger: pebbleLogger{slog.New(slog.DiscardHandler)}})
 	if err != nil {
@@ -166,6 +175,88 @@ func BenchmarkStoreMix(b *testing.B) {
 			b.ReportMetric(float64(total.elapsed.Nanoseconds())/float64(total.samples), "ns/sample")
 		})
 	}
+}
+
+// benchTelemetry generates broker signals like the demo's scrapes, from a
+// fixed seed: 40 % constant gauges (partition and leader counts, 0 under-
+// replicated), 30 % byte counters (the offsets mix, as floats), 15 % log
+// sizes growing and dropping by whole segments, 15 % request latency
+// quantiles (jmx_exporter's full-precision floats, noisy).
+type benchTelemetry struct {
+	kind int // 0 gauge, 1 counter, 2 log size, 3 latency
+	off  benchSeries
+	v    float64
+}
+
+func benchTelemetryMix(n int) []benchTelemetry {
+	rng := rand.New(rand.NewPCG(5, 6))
+	offs := benchMix(n, -1)
+	out := make([]benchTelemetry, n)
+	for i := range out {
+		k := 0
+		switch p := rng.Float64(); {
+		case p < 0.40:
+		case p < 0.70:
+			k = 1
+		case p < 0.85:
+			k = 2
+		default:
+			k = 3
+		}
+		out[i] = benchTelemetry{kind: k, off: offs[i], v: float64(rng.IntN(200))}
+	}
+	return out
+}
+
+// next returns series i's value at sweep n.
+func (t *benchTelemetry) next(i, n int) float64 {
+	z := noise[(i*104729+n)&(len(noise)-1)]
+	switch t.kind {
+	case 1:
+		return float64(t.off.next(i, n))
+	case 2:
+		t.v += float64(max(0, int64(1000*(1+z))))
+		if n%600 == i%600 {
+			t.v = math.Max(0, t.v-1<<20) // a segment deleted
+		}
+	case 3:
+		return 5 + math.Abs(z)*3
+	}
+	return t.v
+}
+
+// BenchmarkStoreTelemetry: an hour of one-second broker telemetry sweeps
+// (benchTelemetry's mix) through the telemetry stream's float chunks.
+// Reports disk bytes per sample after flush and compaction and encoder time
+// per sample, as BenchmarkStoreMix.
+func BenchmarkStoreTelemetry(b *testing.B) {
+	const n = 2000
+	b.Run(fmt.Sprintf("series=%d", n), func(b *testing.B) {
+		b.ReportAllocs()
+		var total storeRun
+		for range b.N {
+			series := benchTelemetryMix(n)
+			keys := make([]TelemetryKey, n)
+			for i := range keys {
+				keys[i] = TelemetryKey{Signal: "bytes_in", Broker: int32(i % 6), Topic: "t", Partition: int32(i)}
+			}
+			r := ingestHourWith(b, n, func(s *Store, sweep int) bool {
+				h := handoff[TelemetryKey]{at: t0 + int64(sweep)*1000, values: s.tel.buffer(n)}
+				if sweep == 0 {
+					h.newKeys = keys
+				}
+				for i := range series {
+					h.values[i] = floatBits(series[i].next(i, sweep))
+				}
+				return s.tel.append(h)
+			})
+			total.samples += r.samples
+			total.elapsed += r.elapsed
+			total.liveSize = r.liveSize
+		}
+		b.ReportMetric(float64(total.liveSize)/float64(3600*n), "B/sample")
+		b.ReportMetric(float64(total.elapsed.Nanoseconds())/float64(total.samples), "ns/sample")
+	})
 }
 
 // BenchmarkStoreKeys: Pebble keys written (registry, timestamps, chunks,

@@ -5,11 +5,13 @@ import (
 )
 
 // FuzzStoreValues feeds arbitrary bytes to the store's own value decoders
-// (registry entries, checkpoint pages, rollup values). Invariants: no input
-// makes them panic; a registry entry that decodes re-encodes to the same
-// bytes; every page record lies inside the page and names a sid of the page.
+// (offset and telemetry registry entries, checkpoint pages, rollup values).
+// Invariants: no input makes them panic; a registry entry that decodes
+// re-encodes to bytes that decode to the same key and time; every page
+// record lies inside the page and names a sid of the page.
 func FuzzStoreValues(f *testing.F) {
 	f.Add(appendRegistryValue(nil, SeriesKey{Metric: MetricCommitted, Group: "g", Topic: "t", Partition: 3}, t0))
+	f.Add(appendTelemetryRegistryValue(nil, TelemetryKey{Signal: "request_latency_ms", Broker: 2, Partition: -1, Request: "Produce", Quantile: "0.99", Origin: "admin"}, t0))
 	var e IntChunkEncoder
 	e.Append(5)
 	f.Add(append([]byte{0x02, byte(len(e.Bytes()))}, e.Bytes()...))
@@ -23,6 +25,12 @@ func FuzzStoreValues(f *testing.F) {
 				if k2, c2, err := decodeRegistryValue(got); err != nil || k2 != k || c2 != created {
 					t.Fatalf("registry entry %x does not round-trip", b)
 				}
+			}
+		}
+		if k, created, err := decodeTelemetryRegistryValue(b); err == nil {
+			got := appendTelemetryRegistryValue(nil, k, created)
+			if k2, c2, err := decodeTelemetryRegistryValue(got); err != nil || k2 != k || c2 != created {
+				t.Fatalf("telemetry registry entry %x does not round-trip", b)
 			}
 		}
 		_ = eachPageChunk(b, 7, func(sid uint32, c []byte) {

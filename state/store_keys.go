@@ -13,6 +13,24 @@ const (
 	kindRollup   = 'r' // 'r' day(8) sid(4) bucket(8)        → minute rollups of one series in a bucket
 	kindRolledUp = 'u' // 'u' bucket(8)                      → marker: bucket's rollups are written
 	kindFinding  = 'f' // 'f' finding id                     → JSON of a firing finding
+
+	// The broker telemetry stream: the same layouts as k, t, c and o, with
+	// its own sids, sweep times and float chunks.
+	kindTelSeries = 'K' // 'K' sid(4)                        → telemetry registry entry
+	kindTelTimes  = 'T' // 'T' bucket(8) start(8)            → timestamp chunk of a telemetry block
+	kindTelChunk  = 'C' // 'C' bucket(8) sid(4) start(8)     → float chunk of one telemetry series
+	kindTelOpen   = 'O' // 'O' bucket(8) start(8) page(4)    → checkpoint page of an open telemetry block
+)
+
+// keyspace is the key kinds of one stream of sweeps (store_stream.go).
+type keyspace struct {
+	series, times, chunk, open byte
+	rollup, rolledUp           byte // 0 when the stream keeps no rollups
+}
+
+var (
+	offsetKeys    = keyspace{series: kindSeries, times: kindTimes, chunk: kindChunk, open: kindOpen, rollup: kindRollup, rolledUp: kindRolledUp}
+	telemetryKeys = keyspace{series: kindTelSeries, times: kindTelTimes, chunk: kindTelChunk, open: kindTelOpen}
 )
 
 // metaVersion is the key of the store format version.
@@ -21,28 +39,28 @@ var metaVersion = []byte("mversion")
 // storeFormatVersion is written under metaVersion on first open.
 const storeFormatVersion = 1
 
-func seriesKeyOf(sid uint32) []byte {
-	return binary.BigEndian.AppendUint32([]byte{kindSeries}, sid)
+func (ks keyspace) seriesKey(sid uint32) []byte {
+	return binary.BigEndian.AppendUint32([]byte{ks.series}, sid)
 }
 
-// timesKey is 't' bucket start; timesKey(b, 0) is the first key of bucket b.
-func timesKey(bucket, start int64) []byte {
+// timesKey is times bucket start; timesKey(b, 0) is the first key of bucket b.
+func (ks keyspace) timesKey(bucket, start int64) []byte {
 	k := make([]byte, 0, 17)
-	k = append(k, kindTimes)
+	k = append(k, ks.times)
 	k = binary.BigEndian.AppendUint64(k, uint64(bucket))
 	return binary.BigEndian.AppendUint64(k, uint64(start))
 }
 
-func chunkKey(dst []byte, bucket int64, sid uint32, start int64) []byte {
-	dst = append(dst[:0], kindChunk)
+func (ks keyspace) chunkKey(dst []byte, bucket int64, sid uint32, start int64) []byte {
+	dst = append(dst[:0], ks.chunk)
 	dst = binary.BigEndian.AppendUint64(dst, uint64(bucket))
 	dst = binary.BigEndian.AppendUint32(dst, sid)
 	return binary.BigEndian.AppendUint64(dst, uint64(start))
 }
 
-func openKey(bucket, start int64, page uint32) []byte {
+func (ks keyspace) openKey(bucket, start int64, page uint32) []byte {
 	k := make([]byte, 0, 21)
-	k = append(k, kindOpen)
+	k = append(k, ks.open)
 	k = binary.BigEndian.AppendUint64(k, uint64(bucket))
 	k = binary.BigEndian.AppendUint64(k, uint64(start))
 	return binary.BigEndian.AppendUint32(k, page)

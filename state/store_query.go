@@ -2,6 +2,7 @@ package state
 
 import (
 	"errors"
+	"math"
 	"slices"
 	"time"
 
@@ -27,8 +28,9 @@ type storedBlock struct {
 
 // readBlocks returns the blocks of bucket b whose sweeps reach [from, to],
 // oldest first. A corrupt timestamp chunk drops its block.
-func (s *Store) readBlocks(b, from, to int64) ([]storedBlock, error) {
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: prefixTime(kindTimes, b), UpperBound: prefixTime(kindTimes, b+1)})
+func (st *stream[K]) readBlocks(b, from, to int64) ([]storedBlock, error) {
+	s := st.s
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: prefixTime(st.ks.times, b), UpperBound: prefixTime(st.ks.times, b+1)})
 	if err != nil {
 		return nil, err
 	}
@@ -59,13 +61,14 @@ func (s *Store) readBlocks(b, from, to int64) ([]storedBlock, error) {
 
 // seriesChunk returns the stored chunk of sid in blk: its own key, or else
 // its record in the block's checkpoint page. nil if there is none.
-func (s *Store) seriesChunk(it *pebble.Iterator, blk storedBlock, sid uint32) []byte {
-	key := chunkKey(nil, blk.bucket, sid, blk.start)
+func (st *stream[K]) seriesChunk(it *pebble.Iterator, blk storedBlock, sid uint32) []byte {
+	s, ks := st.s, st.ks
+	key := ks.chunkKey(nil, blk.bucket, sid, blk.start)
 	if it.SeekGE(key) && string(it.Key()) == string(key) {
 		return append([]byte(nil), it.Value()...)
 	}
 	page := sid / pageSeries
-	v, closer, err := s.db.Get(openKey(blk.bucket, blk.start, page))
+	v, closer, err := s.db.Get(ks.openKey(blk.bucket, blk.start, page))
 	if err != nil {
 		return nil
 	}
@@ -76,39 +79,45 @@ func (s *Store) seriesChunk(it *pebble.Iterator, blk storedBlock, sid uint32) []
 			out = append([]byte(nil), c...)
 		}
 	}); err != nil {
-		s.chunkCorrupt(openKey(blk.bucket, blk.start, page), err)
+		s.chunkCorrupt(ks.openKey(blk.bucket, blk.start, page), err)
 	}
 	return out
 }
 
-// Query returns the raw samples of series k with from ≤ T ≤ to, oldest
-// first. Sweeps after the series was first seen in which it has no value are
-// gaps. A corrupt chunk reads as gaps (and is counted and logged).
+// Query returns the raw samples of offset series k with from ≤ T ≤ to,
+// oldest first. Sweeps after the series was first seen in which it has no
+// value are gaps. A corrupt chunk reads as gaps (and is counted and logged).
 func (s *Store) Query(k SeriesKey, from, to time.Time) ([]Point, error) {
-	sid, created, ok := s.reg.lookup(k)
+	return s.off.query(k, from, to)
+}
+
+// query is Query for any stream; a float stream's V are float64 bits.
+func (st *stream[K]) query(k K, from, to time.Time) ([]Point, error) {
+	sid, created, ok := st.reg.lookup(k)
 	if !ok {
 		return nil, ErrUnknownSeries
 	}
+	s := st.s
 	f, t := from.UnixMilli(), to.UnixMilli()
 	bms := s.cfg.Bucket.Milliseconds()
 	var out []Point
 	var vals []int64
 	var present []bool
 	for b := floorTo(f, bms); b <= t; b += bms {
-		blocks, err := s.readBlocks(b, f, t)
+		blocks, err := st.readBlocks(b, f, t)
 		if err != nil {
 			return nil, err
 		}
 		if len(blocks) == 0 {
 			continue
 		}
-		it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: prefixTimeSeries(kindChunk, b, sid), UpperBound: prefixTimeSeries(kindChunk, b, sid+1)})
+		it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: prefixTimeSeries(st.ks.chunk, b, sid), UpperBound: prefixTimeSeries(st.ks.chunk, b, sid+1)})
 		if err != nil {
 			return nil, err
 		}
 		for _, blk := range blocks {
 			out = slices.Grow(out, len(blk.ts))
-			vals, present = s.decodeOrGaps(s.seriesChunk(it, blk, sid), blk, sid, vals, present)
+			vals, present = st.decodeOrGaps(st.seriesChunk(it, blk, sid), blk, sid, vals, present)
 			out = appendPoints(out, blk, vals, present, max(f, created), t)
 		}
 		if err := it.Close(); err != nil {
@@ -118,17 +127,33 @@ func (s *Store) Query(k SeriesKey, from, to time.Time) ([]Point, error) {
 	return out, nil
 }
 
-// decodeOrGaps decodes chunk c; nil or corrupt chunks decode as no samples.
-func (s *Store) decodeOrGaps(c []byte, blk storedBlock, sid uint32, vals []int64, present []bool) ([]int64, []bool) {
+// decodeOrGaps decodes chunk c (a float chunk's values as float64 bits);
+// nil or corrupt chunks decode as no samples.
+func (st *stream[K]) decodeOrGaps(c []byte, blk storedBlock, sid uint32, vals []int64, present []bool) ([]int64, []bool) {
 	if c == nil {
 		return vals[:0], present[:0]
 	}
-	vals, present, err := DecodeIntChunk(c, vals, present)
+	var err error
+	if st.float {
+		vals, present, err = decodeFloatBits(c, vals, present)
+	} else {
+		vals, present, err = DecodeIntChunk(c, vals, present)
+	}
 	if err != nil {
-		s.chunkCorrupt(chunkKey(nil, blk.bucket, sid, blk.start), err)
+		st.s.chunkCorrupt(st.ks.chunkKey(nil, blk.bucket, sid, blk.start), err)
 		return vals[:0], present[:0]
 	}
 	return vals, present
+}
+
+// decodeFloatBits decodes a float chunk into the bit patterns of its values.
+func decodeFloatBits(c []byte, dst []int64, present []bool) ([]int64, []bool, error) {
+	fs, present, err := DecodeFloatChunk(c, nil, present)
+	dst = sliceOfLen(dst, len(fs))
+	for i, v := range fs {
+		dst[i] = int64(math.Float64bits(v))
+	}
+	return dst, present, err
 }
 
 // appendPoints appends the samples of one block in [from, to]. Samples past
@@ -151,23 +176,28 @@ func appendPoints(out []Point, blk storedBlock, vals []int64, present []bool, fr
 // replayMemory bounds the value matrix Replay holds (sweeps × series × 8 B).
 const replayMemory = 64 << 20
 
-// Replay calls fn for every stored sweep with at ≥ from, oldest first.
-// keys[sid] is the key of store series sid and vals[sid] its value in the
-// sweep (detect.Gap when absent); both are valid only during the call and
-// must not be modified. Series registered after Replay starts are left out.
-// An error from fn stops the replay and is returned.
+// Replay calls fn for every stored sweep of offsets with at ≥ from, oldest
+// first. keys[sid] is the key of store series sid and vals[sid] its value in
+// the sweep (detect.Gap when absent); both are valid only during the call
+// and must not be modified. Series registered after Replay starts are left
+// out. An error from fn stops the replay and is returned.
 func (s *Store) Replay(from time.Time, fn func(at int64, keys []SeriesKey, vals []int64) error) error {
-	keys := s.reg.snapshot()
+	return s.off.replay(from, fn)
+}
+
+// replay is Replay for any stream; a float stream's vals are float64 bits.
+func (st *stream[K]) replay(from time.Time, fn func(at int64, keys []K, vals []int64) error) error {
+	keys := st.reg.snapshot()
 	f := from.UnixMilli()
-	last := s.newest.Load()
-	bms := s.cfg.Bucket.Milliseconds()
+	last := st.newest.Load()
+	bms := st.s.cfg.Bucket.Milliseconds()
 	for b := floorTo(f, bms); b <= last; b += bms {
-		blocks, err := s.readBlocks(b, f, last)
+		blocks, err := st.readBlocks(b, f, last)
 		if err != nil {
 			return err
 		}
 		for _, blk := range blocks {
-			if err := s.replayBlock(blk, f, keys, fn); err != nil {
+			if err := st.replayBlock(blk, f, keys, fn); err != nil {
 				return err
 			}
 		}
@@ -177,7 +207,7 @@ func (s *Store) Replay(from time.Time, fn func(at int64, keys []SeriesKey, vals 
 
 // replayBlock replays the sweeps of one block with at ≥ from, in groups of
 // sweeps small enough for replayMemory.
-func (s *Store) replayBlock(blk storedBlock, from int64, keys []SeriesKey, fn func(int64, []SeriesKey, []int64) error) error {
+func (st *stream[K]) replayBlock(blk storedBlock, from int64, keys []K, fn func(int64, []K, []int64) error) error {
 	first := 0
 	for first < len(blk.ts) && blk.ts[first] < from {
 		first++
@@ -186,7 +216,7 @@ func (s *Store) replayBlock(blk storedBlock, from int64, keys []SeriesKey, fn fu
 	mat := make([]int64, min(group, len(blk.ts)-first)*len(keys))
 	for g0 := first; g0 < len(blk.ts); g0 += group {
 		g1 := min(g0+group, len(blk.ts))
-		if err := s.fillMatrix(blk, g0, g1, len(keys), mat); err != nil {
+		if err := st.fillMatrix(blk, g0, g1, len(keys), mat); err != nil {
 			return err
 		}
 		for g := g0; g < g1; g++ {
@@ -201,7 +231,7 @@ func (s *Store) replayBlock(blk storedBlock, from int64, keys []SeriesKey, fn fu
 
 // fillMatrix sets mat[(g-g0)*S+sid] to series sid's value in sweep g of blk
 // for g in [g0, g1), sid < S; absent values are gaps.
-func (s *Store) fillMatrix(blk storedBlock, g0, g1, S int, mat []int64) error {
+func (st *stream[K]) fillMatrix(blk storedBlock, g0, g1, S int, mat []int64) error {
 	for i := range mat {
 		mat[i] = detect.Gap
 	}
@@ -211,22 +241,22 @@ func (s *Store) fillMatrix(blk storedBlock, g0, g1, S int, mat []int64) error {
 		if int(sid) >= S {
 			return
 		}
-		vals, present = s.decodeOrGaps(c, blk, sid, vals, present)
+		vals, present = st.decodeOrGaps(c, blk, sid, vals, present)
 		for g := g0; g < g1; g++ {
 			if j := blk.idx[g]; j < len(vals) && present[j] {
 				mat[(g-g0)*S+int(sid)] = vals[j]
 			}
 		}
 	}
-	if err := s.scatterPages(blk, scatter); err != nil {
+	if err := st.scatterPages(blk, scatter); err != nil {
 		return err
 	}
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: prefixTime(kindChunk, blk.bucket), UpperBound: prefixTime(kindChunk, blk.bucket+1)})
+	it, err := st.s.db.NewIter(&pebble.IterOptions{LowerBound: prefixTime(st.ks.chunk, blk.bucket), UpperBound: prefixTime(st.ks.chunk, blk.bucket+1)})
 	if err != nil {
 		return err
 	}
 	for sid := uint32(0); int(sid) < S; sid++ {
-		key := chunkKey(nil, blk.bucket, sid, blk.start)
+		key := st.ks.chunkKey(nil, blk.bucket, sid, blk.start)
 		if !it.SeekGE(key) {
 			break
 		}
@@ -240,8 +270,8 @@ func (s *Store) fillMatrix(blk storedBlock, g0, g1, S int, mat []int64) error {
 }
 
 // scatterPages calls fn for every chunk in the checkpoint pages of blk.
-func (s *Store) scatterPages(blk storedBlock, fn func(uint32, []byte)) error {
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: openKey(blk.bucket, blk.start, 0), UpperBound: openKey(blk.bucket, blk.start+1, 0)})
+func (st *stream[K]) scatterPages(blk storedBlock, fn func(uint32, []byte)) error {
+	it, err := st.s.db.NewIter(&pebble.IterOptions{LowerBound: st.ks.openKey(blk.bucket, blk.start, 0), UpperBound: st.ks.openKey(blk.bucket, blk.start+1, 0)})
 	if err != nil {
 		return err
 	}
@@ -250,7 +280,7 @@ func (s *Store) scatterPages(blk storedBlock, fn func(uint32, []byte)) error {
 			continue
 		}
 		if err := eachPageChunk(it.Value(), be32(it.Key(), 17), fn); err != nil {
-			s.chunkCorrupt(it.Key(), err)
+			st.s.chunkCorrupt(it.Key(), err)
 		}
 	}
 	return errors.Join(it.Error(), it.Close())

@@ -16,28 +16,32 @@ import (
 // ErrUnknownSeries is returned by queries for a series the store never saw.
 var ErrUnknownSeries = errors.New("state: unknown series")
 
-// registry maps series keys to store ids (sids). Sids are dense, start at 0,
-// are assigned in first-seen order and never reused; each is persisted under
-// 'k' sid before any chunk that uses it is written. Safe for concurrent use:
-// the writer goroutine assigns, queries look up.
-type registry struct {
-	mu struct {
+// registry maps the series keys of one stream to store ids (sids). Sids are
+// dense, start at 0, are assigned in first-seen order and never reused; each
+// is persisted under its stream's series kind before any chunk that uses it
+// is written. Safe for concurrent use: the writer goroutine assigns, queries
+// look up.
+type registry[K comparable] struct {
+	ks  keyspace
+	enc func(dst []byte, k K, created int64) []byte
+	dec func(b []byte) (K, int64, error)
+	mu  struct {
 		sync.RWMutex
-		ids     map[SeriesKey]uint32
-		keys    []SeriesKey
+		ids     map[K]uint32
+		keys    []K
 		created []int64 // Unix ms the series was first seen, by sid
 	}
 }
 
-func newRegistry() *registry {
-	r := &registry{}
-	r.mu.ids = map[SeriesKey]uint32{}
+func newRegistry[K comparable](ks keyspace, enc func([]byte, K, int64) []byte, dec func([]byte) (K, int64, error)) *registry[K] {
+	r := &registry[K]{ks: ks, enc: enc, dec: dec}
+	r.mu.ids = map[K]uint32{}
 	return r
 }
 
 // load reads every registry entry. Entries must be dense from sid 0.
-func (r *registry) load(db *pebble.DB) error {
-	it, err := db.NewIter(&pebble.IterOptions{LowerBound: []byte{kindSeries}, UpperBound: []byte{kindSeries + 1}})
+func (r *registry[K]) load(db *pebble.DB) error {
+	it, err := db.NewIter(&pebble.IterOptions{LowerBound: []byte{r.ks.series}, UpperBound: []byte{r.ks.series + 1}})
 	if err != nil {
 		return err
 	}
@@ -49,14 +53,15 @@ func (r *registry) load(db *pebble.DB) error {
 			return fmt.Errorf("series registry: bad key %x", it.Key())
 		}
 		sid := be32(it.Key(), 1)
-		k, created, err := decodeRegistryValue(it.Value())
+		k, created, err := r.dec(it.Value())
 		if err != nil {
-			return fmt.Errorf("series registry entry %d: %w", sid, err)
+			return fmt.Errorf("series registry entry %c%d: %w", r.ks.series, sid, err)
 		}
 		// A hole (an entry lost with a failed write) stays unmapped, so its
 		// sid is never reused.
+		var zero K
 		for len(r.mu.keys) <= int(sid) {
-			r.mu.keys = append(r.mu.keys, SeriesKey{})
+			r.mu.keys = append(r.mu.keys, zero)
 			r.mu.created = append(r.mu.created, 0)
 		}
 		r.mu.ids[k] = sid
@@ -67,7 +72,7 @@ func (r *registry) load(db *pebble.DB) error {
 
 // assign returns the sid of k, registering it as first seen at at (Unix ms)
 // and adding its entry to b when new.
-func (r *registry) assign(k SeriesKey, at int64, b *pebble.Batch) (sid uint32, isNew bool) {
+func (r *registry[K]) assign(k K, at int64, b *pebble.Batch) (sid uint32, isNew bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if sid, ok := r.mu.ids[k]; ok {
@@ -77,12 +82,12 @@ func (r *registry) assign(k SeriesKey, at int64, b *pebble.Batch) (sid uint32, i
 	r.mu.ids[k] = sid
 	r.mu.keys = append(r.mu.keys, k)
 	r.mu.created = append(r.mu.created, at)
-	_ = b.Set(seriesKeyOf(sid), appendRegistryValue(nil, k, at), nil)
+	_ = b.Set(r.ks.seriesKey(sid), r.enc(nil, k, at), nil)
 	return sid, true
 }
 
 // lookup returns the sid of k and when it was first seen.
-func (r *registry) lookup(k SeriesKey) (uint32, int64, bool) {
+func (r *registry[K]) lookup(k K) (uint32, int64, bool) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	sid, ok := r.mu.ids[k]
@@ -94,13 +99,13 @@ func (r *registry) lookup(k SeriesKey) (uint32, int64, bool) {
 
 // snapshot returns the keys by sid. The slice is shared: callers must not
 // modify it, and it only ever grows (appends never change existing entries).
-func (r *registry) snapshot() []SeriesKey {
+func (r *registry[K]) snapshot() []K {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	return r.mu.keys[:len(r.mu.keys):len(r.mu.keys)]
 }
 
-func (r *registry) len() int {
+func (r *registry[K]) len() int {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	return len(r.mu.keys)

@@ -126,7 +126,7 @@ func decodeRollup(v []byte, bucket int64, out []MinutePoint) ([]MinutePoint, err
 // starting in [from, to], oldest first. Buckets not rolled up yet (the
 // current one) are rolled up on the fly from raw samples.
 func (s *Store) QueryMinutes(k SeriesKey, from, to time.Time) ([]MinutePoint, error) {
-	sid, _, ok := s.reg.lookup(k)
+	sid, _, ok := s.off.reg.lookup(k)
 	if !ok {
 		return nil, ErrUnknownSeries
 	}
@@ -216,16 +216,27 @@ func (s *Store) runMaintenance() {
 	}
 }
 
-// maintain runs one maintenance pass.
+// maintain runs one maintenance pass: rollups and retention of the
+// offsets, retention of the telemetry.
 func (s *Store) maintain() error {
 	defer s.updateDiskGauges()
-	newest := s.newest.Load()
+	err := s.maintainOffsets()
+	if terr := expireRaw(s.tel); terr != nil {
+		err = errors.Join(err, fmt.Errorf("telemetry retention: %w", terr))
+	}
+	return err
+}
+
+// maintainOffsets rolls up the closed offset buckets and applies the
+// offsets' retention.
+func (s *Store) maintainOffsets() error {
+	newest := s.off.newest.Load()
 	if newest == 0 {
 		return nil
 	}
 	bms := s.cfg.Bucket.Milliseconds()
 	current := floorTo(newest, bms)
-	buckets, err := s.rawBuckets()
+	buckets, err := s.off.rawBuckets()
 	if err != nil {
 		return err
 	}
@@ -249,13 +260,13 @@ func (s *Store) maintain() error {
 }
 
 // rawBuckets lists the buckets with stored sweeps, oldest first.
-func (s *Store) rawBuckets() ([]int64, error) {
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{kindTimes}, UpperBound: []byte{kindTimes + 1}})
+func (st *stream[K]) rawBuckets() ([]int64, error) {
+	it, err := st.s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{st.ks.times}, UpperBound: []byte{st.ks.times + 1}})
 	if err != nil {
 		return nil, err
 	}
 	var out []int64
-	for ok := it.First(); ok; ok = it.SeekGE(prefixTime(kindTimes, out[len(out)-1]+1)) {
+	for ok := it.First(); ok; ok = it.SeekGE(prefixTime(st.ks.times, out[len(out)-1]+1)) {
 		if len(it.Key()) < 9 {
 			break
 		}
@@ -267,7 +278,7 @@ func (s *Store) rawBuckets() ([]int64, error) {
 // rollupBucket writes the minute rollups of every series in closed bucket b
 // and then its marker.
 func (s *Store) rollupBucket(b int64) error {
-	blocks, err := s.readBlocks(b, b, b+s.cfg.Bucket.Milliseconds()-1)
+	blocks, err := s.off.readBlocks(b, b, b+s.cfg.Bucket.Milliseconds()-1)
 	if err != nil {
 		return err
 	}
@@ -293,7 +304,7 @@ func (s *Store) rollupBucket(b int64) error {
 			continue
 		}
 		r.next(int64(be32(k, 9)))
-		vals, present = s.decodeOrGaps(it.Value(), blk, be32(k, 9), vals, present)
+		vals, present = s.off.decodeOrGaps(it.Value(), blk, be32(k, 9), vals, present)
 		for i, at := range blk.ts {
 			if j := blk.idx[i]; j < len(vals) && present[j] {
 				r.agg.add(at, vals[j])
@@ -346,18 +357,42 @@ func (r *rollupWriter) commit(opts *pebble.WriteOptions) error {
 	return errors.Join(r.err, err)
 }
 
-// expire deletes raw buckets whose end is at least RawRetention before
-// newest, and rollup days whose end is at least RollupRetention before it:
-// one DeleteRange per key kind, from the oldest stored bucket to the cut.
-func (s *Store) expire(buckets []int64, newest int64) error {
+// expireRaw applies the raw retention of a stream without rollups.
+func expireRaw[K comparable](st *stream[K]) error {
+	newest := st.newest.Load()
+	if newest == 0 {
+		return nil
+	}
+	buckets, err := st.rawBuckets()
+	if err != nil {
+		return err
+	}
+	return st.expireBuckets(buckets, newest)
+}
+
+// expireBuckets deletes the raw buckets whose end is at least RawRetention
+// before newest: one DeleteRange per key kind, from the oldest stored bucket
+// (buckets[0]) to the cut.
+func (st *stream[K]) expireBuckets(buckets []int64, newest int64) error {
+	s := st.s
 	rawCut := floorTo(newest-s.cfg.RawRetention.Milliseconds(), s.cfg.Bucket.Milliseconds())
-	if len(buckets) > 0 && buckets[0] < rawCut {
-		for _, kind := range []byte{kindTimes, kindChunk, kindOpen} {
-			if err := s.db.DeleteRange(prefixTime(kind, buckets[0]), prefixTime(kind, rawCut), pebble.NoSync); err != nil {
-				return err
-			}
+	if len(buckets) == 0 || buckets[0] >= rawCut {
+		return nil
+	}
+	for _, kind := range []byte{st.ks.times, st.ks.chunk, st.ks.open} {
+		if err := s.db.DeleteRange(prefixTime(kind, buckets[0]), prefixTime(kind, rawCut), pebble.NoSync); err != nil {
+			return err
 		}
-		s.log.Info("raw buckets expired", "before", time.UnixMilli(rawCut).UTC())
+	}
+	s.log.Info("raw buckets expired", "stream", st.name, "before", time.UnixMilli(rawCut).UTC())
+	return nil
+}
+
+// expire deletes the offsets' expired raw buckets (expireBuckets) and the
+// rollup days whose end is at least RollupRetention before newest.
+func (s *Store) expire(buckets []int64, newest int64) error {
+	if err := s.off.expireBuckets(buckets, newest); err != nil {
+		return err
 	}
 	dayCut := floorTo(newest-s.cfg.RollupRetention.Milliseconds(), dayMs)
 	if first, ok := s.firstTime(kindRollup); ok && first < dayCut {
@@ -385,11 +420,14 @@ func (s *Store) firstTime(kind byte) (int64, bool) {
 	return be64(it.Key(), 1), true
 }
 
-// updateDiskGauges publishes disk use, total and per registered series.
+// updateDiskGauges publishes disk use, total and per registered series of
+// both streams.
 func (s *Store) updateDiskGauges() {
 	disk := float64(s.db.Metrics().DiskSpaceUsage())
-	n := s.reg.len()
-	s.m.series.Set(float64(n))
+	no, nt := s.off.reg.len(), s.tel.reg.len()
+	s.off.m.series.Set(float64(no))
+	s.tel.m.series.Set(float64(nt))
+	n := no + nt
 	s.m.diskBytes.Set(disk)
 	if n > 0 {
 		s.m.bytesPerSeries.Set(disk / float64(n))

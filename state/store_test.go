@@ -146,7 +146,7 @@ func TestStoreRegistryStable(t *testing.T) {
 
 	s2, _ := openTestStore(t, cfg, nil)
 	for want, k := range testKeys {
-		if sid, _, ok := s2.reg.lookup(k); !ok || sid != uint32(want) {
+		if sid, _, ok := s2.off.reg.lookup(k); !ok || sid != uint32(want) {
 			t.Fatalf("%v: sid %d %v after restart, want %d", k, sid, ok, want)
 		}
 	}
@@ -154,7 +154,7 @@ func TestStoreRegistryStable(t *testing.T) {
 	nk := SeriesKey{Metric: MetricEnd, Topic: "new", Partition: 3}
 	s2.Append(SweepData{At: t0 + 200_000, NewKeys: []SeriesKey{nk, testKeys[2]}, Values: []int64{7, 8}})
 	flush(t, s2)
-	if sid, _, _ := s2.reg.lookup(nk); sid != 3 {
+	if sid, _, _ := s2.off.reg.lookup(nk); sid != 3 {
 		t.Fatalf("new series got sid %d, want 3", sid)
 	}
 	pts, err := s2.Query(testKeys[2], time.UnixMilli(t0+200_000), time.UnixMilli(t0+200_000))
@@ -292,7 +292,7 @@ func TestStoreCorruptChunkSkipped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	key := chunkKey(nil, t0, 0, t0)
+	key := offsetKeys.chunkKey(nil, t0, 0, t0)
 	v, closer, err := db.Get(key)
 	if err != nil {
 		t.Fatal(err)
@@ -335,8 +335,10 @@ func TestStoreCorruptChunkSkipped(t *testing.T) {
 func TestStoreDropsWhenBehind(t *testing.T) {
 	set := metrics.NewSet()
 	var logs bytes.Buffer
-	// No encoder goroutine: the queue of 1 stays full.
-	s := &Store{in: make(chan SweepData, 1), m: newStoreMetrics(set), log: slog.New(slog.NewTextHandler(&logs, nil))}
+	// Not opened, so no encoder goroutine: each queue of 1 stays full.
+	cfg := DefaultStoreConfig()
+	cfg.Queue = 1
+	s := newStore(cfg, "db", slog.New(slog.NewTextHandler(&logs, nil)), set)
 	if !s.Append(SweepData{At: 1}) || s.Append(SweepData{At: 2}) || s.Append(SweepData{At: 3}) {
 		t.Fatal("want the first sweep queued and the next two dropped")
 	}
@@ -345,6 +347,20 @@ func TestStoreDropsWhenBehind(t *testing.T) {
 	}
 	if c := strings.Count(logs.String(), "sweep dropped"); c != 1 {
 		t.Fatalf("%d log lines, want 1 (rate-limited)", c)
+	}
+	// The telemetry stream has its own queue and counter. A dropped sweep's
+	// new keys are handed over again with the next one.
+	tel, _ := NewTelemetry(DefaultWindowConfig(), "c1")
+	for n := range 3 {
+		sw := tel.Begin(time.UnixMilli(t0 + int64(n)*1000))
+		sw.Set(TelemetryKey{Signal: detect.SigScrapeUp, Broker: int32(n), Partition: -1}, 1)
+		tel.Commit(sw)
+		if s.AppendTelemetry(tel) != (n == 0) {
+			t.Fatalf("telemetry sweep %d: want only the first queued", n)
+		}
+	}
+	if n := set.GetOrCreateCounter("kwitness_store_telemetry_dropped_sweeps_total").Get(); n != 2 || s.tel.handed != 1 {
+		t.Fatalf("telemetry dropped counter %d, %d keys handed; want 2 and 1", n, s.tel.handed)
 	}
 }
 

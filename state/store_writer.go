@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 
 	"github.com/cockroachdb/pebble/v2"
 
@@ -17,81 +18,73 @@ const (
 	maxBatchBytes = 16 << 20
 )
 
-// writer is the open block, owned by the encoder goroutine: the shared
-// timestamp chunk and one int chunk encoder per sid.
-type writer struct {
+// writer is one stream's open block, owned by its encoder goroutine: the
+// shared timestamp chunk and one value chunk encoder per sid.
+type writer[K comparable] struct {
+	st      *stream[K]
 	s       *Store
 	bucket  int64 // bucket start of the open block, Unix ms
 	start   int64 // At of the block's first sweep
 	n       int   // sweeps in the open block
 	lastAt  int64 // At of the newest sweep accepted
 	ts      IntChunkEncoder
-	enc     []IntChunkEncoder // by sid
-	win2sid []uint32          // window series id → sid
-	reg     *pebble.Batch     // registry entries not yet committed
+	cols    columns
+	win2sid []uint32      // window series id → sid
+	reg     *pebble.Batch // registry entries not yet committed
 	key     []byte
 	page    []byte
 }
 
-func newWriter(s *Store) *writer {
-	return &writer{s: s, lastAt: s.newest.Load(), reg: s.db.NewBatch(), enc: make([]IntChunkEncoder, s.reg.len())}
+func newWriter[K comparable](st *stream[K]) *writer[K] {
+	w := &writer[K]{st: st, s: st.s, lastAt: st.newest.Load(), reg: st.s.db.NewBatch(), cols: columns{float: st.float}}
+	w.cols.grow(st.reg.len())
+	return w
 }
 
 // add encodes one sweep, first closing the open block if it is full or the
 // sweep starts a new bucket.
-func (w *writer) add(sd SweepData) {
+func (w *writer[K]) add(h handoff[K]) {
 	if w.s.broken.Load() {
-		w.s.m.dropped.Inc()
+		w.st.m.dropped.Inc()
 		return
 	}
-	w.register(sd)
-	if sd.At <= w.lastAt {
-		w.s.m.outOfOrder.Inc()
+	w.register(h)
+	if h.at <= w.lastAt {
+		w.st.m.outOfOrder.Inc()
 		return
 	}
-	bucket := floorTo(sd.At, w.s.cfg.Bucket.Milliseconds())
+	bucket := floorTo(h.at, w.s.cfg.Bucket.Milliseconds())
 	if w.n > 0 && (bucket != w.bucket || w.n >= w.s.cfg.ChunkSamples) {
 		w.flushBlock()
 	}
 	if w.n == 0 {
-		w.bucket, w.start = bucket, sd.At
+		w.bucket, w.start = bucket, h.at
 	}
-	w.ts.Append(sd.At)
-	n := w.n
+	w.ts.Append(h.at)
 	for wid, sid := range w.win2sid {
 		v := detect.Gap
-		if wid < len(sd.Values) {
-			v = sd.Values[wid]
+		if wid < len(h.values) {
+			v = h.values[wid]
 		}
-		e := &w.enc[sid]
-		for e.Len() < n { // series joined mid-block
-			e.AppendGap()
-		}
-		if v == detect.Gap {
-			e.AppendGap()
-		} else {
-			e.Append(v)
-		}
+		w.cols.add(sid, v, w.n)
 	}
 	w.n++
-	w.lastAt = sd.At
-	w.s.m.sweeps.Inc()
-	w.s.m.samples.Add(len(w.win2sid))
+	w.lastAt = h.at
+	w.st.m.sweeps.Inc()
+	w.st.m.samples.Add(len(w.win2sid))
 }
 
 // register maps the sweep's new window series to sids and persists new
 // registry entries. A failed commit is retried with the next sweep.
-func (w *writer) register(sd SweepData) {
-	for i, k := range sd.NewKeys {
-		wid := int(sd.FirstNew) + i
-		sid, _ := w.s.reg.assign(k, sd.At, w.reg)
+func (w *writer[K]) register(h handoff[K]) {
+	for i, k := range h.newKeys {
+		wid := int(h.firstNew) + i
+		sid, _ := w.st.reg.assign(k, h.at, w.reg)
 		for len(w.win2sid) <= wid {
 			w.win2sid = append(w.win2sid, 0)
 		}
 		w.win2sid[wid] = sid
-		for len(w.enc) <= int(sid) {
-			w.enc = append(w.enc, IntChunkEncoder{})
-		}
+		w.cols.grow(int(sid) + 1)
 	}
 	if w.reg.Empty() {
 		return
@@ -109,71 +102,142 @@ func (w *writer) register(sd SweepData) {
 
 // checkpoint writes the open block's timestamps and its partial chunks as
 // pages of pageSeries sids, synced: what a crash cannot lose.
-func (w *writer) checkpoint() {
+func (w *writer[K]) checkpoint() {
 	if w.n == 0 {
 		return
 	}
+	ks := w.st.ks
 	b := w.s.db.NewBatch()
-	_ = b.Set(timesKey(w.bucket, w.start), w.ts.Bytes(), nil)
+	_ = b.Set(ks.timesKey(w.bucket, w.start), w.ts.Bytes(), nil)
 	page := ^uint32(0)
 	w.page = w.page[:0]
-	for sid := range w.enc {
-		e := &w.enc[sid]
-		if e.nPresent == 0 {
+	for sid := range w.cols.len() {
+		c := w.cols.chunk(sid)
+		if c == nil {
 			continue
 		}
 		if p := uint32(sid / pageSeries); p != page {
 			if len(w.page) > 0 {
-				_ = b.Set(openKey(w.bucket, w.start, page), w.page, nil)
+				_ = b.Set(ks.openKey(w.bucket, w.start, page), w.page, nil)
 			}
 			page, w.page = p, w.page[:0]
 		}
-		c := e.Bytes()
 		w.page = binary.AppendUvarint(w.page, uint64(sid%pageSeries))
 		w.page = binary.AppendUvarint(w.page, uint64(len(c)))
 		w.page = append(w.page, c...)
 	}
 	if len(w.page) > 0 {
-		_ = b.Set(openKey(w.bucket, w.start, page), w.page, nil)
+		_ = b.Set(ks.openKey(w.bucket, w.start, page), w.page, nil)
 	}
 	w.commit(b, "checkpoint", pebble.Sync)
-	w.s.newest.Store(w.lastAt)
+	w.st.newest.Store(w.lastAt)
 }
 
 // flushBlock writes the open block, one key per series with a present
 // sample, deletes its checkpoint pages, and starts an empty block.
-func (w *writer) flushBlock() {
+func (w *writer[K]) flushBlock() {
 	if w.n == 0 {
 		return
 	}
+	ks := w.st.ks
 	b := w.s.db.NewBatch()
-	_ = b.Set(timesKey(w.bucket, w.start), w.ts.Bytes(), nil)
-	for sid := range w.enc {
-		e := &w.enc[sid]
-		if e.nPresent > 0 {
-			w.key = chunkKey(w.key, w.bucket, uint32(sid), w.start)
-			_ = b.Set(w.key, e.Bytes(), nil)
+	_ = b.Set(ks.timesKey(w.bucket, w.start), w.ts.Bytes(), nil)
+	for sid := range w.cols.len() {
+		if c := w.cols.chunk(sid); c != nil {
+			w.key = ks.chunkKey(w.key, w.bucket, uint32(sid), w.start)
+			_ = b.Set(w.key, c, nil)
 			if b.Len() >= maxBatchBytes {
 				w.commit(b, "block", pebble.NoSync)
 				b = w.s.db.NewBatch()
 			}
 		}
-		if e.Len() > 0 {
-			e.Reset()
-		}
+		w.cols.reset(sid)
 	}
-	_ = b.DeleteRange(openKey(w.bucket, w.start, 0), openKey(w.bucket, w.start+1, 0), nil)
+	_ = b.DeleteRange(ks.openKey(w.bucket, w.start, 0), ks.openKey(w.bucket, w.start+1, 0), nil)
 	w.commit(b, "block", pebble.Sync)
 	w.n = 0
 	w.ts.Reset()
-	w.s.newest.Store(w.lastAt)
+	w.st.newest.Store(w.lastAt)
 	select {
 	case w.s.kick <- struct{}{}:
 	default:
 	}
 }
 
-func (w *writer) commit(b *pebble.Batch, what string, opts *pebble.WriteOptions) {
+// columns is the open block's value chunk encoders by sid: int chunks for
+// offsets, float chunks (values are float64 bits) for broker telemetry.
+type columns struct {
+	float  bool
+	ints   []IntChunkEncoder
+	floats []FloatChunkEncoder
+}
+
+// grow makes room for n sids.
+func (c *columns) grow(n int) {
+	for c.float && len(c.floats) < n {
+		c.floats = append(c.floats, FloatChunkEncoder{})
+	}
+	for !c.float && len(c.ints) < n {
+		c.ints = append(c.ints, IntChunkEncoder{})
+	}
+}
+
+func (c *columns) len() int { return len(c.ints) + len(c.floats) }
+
+// add appends sample i of the block, v or a gap (detect.Gap), to sid's
+// chunk, first padding it with gaps to i samples when the series joined
+// the block late.
+func (c *columns) add(sid uint32, v int64, i int) {
+	if c.float {
+		e := &c.floats[sid]
+		for e.Len() < i {
+			e.AppendGap()
+		}
+		if v == detect.Gap {
+			e.AppendGap()
+		} else {
+			e.Append(math.Float64frombits(uint64(v)))
+		}
+		return
+	}
+	e := &c.ints[sid]
+	for e.Len() < i {
+		e.AppendGap()
+	}
+	if v == detect.Gap {
+		e.AppendGap()
+	} else {
+		e.Append(v)
+	}
+}
+
+// chunk returns sid's encoded chunk, or nil if it has no present sample.
+func (c *columns) chunk(sid int) []byte {
+	if c.float {
+		if e := &c.floats[sid]; e.nPresent > 0 {
+			return e.Bytes()
+		}
+		return nil
+	}
+	if e := &c.ints[sid]; e.nPresent > 0 {
+		return e.Bytes()
+	}
+	return nil
+}
+
+func (c *columns) reset(sid int) {
+	if c.float {
+		if c.floats[sid].Len() > 0 {
+			c.floats[sid].Reset()
+		}
+		return
+	}
+	if c.ints[sid].Len() > 0 {
+		c.ints[sid].Reset()
+	}
+}
+
+func (w *writer[K]) commit(b *pebble.Batch, what string, opts *pebble.WriteOptions) {
 	n := int(b.Count())
 	if w.s.broken.Load() {
 		_ = b.Close()
@@ -209,8 +273,9 @@ func eachPageChunk(val []byte, page uint32, fn func(sid uint32, chunk []byte)) e
 // recoverOpenBlocks turns the checkpoint pages of blocks a crash left open
 // into ordinary chunks (unless a chunk for that series and block was already
 // written) and deletes the pages.
-func (s *Store) recoverOpenBlocks() error {
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{kindOpen}, UpperBound: []byte{kindOpen + 1}})
+func (st *stream[K]) recoverOpenBlocks() error {
+	s, ks := st.s, st.ks
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{ks.open}, UpperBound: []byte{ks.open + 1}})
 	if err != nil {
 		return err
 	}
@@ -225,7 +290,7 @@ func (s *Store) recoverOpenBlocks() error {
 		pages++
 		bucket, start, page := be64(k, 1), be64(k, 9), be32(k, 17)
 		perr := eachPageChunk(it.Value(), page, func(sid uint32, chunk []byte) {
-			key = chunkKey(key, bucket, sid, start)
+			key = ks.chunkKey(key, bucket, sid, start)
 			if _, closer, err := s.db.Get(key); err == nil {
 				_ = closer.Close()
 				return
@@ -243,8 +308,8 @@ func (s *Store) recoverOpenBlocks() error {
 	if pages == 0 {
 		return b.Close()
 	}
-	_ = b.DeleteRange([]byte{kindOpen}, []byte{kindOpen + 1}, nil)
-	s.log.Info("recovered open block from checkpoint", "pages", pages, "chunks", b.Count()-1)
+	_ = b.DeleteRange([]byte{ks.open}, []byte{ks.open + 1}, nil)
+	s.log.Info("recovered open block from checkpoint", "stream", st.name, "pages", pages, "chunks", b.Count()-1)
 	if err := b.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("write recovered chunks: %w", err)
 	}
@@ -252,8 +317,9 @@ func (s *Store) recoverOpenBlocks() error {
 }
 
 // lastStoredAt is the At of the newest stored sweep, or 0.
-func (s *Store) lastStoredAt() int64 {
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{kindTimes}, UpperBound: []byte{kindTimes + 1}})
+func (st *stream[K]) lastStoredAt() int64 {
+	s := st.s
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{st.ks.times}, UpperBound: []byte{st.ks.times + 1}})
 	if err != nil {
 		return 0
 	}

@@ -149,6 +149,12 @@ func bitsFloat(b int64) float64 {
 }
 
 // Ref renders a telemetry key as a series reference with sorted labels.
+// Every field but Signal (the metric name, after "kafka_broker_") is a
+// label when set: broker, dir, origin, partition (with a topic only),
+// quantile, request, topic; cluster is the window's. The origin label tells
+// apart one signal of one broker from several origins (e.g. the scraped and
+// the Metadata-derived under_replicated_partitions), so a citation names
+// exactly the series it summarises. TelemetryKeyOf is the inverse.
 func (t *Telemetry) Ref(k TelemetryKey) detect.SeriesRef {
 	labels := []detect.Label{{Name: "broker", Value: strconv.Itoa(int(k.Broker))}, {Name: "cluster", Value: t.cluster}}
 	add := func(name, v string) {
@@ -157,6 +163,7 @@ func (t *Telemetry) Ref(k TelemetryKey) detect.SeriesRef {
 		}
 	}
 	add("dir", k.Dir)
+	add("origin", k.Origin)
 	if k.Partition >= 0 && k.Topic != "" {
 		add("partition", strconv.Itoa(int(k.Partition)))
 	}
@@ -367,7 +374,7 @@ func sortedKeys[V any](m map[string]V) []string {
 func sourceOf(k TelemetryKey, snap *TelemetrySnapshot) string {
 	switch {
 	case k.Signal == detect.SigRegistered:
-		return "Metadata"
+		return "DescribeCluster (Metadata where unavailable)"
 	case k.Signal == detect.SigAdminUp:
 		return "admin API"
 	case k.Origin == "admin" && (k.Signal == detect.SigLogDirUsed || k.Signal == detect.SigLogDirTotal):

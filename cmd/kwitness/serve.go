@@ -90,8 +90,8 @@ func startSidecar(ctx context.Context, cfg Config, log *slog.Logger, notify func
 		return nil, err
 	}
 	if len(cfg.Telemetry.Targets) > 0 {
-		if s.brokers, err = ingest.NewBrokerPoller(cfg.Telemetry, s.engine.tel, s.poller.Admin(), log, set, s.engine.onTelemetry,
-			ingest.WithConsumedTopics(s.consumedTopics)); err != nil {
+		if s.brokers, err = ingest.NewBrokerPoller(cfg.Telemetry, s.engine.tel, s.poller.Admin(), log, set, s.onTelemetry,
+			ingest.WithConsumedTopics(s.consumedTopics), ingest.WithKafkaClient(s.poller.Client())); err != nil {
 			return nil, err
 		}
 		s.engine.topicConfigs = s.brokers.TopicConfigs
@@ -225,7 +225,8 @@ func (s *sidecar) openStore(set *metrics.Set) error {
 	return nil
 }
 
-// warmRestart refills the rings and restores firing findings from the store.
+// warmRestart refills the rings (offsets and, with scrape targets, broker
+// telemetry) and restores firing findings from the store.
 func (s *sidecar) warmRestart() error {
 	if s.store == nil {
 		return nil
@@ -235,13 +236,19 @@ func (s *sidecar) warmRestart() error {
 	if err != nil {
 		return fmt.Errorf("warm restart: refill window from %s: %w", s.cfg.DataDir, err)
 	}
+	tn := 0
+	if s.engine.tel != nil {
+		if tn, err = s.store.LoadTelemetry(s.engine.tel, now.Add(-s.cfg.Window.Span)); err != nil {
+			return fmt.Errorf("warm restart: refill broker telemetry from %s: %w", s.cfg.DataDir, err)
+		}
+	}
 	fs, err := s.store.LoadFiring()
 	if err != nil {
 		return fmt.Errorf("warm restart: load findings from %s: %w", s.cfg.DataDir, err)
 	}
 	s.engine.restore(fs, now)
-	if n > 0 || len(fs) > 0 {
-		s.log.Info("warm restart", "sweeps", n, "firing", len(fs))
+	if n > 0 || tn > 0 || len(fs) > 0 {
+		s.log.Info("warm restart", "sweeps", n, "telemetry_sweeps", tn, "firing", len(fs))
 	}
 	return nil
 }
@@ -253,6 +260,16 @@ func (s *sidecar) onSweep(rep ingest.SweepReport) {
 		s.store.AppendWindow(s.window)
 	}
 	s.engine.onSweep(rep)
+}
+
+// onTelemetry runs on the broker poller goroutine right after each
+// telemetry Commit: it hands the sweep to the store (never blocking) and
+// wakes the engine.
+func (s *sidecar) onTelemetry(at time.Time) {
+	if s.store != nil {
+		s.store.AppendTelemetry(s.engine.tel)
+	}
+	s.engine.onTelemetry(at)
 }
 
 // Stop shuts everything down in reverse start order and waits for every
