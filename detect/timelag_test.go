@@ -40,11 +40,38 @@ func (p tlProducer) window(n int, lagMs int64) PartitionWindow {
 // of the record at the committed offset: the first ms at which the end
 // offset passed it.
 func (p tlProducer) truth(n int, lagMs int64) float64 {
-	now := tlT0 + int64(n-1)*1000
+	return p.ageAt(tlT0+int64(n-1)*1000, lagMs)
+}
+
+// ageAt is the true age in seconds, at Unix ms now, of the record at the
+// end offset lagMs earlier.
+func (p tlProducer) ageAt(now, lagMs int64) float64 {
 	c := p(now - lagMs)
 	lo := now - lagMs
 	at := lo + int64(sort.Search(int(lagMs)+1, func(k int) bool { return p(lo+int64(k)) > c }))
 	return float64(now-at) / 1000
+}
+
+// decimated polls p as kwitness' window keeps it: nHist history samples
+// stepMs apart from tlT0, then nRecent sweeps pollMs apart; the consumer's
+// committed offset is the end offset lagMs earlier. It returns the window
+// and the true age at its newest sweep.
+func (p tlProducer) decimated(nHist int, stepMs int64, nRecent int, pollMs, lagMs int64) (PartitionWindow, float64) {
+	var w PartitionWindow
+	add := func(t int64) {
+		w.Times = append(w.Times, t)
+		w.Committed = append(w.Committed, p(t-lagMs))
+		w.End = append(w.End, p(t))
+		w.Start = append(w.Start, 0)
+	}
+	for i := range nHist {
+		add(tlT0 + int64(i)*stepMs)
+	}
+	last := w.Times[len(w.Times)-1]
+	for i := 1; i <= nRecent; i++ {
+		add(last + int64(i)*pollMs)
+	}
+	return w, p.ageAt(w.Times[len(w.Times)-1], lagMs)
 }
 
 // withGaps marks the end offsets of every k-th sweep (never the newest) missing.
@@ -109,6 +136,17 @@ func TestEstimateTimeLagTable(t *testing.T) {
 	f(15, "single sample", withCommitted(steady.window(1, 0), 0), TimeLagUnknown, 0, 0)
 	// 16: empty window.
 	f(16, "empty", PartitionWindow{}, TimeLagUnknown, 0, 0)
+	// 17: 800 records at once every 2.5 s, polled every 250 ms with an
+	// 840 ms history step (the demo accuracy run's shape). The oldest
+	// unread record is the first of the burst at +10 s, 80 ms before the
+	// history sample at +10.08 s: dated at the middle of the step (≤ 420 ms
+	// off), not next to the older sample at +9.24 s (760 ms off).
+	w, age := burstsOf(800, 2500).decimated(40, 840, 6, 250, 34_260-9_670)
+	f(17, "burst across a short history step", w, TimeLagInterpolated, age, 0.42)
+	// 18: the same with steady production: the step is no burst, linear
+	// interpolation stays exact.
+	w, age = steady.decimated(40, 840, 6, 250, 4_000)
+	f(18, "steady across a short history step", w, TimeLagInterpolated, age, 0.01)
 }
 
 // withCommitted sets the newest committed offset.

@@ -49,6 +49,7 @@ func demoConfig(brokers []string) Config {
 	cfg.Skew.TrafficSustain = 30 * time.Second
 	cfg.Lag.AssignMinLag = 300
 	cfg.Findings.SlowEvery = 5 * time.Second
+	cfg.Skew.LeaderSustain = 10 * time.Second
 	return cfg
 }
 
@@ -111,8 +112,9 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fmt.Fprintf(stdout, "API: gRPC %s, HTTP http://%s (try: curl http://%s/v1/findings)\n", s.GRPCAddr, s.HTTPAddr, s.HTTPAddr)
 	fmt.Fprintf(stdout, "script: audit stalls at +%s; fraud-check is redeployed slower at +%s and fixed at +%s; billing, archiver and clickstream stay healthy;\n"+
 		"        clicks has a hot partition; retention deletes logs under reports and indexer; flaky rejoins every %s; one of etl's two members stalls;\n"+
-		"        broker 0 takes more traffic and replicas, broker 1 has an under-replicated episode, broker 2's disk fills and holds more data (README: the demo)\n\n",
-		demoStallAt, demoDeployAt, demoRecoverAt, demoFlakyEvery)
+		"        broker 0 takes more traffic and replicas, broker 1 has an under-replicated episode, broker 2's disk fills and holds more data;\n"+
+		"        broker %d fails over at +%s: a third of its partitions stay led by broker 0, a non-preferred replica (README: the demo)\n\n",
+		demoStallAt, demoDeployAt, demoRecoverAt, demoFlakyEvery, demoFailoverBroker, demoFailoverAt)
 	<-ctx.Done()
 	fmt.Fprintf(stdout, "\ndemo over after %s. Findings:\n", time.Since(wl.start).Round(time.Second))
 	printFindings(stdout, p.final(s))
@@ -175,6 +177,10 @@ func startWorkload(ctx context.Context) (*workload, error) {
 		return nil, err
 	}
 	ctx, w.cancel = context.WithCancel(ctx)
+	if err := w.startLeaderEpisode(ctx); err != nil {
+		w.Stop()
+		return nil, err
+	}
 	prod, err := w.client()
 	if err != nil {
 		w.Stop()

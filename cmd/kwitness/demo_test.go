@@ -61,7 +61,7 @@ func TestDemoRun(t *testing.T) {
 
 	want := []string{"LAG_GROWING fraud-check", "CONSUMER_STALLED audit", "DISK_FILL_FORECAST ", "UNDER_REPLICATED ",
 		"HOT_PARTITION ", "DATA_SKIPPED reports", "RETENTION_RISK indexer", "REBALANCE_STORM flaky",
-		"CONSUMER_ASSIGNMENT_SKEW etl", "TRAFFIC_SKEW ", "REPLICA_SKEW ", "DISK_SKEW "}
+		"CONSUMER_ASSIGNMENT_SKEW etl", "TRAFFIC_SKEW ", "REPLICA_SKEW ", "DISK_SKEW ", "LEADER_SKEW "}
 	deadline := time.Now().Add(100 * time.Second)
 	for {
 		mu.Lock()
