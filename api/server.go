@@ -170,7 +170,7 @@ func sendDelivery(stream grpc.ServerStreamingServer[pb.WatchFindingsResponse], q
 }
 
 // GetGroupLag implements FindingsService.
-func (s *Server) GetGroupLag(_ context.Context, req *pb.GetGroupLagRequest) (*pb.GetGroupLagResponse, error) {
+func (s *Server) GetGroupLag(ctx context.Context, req *pb.GetGroupLagRequest) (*pb.GetGroupLagResponse, error) {
 	if req.Group == "" {
 		return nil, status.Error(codes.InvalidArgument, "group: required")
 	}
@@ -189,7 +189,7 @@ func (s *Server) GetGroupLag(_ context.Context, req *pb.GetGroupLagRequest) (*pb
 			if r.Status != detect.StatusUnknown {
 				ev = d.Citations(v, gt, j, r.Status)
 			}
-			tl := detect.EstimateTimeLag(gt.Partitions[j].Window)
+			tl := s.timeLag(ctx, gt, j)
 			resp.Partitions = append(resp.Partitions, partitionLagToProto(gt.Topic, gt.Partitions[j].Partition, r, tl, ev))
 			if r.Lag != detect.Gap {
 				resp.TotalLag += r.Lag
