@@ -31,7 +31,7 @@ type TelemetryConfig struct {
 	MaxSeries        int            `yaml:"max_series"`        // cardinality guard per target; default 200000
 	LogDirsInterval  time.Duration  `yaml:"logdirs_interval"`  // DescribeLogDirs; default 10s
 	MetadataInterval time.Duration  `yaml:"metadata_interval"` // Metadata (membership, partition health), reassignments, topic configs; default 30s
-	AdminTimeout     time.Duration  `yaml:"admin_timeout"`     // bounds each sweep's admin requests together; default 5s
+	AdminTimeout     time.Duration  `yaml:"admin_timeout"`     // bounds each round of admin requests together; default 5s
 	Targets          []ScrapeTarget `yaml:"targets"`
 }
 
