@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"math"
 	"strings"
 	"sync"
@@ -33,16 +31,6 @@ func TestDemoBrokerCitationsResolve(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
-	wl, err := startWorkload(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer wl.Stop()
-	cfg := demoConfig(wl.cluster.ListenAddrs())
-	cfg.Telemetry.Targets = wl.sim.targets()
-	cfg.DataDir = t.TempDir()
-	cfg.API = APIConfig{GRPCListen: "127.0.0.1:0", HTTPListen: "127.0.0.1:0"}
-	cfg.Window.Recent = 600 // longer than the run at one sweep a second: no decimation
 	var mu sync.Mutex
 	opened := map[detect.Kind]bool{}
 	notify := func(ev detect.Event) {
@@ -52,11 +40,9 @@ func TestDemoBrokerCitationsResolve(t *testing.T) {
 			opened[ev.Finding.Kind] = true
 		}
 	}
-	s, err := startSidecar(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), notify)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Stop()
+	wl, s := runDemo(ctx, t, func(cfg *Config) {
+		cfg.Window.Recent = 600 // longer than the run at one sweep a second: no decimation
+	}, notify)
 	want := []detect.Kind{detect.KindDiskFillForecast, detect.KindUnderReplicated, detect.KindReplicaSkew, detect.KindDiskSkew}
 	for deadline := time.Now().Add(100 * time.Second); ; time.Sleep(500 * time.Millisecond) {
 		mu.Lock()
@@ -76,7 +62,7 @@ func TestDemoBrokerCitationsResolve(t *testing.T) {
 		}
 	}
 
-	srv := api.NewServer(s.findings, s.window, cfg.Lag).WithHistory(s.store, nil)
+	srv := api.NewServer(s.findings, s.window, s.cfg.Lag).WithHistory(s.store, nil)
 	cited := 0
 	for _, f := range s.findings.List(state.FindingFilter{Broker: -1}) {
 		for _, c := range f.Evidence {
