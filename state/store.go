@@ -15,9 +15,11 @@
 //     non-blocking send on a bounded channel
 //     (StoreConfig.Queue sweeps): when the store falls behind, the sweep is
 //     dropped, kwitness_store_dropped_sweeps_total counts it, a rate-limited
-//     log line says so, and Append returns false. The poller never waits on
-//     disk. Append and AppendWindow are meant for one caller goroutine (the
-//     window's writer), AppendTelemetry for another (the telemetry's writer);
+//     log line says so, and Append returns false; the stretch of dropped
+//     sweeps is stored as an explicit gap ahead of the next sweep handed
+//     over. The poller never waits on disk. Append and AppendWindow are
+//     meant for one caller goroutine (the window's writer), AppendTelemetry
+//     for another (the telemetry's writer);
 //     sweeps must arrive with increasing At, older ones are
 //     counted in kwitness_store_out_of_order_sweeps_total and dropped.
 //   - Encoding. One goroutine per stream, started by Open and stopped (and
@@ -42,9 +44,23 @@
 //     one (call Flush first to include everything appended). A corrupt chunk
 //     is skipped (its samples read as gaps), counted in
 //     kwitness_store_corrupt_chunks_total and logged; it never fails a read.
-//   - Health. A failed write is counted, logged, and makes Healthy report
-//     false (mapped to /readyz) until a later write succeeds; ingest and the
-//     in-memory window keep going.
+//   - Health and recovery (store_recover.go). A failed write (a full disk,
+//     an I/O error, Pebble giving up on its WAL or an sstable) is counted
+//     in kwitness_store_write_errors_total; the first of an outage is
+//     logged and becomes Healthy's reason (naming the data dir and the OS
+//     error; mapped to /readyz), and kwitness_store_healthy drops to 0.
+//     The store then closes Pebble (a failed Pebble must not be written
+//     again) and reopens it with backoff (StoreConfig.RetryBackoff, 1 s,
+//     doubling up to a minute) until a synced probe write succeeds; then
+//     Healthy is true again, kwitness_store_recoveries_total counts it, one
+//     log line says so, and the encoders write what they held. Meanwhile
+//     ingest and the in-memory window keep going: each encoder keeps its
+//     open block in memory until it is full, then stops taking sweeps, so
+//     its hand-off fills and further sweeps are dropped (counted, as when
+//     the store falls behind). Reads, Flush and SaveFindings fail with
+//     ErrUnavailable while Pebble is closed. A stretch of dropped sweeps is
+//     stored as an explicit gap: all-absent sweeps at the times of the
+//     first and the last of them (docs/format.md, "Lost sweeps").
 //
 // The key layout and value formats are specified in docs/format.md.
 
@@ -90,6 +106,11 @@ type StoreConfig struct {
 	FlushInterval time.Duration `yaml:"flush_interval"`
 	// Queue is how many sweeps may wait for the encoder; default 4.
 	Queue int `yaml:"queue"`
+	// RetryBackoff is how long the store waits after a write failure
+	// before reopening Pebble, doubling after each failed attempt up to 60
+	// times as long (a minute by default); default 1s, in [1ms, 1m]. Not in
+	// YAML: tests shorten it.
+	RetryBackoff time.Duration `yaml:"-"`
 
 	// FS is the file system; nil means the OS. Tests use vfs.NewMem().
 	FS vfs.FS `yaml:"-"`
@@ -99,7 +120,7 @@ type StoreConfig struct {
 func DefaultStoreConfig() StoreConfig {
 	return StoreConfig{
 		RawRetention: 24 * time.Hour, RollupRetention: 30 * 24 * time.Hour, Bucket: time.Hour,
-		ChunkSamples: 240, FlushInterval: time.Minute, Queue: 4,
+		ChunkSamples: 240, FlushInterval: time.Minute, Queue: 4, RetryBackoff: time.Second,
 	}
 }
 
@@ -124,6 +145,9 @@ func (c StoreConfig) Validate() error {
 	if c.Queue < 1 {
 		errs = append(errs, fmt.Errorf("store.queue: must be ≥ 1, got %d", c.Queue))
 	}
+	if c.RetryBackoff < time.Millisecond || c.RetryBackoff > maxRetryBackoff {
+		errs = append(errs, fmt.Errorf("store: retry backoff must be in [1ms, %s], got %s", maxRetryBackoff, c.RetryBackoff))
+	}
 	return errors.Join(errs...)
 }
 
@@ -144,28 +168,43 @@ type Store struct {
 	cfg  StoreConfig
 	dir  string
 	log  *slog.Logger
-	db   *pebble.DB
 	m    storeMetrics
 	off  *stream[SeriesKey]    // offsets
 	tel  *stream[TelemetryKey] // broker telemetry
 	stop chan struct{}
 	wg   sync.WaitGroup
 
-	closeOnce sync.Once
-	closeErr  error
-	closed    atomic.Bool
-	broken    atomic.Bool // Pebble failed fatally; no more writes
-	kick      chan struct{}
+	// mu guards the Pebble handle: read-locked by every use of db (reads,
+	// batches, commits; functions named ...Locked and the helpers they
+	// call expect it held), write-locked only to close and reopen it.
+	mu struct {
+		sync.RWMutex
+		db *pebble.DB // nil while closed after a write failure, and after Close
+	}
+	// wmu serializes commits, so that none starts on a Pebble that has
+	// failed (its commit pipeline may be wedged) before it is reopened.
+	wmu      sync.Mutex
+	failing  atomic.Bool   // a write failed; nothing is written until reopened. Set under health.
+	failures atomic.Uint64 // write failures reported so far
+	wake     chan struct{} // wakes the recovery goroutine; cap 1
 
 	health struct {
 		sync.Mutex
-		err error
+		err   error         // first failure of the current outage; nil when healthy
+		since time.Time     // when it failed
+		up    chan struct{} // closed (and replaced) when the store is writable again
 	}
-	logLimit rateLimit
+
+	closeOnce sync.Once
+	closeErr  error
+	closed    atomic.Bool
+	kick      chan struct{}
+	logLimit  rateLimit
 }
 
-// Open opens (creating if needed) the store in dir and starts its encoder and
-// maintenance goroutines. An unwritable dir fails with an error naming it.
+// Open opens (creating if needed) the store in dir and starts its encoder,
+// maintenance and recovery goroutines. An unwritable dir fails with an
+// error naming it.
 func Open(dir string, cfg StoreConfig, log *slog.Logger, set *metrics.Set) (*Store, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -180,23 +219,26 @@ func Open(dir string, cfg StoreConfig, log *slog.Logger, set *metrics.Set) (*Sto
 	if err != nil {
 		return nil, fmt.Errorf("state: open store %s: %w", dir, err)
 	}
-	s.db = db
+	s.mu.db = db
 	if err := s.init(); err != nil {
-		_ = db.Close()
+		_ = closePebble(db)
 		return nil, fmt.Errorf("state: open store %s: %w", dir, err)
 	}
 	s.off.w, s.tel.w = newWriter(s.off), newWriter(s.tel)
-	s.wg.Add(3)
+	s.wg.Add(4)
 	go s.off.run()
 	go s.tel.run()
 	go s.runMaintenance()
+	go s.runRecovery()
 	return s, nil
 }
 
 // newStore returns a store with its streams, not yet opened.
 func newStore(cfg StoreConfig, dir string, log *slog.Logger, set *metrics.Set) *Store {
 	s := &Store{cfg: cfg, dir: dir, log: log.With("component", "store"), m: newStoreMetrics(set),
-		stop: make(chan struct{}), kick: make(chan struct{}, 1)}
+		stop: make(chan struct{}), kick: make(chan struct{}, 1), wake: make(chan struct{}, 1)}
+	s.health.up = make(chan struct{})
+	s.m.healthy.Set(1)
 	s.off = newStream(s, "offsets", offsetKeys, false,
 		newRegistry(offsetKeys, appendRegistryValue, decodeRegistryValue), newStreamMetrics(set, "kwitness_store_"))
 	s.tel = newStream(s, "telemetry", telemetryKeys, true,
@@ -225,10 +267,18 @@ func (s *Store) pebbleOptions() *pebble.Options {
 	o := &pebble.Options{
 		FS:                 s.cfg.FS,
 		FormatMajorVersion: pebble.FormatNewest,
-		Logger:             pebbleLogger{s.log},
-		EventListener: &pebble.EventListener{BackgroundError: func(err error) {
-			s.writeFailed("background", err)
-		}},
+		Logger:             pebbleLogger{log: s.log, fatal: s.writeFailed},
+		EventListener: &pebble.EventListener{
+			BackgroundError: func(err error) { s.writeFailed("pebble background work", err) },
+			// Not a write failure (reopening would not help): the read that
+			// found it fails, as a corrupt chunk is skipped.
+			DataCorruption: func(info pebble.DataCorruptionInfo) {
+				s.m.corrupt.Inc()
+				if s.logLimit.allow(time.Now()) {
+					s.log.Error("store file corrupt", "path", info.Path, "err", info.Details)
+				}
+			},
+		},
 	}
 	o.ApplyCompressionSettings(func() pebble.DBCompressionSettings { return pebble.DBCompressionBalanced })
 	return o
@@ -237,10 +287,10 @@ func (s *Store) pebbleOptions() *pebble.Options {
 // init checks the format version, loads the registry and recovers the
 // checkpoint of a block left open by a crash.
 func (s *Store) init() error {
-	v, closer, err := s.db.Get(metaVersion)
+	v, closer, err := s.mu.db.Get(metaVersion)
 	switch {
 	case errors.Is(err, pebble.ErrNotFound):
-		if err := s.db.Set(metaVersion, []byte{storeFormatVersion}, pebble.Sync); err != nil {
+		if err := s.mu.db.Set(metaVersion, []byte{storeFormatVersion}, pebble.Sync); err != nil {
 			return err
 		}
 	case err != nil:
@@ -253,10 +303,10 @@ func (s *Store) init() error {
 			return fmt.Errorf("unsupported store format version %v", got)
 		}
 	}
-	if err := s.off.reg.load(s.db); err != nil {
+	if err := s.off.reg.load(s.mu.db); err != nil {
 		return err
 	}
-	if err := s.tel.reg.load(s.db); err != nil {
+	if err := s.tel.reg.load(s.mu.db); err != nil {
 		return err
 	}
 	if err := s.off.recoverOpenBlocks(); err != nil {
@@ -267,18 +317,35 @@ func (s *Store) init() error {
 	}
 	s.off.newest.Store(s.off.lastStoredAt())
 	s.tel.newest.Store(s.tel.lastStoredAt())
+	if s.failing.Load() { // Pebble reported a failure without returning it
+		return s.unavailable()
+	}
 	return nil
 }
 
-// Close stops the goroutines, writes the open block and closes Pebble. Sweeps
-// still queued are written first. Safe to call twice and concurrently with
-// Append (which then returns false).
+// Close stops the goroutines, writes the open blocks and closes Pebble.
+// Sweeps still queued are written first. If the store is failing at that
+// point, what it held is lost (counted as dropped) and Close returns the
+// failure. Safe to call twice and concurrently with Append (which then
+// returns false); reads after Close fail with ErrUnavailable.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		s.closed.Store(true)
 		close(s.stop)
 		s.wg.Wait()
-		s.closeErr = s.guard("close", s.db.Close)
+		var err error
+		if s.failing.Load() {
+			err = s.unavailable()
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.mu.db != nil {
+			err = errors.Join(err, closePebble(s.mu.db))
+			s.mu.db = nil
+		}
+		if err != nil {
+			s.closeErr = fmt.Errorf("state: close store %s: %w", s.dir, err)
+		}
 	})
 	return s.closeErr
 }
@@ -303,30 +370,33 @@ func (s *Store) AppendWindow(w *Window) bool {
 func (s *Store) Buffer(n int) []int64 { return s.off.buffer(n) }
 
 // Flush writes a checkpoint of everything appended so far (and queued before
-// the call) to both streams and waits for it, or for ctx.
+// the call) to both streams and waits for it, or for ctx. While the store is
+// failing it returns ErrUnavailable (wrapped, with the cause) at once.
 func (s *Store) Flush(ctx context.Context) error {
 	return errors.Join(flushStream(ctx, s.off), flushStream(ctx, s.tel))
 }
 
 func flushStream[K comparable](ctx context.Context, st *stream[K]) error {
 	s := st.s
-	done := make(chan struct{})
+	reply := make(chan error, 1)
 	select {
-	case st.flush <- done:
+	case st.flush <- reply:
 	case <-s.stop:
 		return errors.New("state: store closed")
 	case <-ctx.Done():
 		return ctx.Err()
 	}
 	select {
-	case <-done:
-		return nil
+	case err := <-reply:
+		return err
 	case <-ctx.Done():
 		return ctx.Err()
 	}
 }
 
-// Healthy reports whether the last write succeeded, and the error if not.
+// Healthy reports whether the store can write, and the failure if not: the
+// first write error of the current outage, naming the data dir. It turns
+// true again once the store has reopened Pebble and written to it.
 func (s *Store) Healthy() (bool, string) {
 	s.health.Lock()
 	defer s.health.Unlock()
@@ -334,27 +404,6 @@ func (s *Store) Healthy() (bool, string) {
 		return false, s.health.err.Error()
 	}
 	return true, ""
-}
-
-// writeFailed records a failed write: counted, logged (rate-limited), and
-// reported by Healthy until the next successful write.
-func (s *Store) writeFailed(what string, err error) {
-	s.m.writeErrors.Inc()
-	s.health.Lock()
-	s.health.err = fmt.Errorf("store %s: %s: %w", s.dir, what, err)
-	s.health.Unlock()
-	if s.logLimit.allow(time.Now()) {
-		s.log.Error("store write failed", "what", what, "dir", s.dir, "err", err)
-	}
-}
-
-func (s *Store) writeOK() {
-	if s.broken.Load() {
-		return
-	}
-	s.health.Lock()
-	s.health.err = nil
-	s.health.Unlock()
 }
 
 // chunkCorrupt counts and logs an undecodable chunk that is being skipped.
@@ -368,8 +417,8 @@ func (s *Store) chunkCorrupt(key []byte, err error) {
 // storeMetrics are the store's series shared by both streams (see
 // streamMetrics for the rest) in the caller's metrics set.
 type storeMetrics struct {
-	keys, writeErrors, corrupt *metrics.Counter
-	diskBytes, bytesPerSeries  *metrics.Gauge
+	keys, writeErrors, corrupt, recoveries *metrics.Counter
+	diskBytes, bytesPerSeries, healthy     *metrics.Gauge
 }
 
 func newStoreMetrics(set *metrics.Set) storeMetrics {
@@ -379,6 +428,8 @@ func newStoreMetrics(set *metrics.Set) storeMetrics {
 		corrupt:        set.GetOrCreateCounter("kwitness_store_corrupt_chunks_total"),
 		diskBytes:      set.GetOrCreateGauge("kwitness_store_disk_bytes", nil),
 		bytesPerSeries: set.GetOrCreateGauge("kwitness_store_bytes_per_series", nil),
+		recoveries:     set.GetOrCreateCounter("kwitness_store_recoveries_total"),
+		healthy:        set.GetOrCreateGauge("kwitness_store_healthy", nil),
 	}
 }
 
@@ -390,9 +441,16 @@ func (r *rateLimit) allow(now time.Time) bool {
 	return now.UnixNano()-last >= int64(time.Second) && r.last.CompareAndSwap(last, now.UnixNano())
 }
 
-// pebbleLogger sends Pebble's log to slog. Fatalf logs and panics, as
-// Pebble's default logger exits.
-type pebbleLogger struct{ log *slog.Logger }
+// pebbleLogger sends Pebble's log to slog. Fatalf does not exit or panic:
+// Pebble calls it when its WAL or MANIFEST cannot be written (e.g. a full
+// disk), on the committing goroutine or on its own background ones, and a
+// panic there would end the process. It reports a write failure instead
+// (fatal); the store's commits notice it (Store.commit) and the store
+// closes and reopens that Pebble (store_recover.go).
+type pebbleLogger struct {
+	log   *slog.Logger
+	fatal func(what string, err error)
+}
 
 func (l pebbleLogger) Infof(format string, args ...any) {
 	l.log.Debug(fmt.Sprintf(format, args...), "source", "pebble")
@@ -403,35 +461,28 @@ func (l pebbleLogger) Errorf(format string, args ...any) {
 }
 
 func (l pebbleLogger) Fatalf(format string, args ...any) {
-	msg := fmt.Sprintf(format, args...)
-	l.log.Error(msg, "source", "pebble")
-	panic(pebbleFatal{msg})
+	err := &pebbleFatalError{msg: fmt.Sprintf(format, args...)}
+	for _, a := range args {
+		if e, ok := a.(error); ok {
+			err.err = e
+			break
+		}
+	}
+	if l.fatal == nil { // a Pebble opened outside a Store (tests, tools)
+		panic(err)
+	}
+	l.fatal("", err)
 }
 
-// pebbleFatal is what Pebble's Fatalf panics with; guard turns it into an
-// error. Pebble calls Fatalf when a WAL write fails (e.g. a full disk): its
-// commit pipeline is then unusable until the process restarts.
-type pebbleFatal struct{ msg string }
-
-// guard runs fn, turning a Pebble fatal error into a returned error that
-// marks the store broken: writes stop (sweeps are counted as dropped),
-// reads of what is in memory still work, Healthy stays false.
-func (s *Store) guard(what string, fn func() error) (err error) {
-	defer func() {
-		r := recover()
-		if r == nil {
-			return
-		}
-		f, ok := r.(pebbleFatal)
-		if !ok {
-			panic(r)
-		}
-		err = fmt.Errorf("%s: %s (restart needed)", what, f.msg)
-		s.broken.Store(true)
-		s.writeFailed(what, err)
-	}()
-	return fn()
+// pebbleFatalError is a Pebble Fatalf message, wrapping the error among its
+// arguments (so errors.Is finds e.g. syscall.ENOSPC).
+type pebbleFatalError struct {
+	msg string
+	err error
 }
+
+func (e *pebbleFatalError) Error() string { return e.msg }
+func (e *pebbleFatalError) Unwrap() error { return e.err }
 
 // gapOr returns v, or detect.Gap when absent.
 func gapOr(v int64, present bool) int64 {

@@ -139,7 +139,7 @@ func ingestHourWith(b *testing.B, series int, feed func(s *Store, n int) bool) s
 	}
 	run := storeRun{samples: 3600 * series, elapsed: time.Since(start),
 		keys: set.GetOrCreateCounter("kwitness_store_keys_written_total").Get()}
-	db, err := pebble.Open("db", &pebble.Options{FS: fs, Logger: pebbleLogger{slog.New(slog.DiscardHandler)}})
+	db, err := pebble.Open("db", &pebble.Options{FS: fs, Logger: pebbleLogger{log: slog.New(slog.DiscardHandler)}})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -305,7 +305,7 @@ func BenchmarkQuerySeries(b *testing.B) {
 	if err := s.Flush(context.Background()); err != nil {
 		b.Fatal(err)
 	}
-	if err := s.maintain(); err != nil { // settle: roll up the first hour now
+	if err := s.update(s.maintainLocked); err != nil { // settle: roll up the first hour now
 		b.Fatal(err)
 	}
 	from, to := time.UnixMilli(t0+1800_000), time.UnixMilli(t0+5399_000)

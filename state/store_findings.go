@@ -14,13 +14,21 @@ import (
 // SaveFindings persists finding events (synced): opened and updated findings
 // are stored under their id as JSON, resolved ones are deleted. So the store
 // always holds exactly the firing findings, which LoadFiring returns on the
-// next start (detect.Book.Restore takes them back).
+// next start (detect.Book.Restore takes them back). While the store is
+// failing it returns ErrUnavailable (wrapped) and saves nothing.
 func (s *Store) SaveFindings(events []detect.Event) error {
 	if len(events) == 0 {
 		return nil
 	}
-	b := s.db.NewBatch()
-	defer b.Close()
+	err := s.update(func() error { return s.saveFindingsLocked(events) })
+	if err != nil {
+		return fmt.Errorf("state: save findings in %s: %w", s.dir, err)
+	}
+	return nil
+}
+
+func (s *Store) saveFindingsLocked(events []detect.Event) error {
+	b := s.mu.db.NewBatch()
 	for _, ev := range events {
 		key := findingKey(ev.Finding.ID)
 		if ev.Type == detect.EventResolved || ev.Finding.State != detect.StateFiring {
@@ -29,26 +37,29 @@ func (s *Store) SaveFindings(events []detect.Event) error {
 		}
 		v, err := json.Marshal(ev.Finding)
 		if err != nil {
-			return fmt.Errorf("state: encode finding %s: %w", ev.Finding.ID, err)
+			_ = b.Close()
+			return fmt.Errorf("encode finding %s: %w", ev.Finding.ID, err)
 		}
 		_ = b.Set(key, v, nil)
 	}
-	n := int(b.Count())
-	if s.broken.Load() {
-		return fmt.Errorf("state: save findings in %s: store failed, restart needed", s.dir)
-	}
-	if err := s.guard("findings", func() error { return b.Commit(pebble.Sync) }); err != nil {
-		s.writeFailed("findings", err)
-		return fmt.Errorf("state: save findings in %s: %w", s.dir, err)
-	}
-	s.m.keys.Add(n)
-	return nil
+	return s.commit("findings", b, pebble.Sync)
 }
 
 // LoadFiring returns the persisted firing findings, by fingerprint. An entry
 // that does not decode is skipped, counted as corrupt and logged.
-func (s *Store) LoadFiring() ([]detect.Finding, error) {
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{kindFinding}, UpperBound: []byte{kindFinding + 1}})
+func (s *Store) LoadFiring() (out []detect.Finding, err error) {
+	err = s.read(func() error {
+		out, err = s.loadFiringLocked()
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("state: load findings from %s: %w", s.dir, err)
+	}
+	return out, nil
+}
+
+func (s *Store) loadFiringLocked() ([]detect.Finding, error) {
+	it, err := s.mu.db.NewIter(&pebble.IterOptions{LowerBound: []byte{kindFinding}, UpperBound: []byte{kindFinding + 1}})
 	if err != nil {
 		return nil, err
 	}
@@ -65,7 +76,7 @@ func (s *Store) LoadFiring() ([]detect.Finding, error) {
 		}
 	}
 	if err := it.Error(); err != nil {
-		return nil, fmt.Errorf("state: load findings from %s: %w", s.dir, err)
+		return nil, err
 	}
 	slices.SortFunc(out, func(a, b detect.Finding) int { return strings.Compare(a.Fingerprint, b.Fingerprint) })
 	return out, nil

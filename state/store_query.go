@@ -30,7 +30,7 @@ type storedBlock struct {
 // oldest first. A corrupt timestamp chunk drops its block.
 func (st *stream[K]) readBlocks(b, from, to int64) ([]storedBlock, error) {
 	s := st.s
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: prefixTime(st.ks.times, b), UpperBound: prefixTime(st.ks.times, b+1)})
+	it, err := s.mu.db.NewIter(&pebble.IterOptions{LowerBound: prefixTime(st.ks.times, b), UpperBound: prefixTime(st.ks.times, b+1)})
 	if err != nil {
 		return nil, err
 	}
@@ -68,7 +68,7 @@ func (st *stream[K]) seriesChunk(it *pebble.Iterator, blk storedBlock, sid uint3
 		return append([]byte(nil), it.Value()...)
 	}
 	page := sid / pageSeries
-	v, closer, err := s.db.Get(ks.openKey(blk.bucket, blk.start, page))
+	v, closer, err := s.mu.db.Get(ks.openKey(blk.bucket, blk.start, page))
 	if err != nil {
 		return nil
 	}
@@ -86,13 +86,25 @@ func (st *stream[K]) seriesChunk(it *pebble.Iterator, blk storedBlock, sid uint3
 
 // Query returns the raw samples of offset series k with from ≤ T ≤ to,
 // oldest first. Sweeps after the series was first seen in which it has no
-// value are gaps. A corrupt chunk reads as gaps (and is counted and logged).
+// value are gaps, and so are the first and last of a stretch of sweeps the
+// store could not keep (dropped, see the Store contract): two values are
+// adjacent only if no sweep between them was lost. A corrupt chunk reads
+// as gaps (and is counted and logged). While the store is closed after a
+// write failure it fails with ErrUnavailable.
 func (s *Store) Query(k SeriesKey, from, to time.Time) ([]Point, error) {
 	return s.off.query(k, from, to)
 }
 
 // query is Query for any stream; a float stream's V are float64 bits.
-func (st *stream[K]) query(k K, from, to time.Time) ([]Point, error) {
+func (st *stream[K]) query(k K, from, to time.Time) (pts []Point, err error) {
+	err = st.s.read(func() error {
+		pts, err = st.queryLocked(k, from, to)
+		return err
+	})
+	return pts, err
+}
+
+func (st *stream[K]) queryLocked(k K, from, to time.Time) ([]Point, error) {
 	sid, created, ok := st.reg.lookup(k)
 	if !ok {
 		return nil, ErrUnknownSeries
@@ -111,7 +123,7 @@ func (st *stream[K]) query(k K, from, to time.Time) ([]Point, error) {
 		if len(blocks) == 0 {
 			continue
 		}
-		it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: prefixTimeSeries(st.ks.chunk, b, sid), UpperBound: prefixTimeSeries(st.ks.chunk, b, sid+1)})
+		it, err := s.mu.db.NewIter(&pebble.IterOptions{LowerBound: prefixTimeSeries(st.ks.chunk, b, sid), UpperBound: prefixTimeSeries(st.ks.chunk, b, sid+1)})
 		if err != nil {
 			return nil, err
 		}
@@ -180,13 +192,20 @@ const replayMemory = 64 << 20
 // first. keys[sid] is the key of store series sid and vals[sid] its value in
 // the sweep (detect.Gap when absent); both are valid only during the call
 // and must not be modified. Series registered after Replay starts are left
-// out. An error from fn stops the replay and is returned.
+// out. A stretch of sweeps the store could not keep replays as all-gap
+// sweeps at its first and last times. fn must not call the store. An error
+// from fn stops the replay and is returned.
 func (s *Store) Replay(from time.Time, fn func(at int64, keys []SeriesKey, vals []int64) error) error {
 	return s.off.replay(from, fn)
 }
 
 // replay is Replay for any stream; a float stream's vals are float64 bits.
+// Pebble stays read-locked during the replay: fn must not call the store.
 func (st *stream[K]) replay(from time.Time, fn func(at int64, keys []K, vals []int64) error) error {
+	return st.s.read(func() error { return st.replayLocked(from, fn) })
+}
+
+func (st *stream[K]) replayLocked(from time.Time, fn func(at int64, keys []K, vals []int64) error) error {
 	keys := st.reg.snapshot()
 	f := from.UnixMilli()
 	last := st.newest.Load()
@@ -251,7 +270,7 @@ func (st *stream[K]) fillMatrix(blk storedBlock, g0, g1, S int, mat []int64) err
 	if err := st.scatterPages(blk, scatter); err != nil {
 		return err
 	}
-	it, err := st.s.db.NewIter(&pebble.IterOptions{LowerBound: prefixTime(st.ks.chunk, blk.bucket), UpperBound: prefixTime(st.ks.chunk, blk.bucket+1)})
+	it, err := st.s.mu.db.NewIter(&pebble.IterOptions{LowerBound: prefixTime(st.ks.chunk, blk.bucket), UpperBound: prefixTime(st.ks.chunk, blk.bucket+1)})
 	if err != nil {
 		return err
 	}
@@ -271,7 +290,7 @@ func (st *stream[K]) fillMatrix(blk storedBlock, g0, g1, S int, mat []int64) err
 
 // scatterPages calls fn for every chunk in the checkpoint pages of blk.
 func (st *stream[K]) scatterPages(blk storedBlock, fn func(uint32, []byte)) error {
-	it, err := st.s.db.NewIter(&pebble.IterOptions{LowerBound: st.ks.openKey(blk.bucket, blk.start, 0), UpperBound: st.ks.openKey(blk.bucket, blk.start+1, 0)})
+	it, err := st.s.mu.db.NewIter(&pebble.IterOptions{LowerBound: st.ks.openKey(blk.bucket, blk.start, 0), UpperBound: st.ks.openKey(blk.bucket, blk.start+1, 0)})
 	if err != nil {
 		return err
 	}

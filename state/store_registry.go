@@ -71,19 +71,25 @@ func (r *registry[K]) load(db *pebble.DB) error {
 }
 
 // assign returns the sid of k, registering it as first seen at at (Unix ms)
-// and adding its entry to b when new.
-func (r *registry[K]) assign(k K, at int64, b *pebble.Batch) (sid uint32, isNew bool) {
+// when new. The writer persists new entries (writer.appendRegistry).
+func (r *registry[K]) assign(k K, at int64) uint32 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if sid, ok := r.mu.ids[k]; ok {
-		return sid, false
+		return sid
 	}
-	sid = uint32(len(r.mu.keys))
+	sid := uint32(len(r.mu.keys))
 	r.mu.ids[k] = sid
 	r.mu.keys = append(r.mu.keys, k)
 	r.mu.created = append(r.mu.created, at)
-	_ = b.Set(r.ks.seriesKey(sid), r.enc(nil, k, at), nil)
-	return sid, true
+	return sid
+}
+
+// entry returns the encoded registry entry of sid, which must exist.
+func (r *registry[K]) entry(sid uint32) []byte {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.enc(nil, r.mu.keys[sid], r.mu.created[sid])
 }
 
 // lookup returns the sid of k and when it was first seen.

@@ -124,8 +124,17 @@ func decodeRollup(v []byte, bucket int64, out []MinutePoint) ([]MinutePoint, err
 
 // QueryMinutes returns the per-minute rollups of series k for the minutes
 // starting in [from, to], oldest first. Buckets not rolled up yet (the
-// current one) are rolled up on the fly from raw samples.
-func (s *Store) QueryMinutes(k SeriesKey, from, to time.Time) ([]MinutePoint, error) {
+// current one) are rolled up on the fly from raw samples. While the store
+// is closed after a write failure it fails with ErrUnavailable.
+func (s *Store) QueryMinutes(k SeriesKey, from, to time.Time) (pts []MinutePoint, err error) {
+	err = s.read(func() error {
+		pts, err = s.queryMinutesLocked(k, from, to)
+		return err
+	})
+	return pts, err
+}
+
+func (s *Store) queryMinutesLocked(k SeriesKey, from, to time.Time) ([]MinutePoint, error) {
 	sid, _, ok := s.off.reg.lookup(k)
 	if !ok {
 		return nil, ErrUnknownSeries
@@ -151,7 +160,7 @@ func (s *Store) QueryMinutes(k SeriesKey, from, to time.Time) ([]MinutePoint, er
 // from raw samples when b has not been rolled up.
 func (s *Store) bucketMinutes(k SeriesKey, sid uint32, b int64) ([]MinutePoint, error) {
 	key := rollupKey(floorTo(b, dayMs), sid, b)
-	v, closer, err := s.db.Get(key)
+	v, closer, err := s.mu.db.Get(key)
 	if err == nil {
 		defer closer.Close()
 		pts, err := decodeRollup(v, b, nil)
@@ -167,7 +176,7 @@ func (s *Store) bucketMinutes(k SeriesKey, sid uint32, b int64) ([]MinutePoint, 
 		return nil, nil
 	}
 	bms := s.cfg.Bucket.Milliseconds()
-	raw, err := s.Query(k, time.UnixMilli(b), time.UnixMilli(b+bms-1))
+	raw, err := s.off.queryLocked(k, time.UnixMilli(b), time.UnixMilli(b+bms-1))
 	if err != nil {
 		return nil, err
 	}
@@ -187,7 +196,7 @@ func (s *Store) bucketMinutes(k SeriesKey, sid uint32, b int64) ([]MinutePoint, 
 }
 
 func (s *Store) has(key []byte) bool {
-	_, closer, err := s.db.Get(key)
+	_, closer, err := s.mu.db.Get(key)
 	if err != nil {
 		return false
 	}
@@ -202,10 +211,10 @@ func (s *Store) runMaintenance() {
 	t := time.NewTicker(maintainEvery)
 	defer t.Stop()
 	for {
-		if !s.broken.Load() { // else nothing to maintain until a restart
-			if err := s.guard("maintenance", s.maintain); err != nil && !s.broken.Load() {
-				s.writeFailed("maintenance", err)
-			}
+		// Nothing is maintained while the store is failing; a failed
+		// commit has been reported (Store.commit), other errors are logged.
+		if err := s.update(s.maintainLocked); err != nil && !s.failing.Load() && s.logLimit.allow(time.Now()) {
+			s.log.Error("store maintenance failed", "dir", s.dir, "err", err)
 		}
 		select {
 		case <-s.stop:
@@ -216,9 +225,9 @@ func (s *Store) runMaintenance() {
 	}
 }
 
-// maintain runs one maintenance pass: rollups and retention of the
+// maintainLocked runs one maintenance pass: rollups and retention of the
 // offsets, retention of the telemetry.
-func (s *Store) maintain() error {
+func (s *Store) maintainLocked() error {
 	defer s.updateDiskGauges()
 	err := s.maintainOffsets()
 	if terr := expireRaw(s.tel); terr != nil {
@@ -261,7 +270,7 @@ func (s *Store) maintainOffsets() error {
 
 // rawBuckets lists the buckets with stored sweeps, oldest first.
 func (st *stream[K]) rawBuckets() ([]int64, error) {
-	it, err := st.s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{st.ks.times}, UpperBound: []byte{st.ks.times + 1}})
+	it, err := st.s.mu.db.NewIter(&pebble.IterOptions{LowerBound: []byte{st.ks.times}, UpperBound: []byte{st.ks.times + 1}})
 	if err != nil {
 		return nil, err
 	}
@@ -286,12 +295,17 @@ func (s *Store) rollupBucket(b int64) error {
 	for _, blk := range blocks {
 		byStart[blk.start] = blk
 	}
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: prefixTime(kindChunk, b), UpperBound: prefixTime(kindChunk, b+1)})
+	it, err := s.mu.db.NewIter(&pebble.IterOptions{LowerBound: prefixTime(kindChunk, b), UpperBound: prefixTime(kindChunk, b+1)})
 	if err != nil {
 		return err
 	}
 	defer it.Close()
-	r := rollupWriter{s: s, b: s.db.NewBatch(), agg: newMinuteAgg(b, int(s.cfg.Bucket/time.Minute)), sid: -1}
+	r := rollupWriter{s: s, b: s.mu.db.NewBatch(), agg: newMinuteAgg(b, int(s.cfg.Bucket/time.Minute)), sid: -1}
+	defer func() {
+		if r.b != nil {
+			_ = r.b.Close()
+		}
+	}()
 	var vals []int64
 	var present []bool
 	for it.First(); it.Valid(); it.Next() {
@@ -315,6 +329,9 @@ func (s *Store) rollupBucket(b int64) error {
 		return err
 	}
 	r.next(-1)
+	if r.err != nil {
+		return r.err
+	}
 	_ = r.b.Set(rolledUpKey(b), nil, nil)
 	return r.commit(pebble.Sync)
 }
@@ -338,23 +355,20 @@ func (r *rollupWriter) next(sid int64) {
 	if r.sid >= 0 && !r.agg.empty() {
 		r.buf = r.agg.encode(r.buf[:0], &r.enc)
 		_ = r.b.Set(rollupKey(floorTo(r.agg.bucket, dayMs), uint32(r.sid), r.agg.bucket), r.buf, nil)
-		if r.b.Len() >= maxBatchBytes {
-			r.err = errors.Join(r.err, r.commit(pebble.NoSync))
-			r.b = r.s.db.NewBatch()
+		if r.b.Len() >= maxBatchBytes && r.err == nil {
+			r.err = r.commit(pebble.NoSync)
+			r.b = r.s.mu.db.NewBatch()
 		}
 	}
 	r.sid = sid
 	r.agg.reset(r.agg.bucket)
 }
 
+// commit commits and closes the batch (Store.commit).
 func (r *rollupWriter) commit(opts *pebble.WriteOptions) error {
-	n := int(r.b.Count())
-	err := r.b.Commit(opts)
-	_ = r.b.Close()
-	if err == nil {
-		r.s.m.keys.Add(n)
-	}
-	return errors.Join(r.err, err)
+	b := r.b
+	r.b = nil
+	return r.s.commit("rollup", b, opts)
 }
 
 // expireRaw applies the raw retention of a stream without rollups.
@@ -379,10 +393,12 @@ func (st *stream[K]) expireBuckets(buckets []int64, newest int64) error {
 	if len(buckets) == 0 || buckets[0] >= rawCut {
 		return nil
 	}
+	b := s.mu.db.NewBatch()
 	for _, kind := range []byte{st.ks.times, st.ks.chunk, st.ks.open} {
-		if err := s.db.DeleteRange(prefixTime(kind, buckets[0]), prefixTime(kind, rawCut), pebble.NoSync); err != nil {
-			return err
-		}
+		_ = b.DeleteRange(prefixTime(kind, buckets[0]), prefixTime(kind, rawCut), nil)
+	}
+	if err := s.commit("retention", b, pebble.NoSync); err != nil {
+		return err
 	}
 	s.log.Info("raw buckets expired", "stream", st.name, "before", time.UnixMilli(rawCut).UTC())
 	return nil
@@ -396,10 +412,10 @@ func (s *Store) expire(buckets []int64, newest int64) error {
 	}
 	dayCut := floorTo(newest-s.cfg.RollupRetention.Milliseconds(), dayMs)
 	if first, ok := s.firstTime(kindRollup); ok && first < dayCut {
-		if err := s.db.DeleteRange(prefixTime(kindRollup, first), prefixTime(kindRollup, dayCut), pebble.NoSync); err != nil {
-			return err
-		}
-		if err := s.db.DeleteRange(prefixTime(kindRolledUp, 0), prefixTime(kindRolledUp, dayCut), pebble.NoSync); err != nil {
+		b := s.mu.db.NewBatch()
+		_ = b.DeleteRange(prefixTime(kindRollup, first), prefixTime(kindRollup, dayCut), nil)
+		_ = b.DeleteRange(prefixTime(kindRolledUp, 0), prefixTime(kindRolledUp, dayCut), nil)
+		if err := s.commit("retention", b, pebble.NoSync); err != nil {
 			return err
 		}
 		s.log.Info("rollup days expired", "before", time.UnixMilli(dayCut).UTC())
@@ -409,7 +425,7 @@ func (s *Store) expire(buckets []int64, newest int64) error {
 
 // firstTime is the first time field of the oldest key of kind.
 func (s *Store) firstTime(kind byte) (int64, bool) {
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{kind}, UpperBound: []byte{kind + 1}})
+	it, err := s.mu.db.NewIter(&pebble.IterOptions{LowerBound: []byte{kind}, UpperBound: []byte{kind + 1}})
 	if err != nil {
 		return 0, false
 	}
@@ -423,7 +439,7 @@ func (s *Store) firstTime(kind byte) (int64, bool) {
 // updateDiskGauges publishes disk use, total and per registered series of
 // both streams.
 func (s *Store) updateDiskGauges() {
-	disk := float64(s.db.Metrics().DiskSpaceUsage())
+	disk := float64(s.mu.db.Metrics().DiskSpaceUsage())
 	no, nt := s.off.reg.len(), s.tel.reg.len()
 	s.off.m.series.Set(float64(no))
 	s.tel.m.series.Set(float64(nt))

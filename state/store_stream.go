@@ -21,10 +21,15 @@ type stream[K comparable] struct {
 	m      streamMetrics
 	in     chan handoff[K]
 	free   chan []int64
-	flush  chan chan struct{}
+	flush  chan chan error
 	newest atomic.Int64 // at of the newest sweep written (checkpointed or flushed)
 	w      *writer[K]
-	handed int // window series handed over by appendDense; caller-owned
+	// held are sweeps taken from in but not yet encoded, oldest first: the
+	// open block had to be written first and could not be. Encoder-owned.
+	held []handoff[K]
+	// Caller-owned (the goroutine calling append):
+	handed int     // window series handed over by appendDense
+	lost   lostRun // sweeps dropped since the last one handed over
 }
 
 // handoff is one sweep on its way to a stream's encoder: SweepData for any
@@ -34,11 +39,41 @@ type handoff[K comparable] struct {
 	values   []int64
 	firstNew uint32
 	newKeys  []K
+	lost     lostRun // dropped just before this sweep: stored as gaps first
+	gap      bool    // an all-absent sweep marking lost ones (values nil)
+}
+
+// lostRun is a stretch of consecutive sweeps dropped before reaching the
+// encoder: n sweeps, the first and last at those times (Unix ms).
+type lostRun struct {
+	first, last int64
+	n           int
+}
+
+func (r *lostRun) add(at int64) {
+	if r.n == 0 {
+		r.first = at
+	}
+	r.last = at
+	r.n++
+}
+
+// gapSweeps are the sweeps that mark r in the stored stream: all-absent
+// sweeps at its first and last times (one if they are the same).
+func gapSweeps[K comparable](r lostRun, dst []handoff[K]) []handoff[K] {
+	if r.n == 0 {
+		return dst
+	}
+	dst = append(dst, handoff[K]{at: r.first, gap: true})
+	if r.last != r.first {
+		dst = append(dst, handoff[K]{at: r.last, gap: true})
+	}
+	return dst
 }
 
 func newStream[K comparable](s *Store, name string, ks keyspace, float bool, reg *registry[K], m streamMetrics) *stream[K] {
 	return &stream[K]{s: s, name: name, ks: ks, float: float, reg: reg, m: m,
-		in: make(chan handoff[K], s.cfg.Queue), free: make(chan []int64, s.cfg.Queue+2), flush: make(chan chan struct{})}
+		in: make(chan handoff[K], s.cfg.Queue), free: make(chan []int64, s.cfg.Queue+2), flush: make(chan chan error)}
 }
 
 // streamMetrics are one stream's series: the offsets' are named
@@ -59,15 +94,20 @@ func newStreamMetrics(set *metrics.Set, prefix string) streamMetrics {
 }
 
 // append hands a sweep to the encoder without blocking; false (counted and
-// logged) if the queue is full or the store is closed.
+// logged) if the queue is full or the store is closed. The sweeps dropped
+// since the last hand-off travel with the next one, which the encoder
+// stores after gaps marking them.
 func (st *stream[K]) append(h handoff[K]) bool {
 	if st.s.closed.Load() {
 		return false
 	}
+	h.lost = st.lost
 	select {
 	case st.in <- h:
+		st.lost = lostRun{}
 		return true
 	default:
+		st.lost.add(h.at)
 		st.m.dropped.Inc()
 		if st.s.logLimit.allow(time.Now()) {
 			st.s.log.Warn("store falling behind: sweep dropped", "stream", st.name, "at", time.UnixMilli(h.at), "dropped_total", st.m.dropped.Get())
@@ -109,48 +149,108 @@ func (st *stream[K]) buffer(n int) []int64 {
 }
 
 func (st *stream[K]) recycle(b []int64) {
+	if b == nil {
+		return
+	}
 	select {
 	case st.free <- b:
 	default:
 	}
 }
 
-// run is the encoder goroutine: the only owner of st.w.
+// run is the encoder goroutine: the only owner of st.w and st.held. While
+// sweeps are held (the store is failing and the open block is full) it
+// takes no more from st.in, so the hand-off fills and further sweeps are
+// dropped; when the store is writable again it encodes them.
 func (st *stream[K]) run() {
 	defer st.s.wg.Done()
 	tick := time.NewTicker(st.s.cfg.FlushInterval)
 	defer tick.Stop()
 	for {
+		up := st.s.upSignal() // before the check, so no recovery is missed
+		if len(st.held) > 0 && !st.s.failing.Load() {
+			st.addHeld()
+		}
+		in := st.in
+		if len(st.held) > 0 {
+			in = nil
+		}
 		select {
-		case h := <-st.in:
-			st.add(h)
+		case h := <-in:
+			st.take(h)
+		case <-up:
 		case <-tick.C:
-			st.w.checkpoint()
-		case done := <-st.flush:
-			st.drain()
-			st.w.checkpoint()
-			close(done)
+			_ = st.w.checkpoint()
+		case reply := <-st.flush:
+			reply <- st.flushNow()
 		case <-st.s.stop:
-			st.drain()
-			st.w.flushBlock()
+			st.finish()
 			return
 		}
 	}
 }
 
-func (st *stream[K]) add(h handoff[K]) {
-	st.w.add(h)
-	st.recycle(h.values)
+// take encodes h, after gaps for the sweeps lost before it, or holds them.
+func (st *stream[K]) take(h handoff[K]) {
+	st.held = gapSweeps(h.lost, st.held)
+	h.lost = lostRun{}
+	st.held = append(st.held, h)
+	st.addHeld()
 }
 
-// drain encodes the sweeps already queued.
+// addHeld encodes the held sweeps in order, up to the first that needs the
+// open block written while it cannot be.
+func (st *stream[K]) addHeld() {
+	for len(st.held) > 0 {
+		h := st.held[0]
+		if !st.w.add(h) {
+			return
+		}
+		st.recycle(h.values)
+		st.held[0] = handoff[K]{}
+		st.held = st.held[1:]
+	}
+}
+
+// drain encodes the sweeps already queued, unless some are held.
 func (st *stream[K]) drain() {
-	for {
+	for len(st.held) == 0 {
 		select {
 		case h := <-st.in:
-			st.add(h)
+			st.take(h)
 		default:
 			return
 		}
+	}
+}
+
+// flushNow drains the queue and checkpoints the open block: Flush's work.
+func (st *stream[K]) flushNow() error {
+	st.drain()
+	if len(st.held) > 0 {
+		return st.s.unavailable()
+	}
+	return st.w.checkpoint()
+}
+
+// finish writes what the stream has when the store closes. If the store is
+// failing, that is lost: counted as dropped and logged.
+func (st *stream[K]) finish() {
+	if !st.s.failing.Load() {
+		st.addHeld()
+	}
+	st.drain()
+	lost := len(st.in)
+	for _, h := range st.held {
+		if !h.gap {
+			lost++
+		}
+	}
+	if err := st.w.flushBlock(); err != nil {
+		lost += st.w.n
+	}
+	if lost > 0 {
+		st.m.dropped.Add(lost)
+		st.s.log.Error("store closed while not writable: sweeps lost", "stream", st.name, "sweeps", lost, "err", st.s.unavailable())
 	}
 }

@@ -242,7 +242,7 @@ func TestStoreRollupAndRetention(t *testing.T) {
 	s, _ := openTestStore(t, cfg, nil)
 	appendTestSweeps(t, s, 0, 600) // 10 minutes
 	flush(t, s)
-	if err := s.maintain(); err != nil {
+	if err := s.update(s.maintainLocked); err != nil {
 		t.Fatal(err)
 	}
 	// Raw: minutes 0..5 expired (end ≤ newest 9:59 − 3m), 6..9 kept.

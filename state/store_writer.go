@@ -19,43 +19,46 @@ const (
 )
 
 // writer is one stream's open block, owned by its encoder goroutine: the
-// shared timestamp chunk and one value chunk encoder per sid.
+// shared timestamp chunk and one value chunk encoder per sid. The open
+// block stays in memory until it is written; a failed write leaves it as
+// it was, to be retried.
 type writer[K comparable] struct {
-	st      *stream[K]
-	s       *Store
-	bucket  int64 // bucket start of the open block, Unix ms
-	start   int64 // At of the block's first sweep
-	n       int   // sweeps in the open block
-	lastAt  int64 // At of the newest sweep accepted
-	ts      IntChunkEncoder
-	cols    columns
-	win2sid []uint32      // window series id → sid
-	reg     *pebble.Batch // registry entries not yet committed
-	key     []byte
-	page    []byte
+	st        *stream[K]
+	s         *Store
+	bucket    int64 // bucket start of the open block, Unix ms
+	start     int64 // At of the block's first sweep
+	n         int   // sweeps in the open block
+	lastAt    int64 // At of the newest sweep accepted
+	ts        IntChunkEncoder
+	cols      columns
+	win2sid   []uint32 // window series id → sid
+	persisted int      // registry entries on disk: sids below it
+	key       []byte
+	page      []byte
 }
 
 func newWriter[K comparable](st *stream[K]) *writer[K] {
-	w := &writer[K]{st: st, s: st.s, lastAt: st.newest.Load(), reg: st.s.db.NewBatch(), cols: columns{float: st.float}}
+	w := &writer[K]{st: st, s: st.s, lastAt: st.newest.Load(), persisted: st.reg.len(), cols: columns{float: st.float}}
 	w.cols.grow(st.reg.len())
 	return w
 }
 
-// add encodes one sweep, first closing the open block if it is full or the
-// sweep starts a new bucket.
-func (w *writer[K]) add(h handoff[K]) {
-	if w.s.broken.Load() {
-		w.st.m.dropped.Inc()
-		return
-	}
+// add encodes one sweep, first writing the open block if it is full or the
+// sweep starts a new bucket. It returns false, leaving the sweep unencoded,
+// if that write failed.
+func (w *writer[K]) add(h handoff[K]) bool {
 	w.register(h)
 	if h.at <= w.lastAt {
-		w.st.m.outOfOrder.Inc()
-		return
+		if !h.gap {
+			w.st.m.outOfOrder.Inc()
+		}
+		return true
 	}
 	bucket := floorTo(h.at, w.s.cfg.Bucket.Milliseconds())
 	if w.n > 0 && (bucket != w.bucket || w.n >= w.s.cfg.ChunkSamples) {
-		w.flushBlock()
+		if w.flushBlock() != nil {
+			return false
+		}
 	}
 	if w.n == 0 {
 		w.bucket, w.start = bucket, h.at
@@ -70,44 +73,67 @@ func (w *writer[K]) add(h handoff[K]) {
 	}
 	w.n++
 	w.lastAt = h.at
-	w.st.m.sweeps.Inc()
-	w.st.m.samples.Add(len(w.win2sid))
+	if !h.gap {
+		w.st.m.sweeps.Inc()
+		w.st.m.samples.Add(len(w.win2sid))
+	}
+	return true
 }
 
-// register maps the sweep's new window series to sids and persists new
-// registry entries. A failed commit is retried with the next sweep.
+// register maps the sweep's new window series to sids. Their registry
+// entries are written with the next checkpoint or block (appendRegistry),
+// so never after a chunk that uses them. Adding a sweep again (after a
+// failed write) registers nothing new.
 func (w *writer[K]) register(h handoff[K]) {
 	for i, k := range h.newKeys {
 		wid := int(h.firstNew) + i
-		sid, _ := w.st.reg.assign(k, h.at, w.reg)
+		sid := w.st.reg.assign(k, h.at)
 		for len(w.win2sid) <= wid {
 			w.win2sid = append(w.win2sid, 0)
 		}
 		w.win2sid[wid] = sid
 		w.cols.grow(int(sid) + 1)
 	}
-	if w.reg.Empty() {
-		return
+}
+
+// appendRegistry adds the registry entries not on disk yet to b and returns
+// the registry length to record in persisted once b is committed.
+func (w *writer[K]) appendRegistry(b *pebble.Batch) int {
+	n := w.st.reg.len()
+	for sid := w.persisted; sid < n; sid++ {
+		_ = b.Set(w.st.ks.seriesKey(uint32(sid)), w.st.reg.entry(uint32(sid)), nil)
 	}
-	if w.s.broken.Load() {
-		return
-	}
-	if err := w.s.guard("series registry", func() error { return w.reg.Commit(pebble.NoSync) }); err != nil {
-		w.s.writeFailed("series registry", err)
-		return
-	}
-	w.s.m.keys.Add(int(w.reg.Count()))
-	w.reg = w.s.db.NewBatch()
+	return n
 }
 
 // checkpoint writes the open block's timestamps and its partial chunks as
-// pages of pageSeries sids, synced: what a crash cannot lose.
-func (w *writer[K]) checkpoint() {
-	if w.n == 0 {
-		return
+// pages of pageSeries sids, synced: what a crash cannot lose. On failure
+// nothing is lost: the block is still in memory.
+func (w *writer[K]) checkpoint() error {
+	if w.n == 0 && w.persisted == w.st.reg.len() {
+		return nil
 	}
+	err := w.s.update(func() error {
+		b := w.s.mu.db.NewBatch()
+		reg := w.appendRegistry(b)
+		if w.n > 0 {
+			w.appendPages(b)
+		}
+		if err := w.s.commit("checkpoint", b, pebble.Sync); err != nil {
+			return err
+		}
+		w.persisted = reg
+		return nil
+	})
+	if err == nil && w.n > 0 {
+		w.st.newest.Store(w.lastAt)
+	}
+	return err
+}
+
+// appendPages adds the open block's t key and checkpoint pages to b.
+func (w *writer[K]) appendPages(b *pebble.Batch) {
 	ks := w.st.ks
-	b := w.s.db.NewBatch()
 	_ = b.Set(ks.timesKey(w.bucket, w.start), w.ts.Bytes(), nil)
 	page := ^uint32(0)
 	w.page = w.page[:0]
@@ -129,32 +155,45 @@ func (w *writer[K]) checkpoint() {
 	if len(w.page) > 0 {
 		_ = b.Set(ks.openKey(w.bucket, w.start, page), w.page, nil)
 	}
-	w.commit(b, "checkpoint", pebble.Sync)
-	w.st.newest.Store(w.lastAt)
 }
 
 // flushBlock writes the open block, one key per series with a present
-// sample, deletes its checkpoint pages, and starts an empty block.
-func (w *writer[K]) flushBlock() {
+// sample, deletes its checkpoint pages, and starts an empty block. On
+// failure the block stays open, unchanged, to be written again.
+func (w *writer[K]) flushBlock() error {
 	if w.n == 0 {
-		return
+		return nil
 	}
-	ks := w.st.ks
-	b := w.s.db.NewBatch()
-	_ = b.Set(ks.timesKey(w.bucket, w.start), w.ts.Bytes(), nil)
-	for sid := range w.cols.len() {
-		if c := w.cols.chunk(sid); c != nil {
-			w.key = ks.chunkKey(w.key, w.bucket, uint32(sid), w.start)
-			_ = b.Set(w.key, c, nil)
-			if b.Len() >= maxBatchBytes {
-				w.commit(b, "block", pebble.NoSync)
-				b = w.s.db.NewBatch()
+	err := w.s.update(func() error {
+		ks := w.st.ks
+		b := w.s.mu.db.NewBatch()
+		reg := w.appendRegistry(b)
+		_ = b.Set(ks.timesKey(w.bucket, w.start), w.ts.Bytes(), nil)
+		for sid := range w.cols.len() {
+			if c := w.cols.chunk(sid); c != nil {
+				w.key = ks.chunkKey(w.key, w.bucket, uint32(sid), w.start)
+				_ = b.Set(w.key, c, nil)
+				if b.Len() >= maxBatchBytes {
+					if err := w.s.commit("block", b, pebble.NoSync); err != nil {
+						return err
+					}
+					b = w.s.mu.db.NewBatch()
+				}
 			}
 		}
+		_ = b.DeleteRange(ks.openKey(w.bucket, w.start, 0), ks.openKey(w.bucket, w.start+1, 0), nil)
+		if err := w.s.commit("block", b, pebble.Sync); err != nil {
+			return err
+		}
+		w.persisted = reg
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for sid := range w.cols.len() {
 		w.cols.reset(sid)
 	}
-	_ = b.DeleteRange(ks.openKey(w.bucket, w.start, 0), ks.openKey(w.bucket, w.start+1, 0), nil)
-	w.commit(b, "block", pebble.Sync)
 	w.n = 0
 	w.ts.Reset()
 	w.st.newest.Store(w.lastAt)
@@ -162,6 +201,7 @@ func (w *writer[K]) flushBlock() {
 	case w.s.kick <- struct{}{}:
 	default:
 	}
+	return nil
 }
 
 // columns is the open block's value chunk encoders by sid: int chunks for
@@ -237,21 +277,6 @@ func (c *columns) reset(sid int) {
 	}
 }
 
-func (w *writer[K]) commit(b *pebble.Batch, what string, opts *pebble.WriteOptions) {
-	n := int(b.Count())
-	if w.s.broken.Load() {
-		_ = b.Close()
-		return
-	}
-	if err := w.s.guard(what, func() error { return b.Commit(opts) }); err != nil {
-		w.s.writeFailed(what, err)
-	} else {
-		w.s.m.keys.Add(n)
-		w.s.writeOK()
-	}
-	_ = b.Close()
-}
-
 // eachPageChunk calls fn for every (sid, chunk) record of a checkpoint page.
 func eachPageChunk(val []byte, page uint32, fn func(sid uint32, chunk []byte)) error {
 	for len(val) > 0 {
@@ -275,11 +300,11 @@ func eachPageChunk(val []byte, page uint32, fn func(sid uint32, chunk []byte)) e
 // written) and deletes the pages.
 func (st *stream[K]) recoverOpenBlocks() error {
 	s, ks := st.s, st.ks
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{ks.open}, UpperBound: []byte{ks.open + 1}})
+	it, err := s.mu.db.NewIter(&pebble.IterOptions{LowerBound: []byte{ks.open}, UpperBound: []byte{ks.open + 1}})
 	if err != nil {
 		return err
 	}
-	b := s.db.NewBatch()
+	b := s.mu.db.NewBatch()
 	var key []byte
 	pages := 0
 	for it.First(); it.Valid(); it.Next() {
@@ -291,7 +316,7 @@ func (st *stream[K]) recoverOpenBlocks() error {
 		bucket, start, page := be64(k, 1), be64(k, 9), be32(k, 17)
 		perr := eachPageChunk(it.Value(), page, func(sid uint32, chunk []byte) {
 			key = ks.chunkKey(key, bucket, sid, start)
-			if _, closer, err := s.db.Get(key); err == nil {
+			if _, closer, err := s.mu.db.Get(key); err == nil {
 				_ = closer.Close()
 				return
 			}
@@ -319,7 +344,7 @@ func (st *stream[K]) recoverOpenBlocks() error {
 // lastStoredAt is the At of the newest stored sweep, or 0.
 func (st *stream[K]) lastStoredAt() int64 {
 	s := st.s
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{st.ks.times}, UpperBound: []byte{st.ks.times + 1}})
+	it, err := s.mu.db.NewIter(&pebble.IterOptions{LowerBound: []byte{st.ks.times}, UpperBound: []byte{st.ks.times + 1}})
 	if err != nil {
 		return 0
 	}
