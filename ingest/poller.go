@@ -99,6 +99,7 @@ func New(cfg Config, w *state.Window, log *slog.Logger, set *metrics.Set, onSwee
 	}
 	set.NewGauge("kwitness_series", func() float64 { return float64(w.Snapshot().Series) })
 	set.NewGauge("kwitness_window_bytes", func() float64 { return float64(w.Bytes()) })
+	set.NewGauge("kwitness_series_reclaimed", func() float64 { return float64(w.Reclaimed()) })
 	p.status.Store(&Status{Reason: "no sweep yet"})
 	return p, nil
 }

@@ -5,13 +5,28 @@ import (
 	"sync/atomic"
 )
 
-// catalog gives series keys dense ids. One writer adds keys; readers map ids
-// back to keys through blocks published atomically. A reader must only ask
-// for ids below a count the writer published afterwards (a Snapshot's
-// Series): that publication orders the key's write before the read.
+// catalog gives series keys dense ids. One writer adds and releases keys;
+// readers map ids back to keys through blocks published atomically. A
+// reader must only ask for ids below a count the writer published
+// afterwards (a Snapshot's Series) and still in use: that publication
+// orders the key's write before the read.
+//
+// Released ids are reused (the most recently released first), so the id
+// space — and the rings sized by it — stays bounded by the series alive at
+// once rather than growing with every group or topic ever seen. Whoever
+// mirrors ids elsewhere (the store) follows the assignments through the
+// journal (see assigned).
 type catalog[K comparable] struct {
 	ids    map[K]uint32 // writer only
 	blocks atomic.Pointer[[]*[blockSeries]K]
+	n      uint32   // ids handed out so far, released ones included; writer only
+	free   []uint32 // released ids; writer only
+
+	// journal lists the ids given or stripped of a key since position
+	// jpos, in order, while tracked. Writer only.
+	journal []uint32
+	jpos    uint64
+	tracked bool
 }
 
 func newCatalog[K comparable]() *catalog[K] {
@@ -20,12 +35,18 @@ func newCatalog[K comparable]() *catalog[K] {
 	return c
 }
 
-// add returns k's id, registering it if new. Writer only.
+// add returns k's id, assigning one (a released id if any, else the next
+// new one) if k is not registered. Writer only.
 func (c *catalog[K]) add(k K) (id uint32, added bool) {
 	if id, ok := c.ids[k]; ok {
 		return id, false
 	}
-	id = uint32(len(c.ids))
+	if n := len(c.free); n > 0 {
+		id, c.free = c.free[n-1], c.free[:n-1]
+	} else {
+		id = c.n
+		c.n++
+	}
 	c.ids[k] = id
 	blocks := *c.blocks.Load()
 	if int(id)/blockSeries >= len(blocks) { // a new block: publish the longer list
@@ -33,7 +54,56 @@ func (c *catalog[K]) add(k K) (id uint32, added bool) {
 		c.blocks.Store(&blocks)
 	}
 	blocks[id/blockSeries][id%blockSeries] = k
+	if c.tracked {
+		c.journal = append(c.journal, id)
+	}
 	return id, true
+}
+
+// release unregisters id's key and frees id for reuse. The caller makes
+// sure no reader still holds id. Writer only.
+func (c *catalog[K]) release(id uint32) {
+	blocks := *c.blocks.Load()
+	k := &blocks[id/blockSeries][id%blockSeries]
+	delete(c.ids, *k)
+	var zero K
+	*k = zero
+	c.free = append(c.free, id)
+	if c.tracked {
+		c.journal = append(c.journal, id)
+	}
+}
+
+// track starts the journal: from now on assigned reports every id given or
+// stripped of a key. Writer only.
+func (c *catalog[K]) track() {
+	if !c.tracked {
+		c.tracked, c.journal, c.jpos = true, nil, 0
+	}
+}
+
+// assigned returns the ids given or stripped of a key (added or released)
+// since journal position from, oldest first (an id may repeat; key tells
+// its key now), and the position after them; the slice is valid until the
+// next add or release. ok is false when from is older than the journal
+// holds: the caller must then treat every id as reassigned. Writer only.
+func (c *catalog[K]) assigned(from uint64) (ids []uint32, next uint64, ok bool) {
+	end := c.jpos + uint64(len(c.journal))
+	if from < c.jpos || from > end {
+		return nil, end, false
+	}
+	return c.journal[from-c.jpos:], end, true
+}
+
+// trimJournal drops journal entries before position to, once they are
+// many. Writer only.
+func (c *catalog[K]) trimJournal(to uint64) {
+	if to <= c.jpos || to-c.jpos < 4096 {
+		return
+	}
+	n := min(to-c.jpos, uint64(len(c.journal)))
+	c.journal = slices.Delete(c.journal, 0, int(n))
+	c.jpos += n
 }
 
 // lookup returns k's id if registered. Writer only.
@@ -42,10 +112,15 @@ func (c *catalog[K]) lookup(k K) (uint32, bool) {
 	return id, ok
 }
 
-// len is the number of keys registered. Writer only.
-func (c *catalog[K]) len() int { return len(c.ids) }
+// len is the number of ids handed out, released ones included: the size
+// of the id space. Writer only.
+func (c *catalog[K]) len() int { return int(c.n) }
 
-// key returns the key of id (see the type's contract). Safe for readers.
+// live is the number of keys registered. Writer only.
+func (c *catalog[K]) live() int { return len(c.ids) }
+
+// key returns the key of id (see the type's contract); the zero key for a
+// released id. Safe for readers.
 func (c *catalog[K]) key(id uint32) K {
 	return (*c.blocks.Load())[id/blockSeries][id%blockSeries]
 }

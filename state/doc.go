@@ -7,8 +7,9 @@
 //
 // The Window keeps two Rings per series: the newest sweeps at full resolution
 // and a decimated history covering WindowConfig.Span. Each Ring is one shared
-// timestamp per slot plus flat, series-major blocks of atomic int64 values;
-// a missing sample is detect.Gap. One writer (the ingester) fills a Sweep and
+// timestamp per slot plus flat blocks of atomic int64 values (series-major,
+// or in lanes of 8 series for the recent ring); a missing sample is
+// detect.Gap. One writer (the ingester) fills a Sweep and
 // publishes it with Commit, which ends in a single atomic store of a new
 // Snapshot; readers take a View of the newest Snapshot and never block the
 // writer. A reader that is overtaken by the writer detects the overwritten
@@ -18,8 +19,20 @@
 // recent ring's decrease mark, see Ring.Mark and View.Summary); with the
 // defaults (6 recent sweeps, 55 history points) 504 B per registered series.
 //
+// Series ids are reclaimed (reclaim.go): a series no longer referenced by
+// the topology or group contexts is retired, and two spans later its id is
+// released and reused, so memory follows the series alive, not every group
+// ever seen. The store follows reassigned ids through the catalog's journal.
+//
 // Views are lazy (detect.LazyView): a partition's window is read only when
 // its summary — newest offsets, where the committed offset last moved within
-// the recent sweeps, the lag at the window's first sample, the decrease mark
-// — cannot prove it healthy.
+// the recent sweeps, the lag's trough over the newest sweeps, the lag at the
+// window's first sample, the decrease mark — cannot prove it healthy.
+//
+// # Store
+//
+// Store (store*.go) is the Pebble history: two streams of sweeps (offsets
+// and broker telemetry) in compressed chunks under time-bucket-major keys,
+// per-minute rollups of the offsets, the firing findings, warm restart, and
+// recovery from write failures such as a full disk; see docs/format.md.
 package state

@@ -354,7 +354,11 @@ func (s *Store) Close() error {
 // returns false (counted and logged) if the queue is full or the store is
 // closed.
 func (s *Store) Append(sd SweepData) bool {
-	return s.off.append(handoff[SeriesKey]{at: sd.At, values: sd.Values, firstNew: sd.FirstNew, newKeys: sd.NewKeys})
+	h := handoff[SeriesKey]{at: sd.At, values: sd.Values, keys: sd.NewKeys}
+	for i := range sd.NewKeys {
+		h.ids = append(h.ids, sd.FirstNew+uint32(i))
+	}
+	return s.off.append(h)
 }
 
 // AppendWindow hands the sweep w just committed to the store: it copies w's
@@ -362,7 +366,7 @@ func (s *Store) Append(sd SweepData) bool {
 // window's writer goroutine right after Commit, and only for one window.
 func (s *Store) AppendWindow(w *Window) bool {
 	snap := w.Snapshot()
-	return s.off.appendDense(snap.At, w.vals, snap.Series, w.catalog.key)
+	return s.off.appendDense(snap.At, w.vals, snap.Series, w.catalog)
 }
 
 // Buffer returns a value slice of length n for Append, reusing one the

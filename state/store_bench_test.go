@@ -243,7 +243,10 @@ func BenchmarkStoreTelemetry(b *testing.B) {
 			r := ingestHourWith(b, n, func(s *Store, sweep int) bool {
 				h := handoff[TelemetryKey]{at: t0 + int64(sweep)*1000, values: s.tel.buffer(n)}
 				if sweep == 0 {
-					h.newKeys = keys
+					h.keys = keys
+					for i := range keys {
+						h.ids = append(h.ids, uint32(i))
+					}
 				}
 				for i := range series {
 					h.values[i] = floatBits(series[i].next(i, sweep))

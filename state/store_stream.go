@@ -29,18 +29,22 @@ type stream[K comparable] struct {
 	held []handoff[K]
 	// Caller-owned (the goroutine calling append):
 	handed int     // window series handed over by appendDense
+	jpos   uint64  // the catalog journal position handed over up to
+	jtrack bool    // the catalog journal is on
 	lost   lostRun // sweeps dropped since the last one handed over
 }
 
 // handoff is one sweep on its way to a stream's encoder: SweepData for any
 // key type.
 type handoff[K comparable] struct {
-	at       int64
-	values   []int64
-	firstNew uint32
-	newKeys  []K
-	lost     lostRun // dropped just before this sweep: stored as gaps first
-	gap      bool    // an all-absent sweep marking lost ones (values nil)
+	at     int64
+	values []int64
+	// ids were given keys (a new id, or a released one reused) since the
+	// previous handoff; the zero key means released and not reused.
+	ids  []uint32
+	keys []K
+	lost lostRun // dropped just before this sweep: stored as gaps first
+	gap  bool    // an all-absent sweep marking lost ones (values nil)
 }
 
 // lostRun is a stretch of consecutive sweeps dropped before reaching the
@@ -116,14 +120,31 @@ func (st *stream[K]) append(h handoff[K]) bool {
 	}
 }
 
-// appendDense hands over the sweep at of a window with series registered
-// series whose dense values are vals: it copies vals and the keys
-// registered since the last successful call (key gives them by window id).
-// One caller goroutine, on the window's writer right after its Commit.
-func (st *stream[K]) appendDense(at int64, vals []int64, series int, key func(id uint32) K) bool {
-	h := handoff[K]{at: at, firstNew: uint32(st.handed)}
+// appendDense hands over the sweep at of a window with series ids in use
+// (released ones included) whose dense values are vals: it copies vals and
+// the keys of the ids new since the last successful call or reassigned
+// since (c's journal, which the first call turns on). One caller
+// goroutine, on the window's writer right after its Commit.
+func (st *stream[K]) appendDense(at int64, vals []int64, series int, c *catalog[K]) bool {
+	if !st.jtrack {
+		c.track()
+		st.jtrack, st.jpos = true, 0
+	}
+	h := handoff[K]{at: at}
 	for id := st.handed; id < series; id++ {
-		h.newKeys = append(h.newKeys, key(uint32(id)))
+		h.ids, h.keys = append(h.ids, uint32(id)), append(h.keys, c.key(uint32(id)))
+	}
+	changed, next, ok := c.assigned(st.jpos)
+	if !ok { // cannot happen with one stream per catalog; resend every key
+		changed = nil
+		for id := range st.handed {
+			changed = append(changed, uint32(id))
+		}
+	}
+	for _, id := range changed {
+		if int(id) < st.handed {
+			h.ids, h.keys = append(h.ids, id), append(h.keys, c.key(id))
+		}
 	}
 	n := min(len(vals), series)
 	h.values = append(st.buffer(n)[:0], vals[:n]...)
@@ -131,7 +152,8 @@ func (st *stream[K]) appendDense(at int64, vals []int64, series int, key func(id
 		st.recycle(h.values)
 		return false
 	}
-	st.handed = series
+	st.handed, st.jpos = series, next
+	c.trimJournal(next)
 	return true
 }
 

@@ -23,7 +23,7 @@ import (
 // false when the sweep was dropped (kwitness_store_telemetry_dropped_sweeps_total).
 func (s *Store) AppendTelemetry(t *Telemetry) bool {
 	snap := t.Snapshot()
-	return s.tel.appendDense(snap.At, t.vals, snap.Series, t.catalog.key)
+	return s.tel.appendDense(snap.At, t.vals, snap.Series, t.catalog)
 }
 
 // QueryTelemetry returns the stored raw samples of broker series k with

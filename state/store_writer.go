@@ -65,6 +65,9 @@ func (w *writer[K]) add(h handoff[K]) bool {
 	}
 	w.ts.Append(h.at)
 	for wid, sid := range w.win2sid {
+		if sid == noSid {
+			continue
+		}
 		v := detect.Gap
 		if wid < len(h.values) {
 			v = h.values[wid]
@@ -80,21 +83,31 @@ func (w *writer[K]) add(h handoff[K]) bool {
 	return true
 }
 
-// register maps the sweep's new window series to sids. Their registry
-// entries are written with the next checkpoint or block (appendRegistry),
-// so never after a chunk that uses them. Adding a sweep again (after a
-// failed write) registers nothing new.
+// register maps the sweep's new or reassigned window series to sids (a
+// released one to none: its sid stops receiving samples, and its chunk in
+// the open block ends early, read as gaps). Their registry entries are
+// written with the next checkpoint or block (appendRegistry), so never
+// after a chunk that uses them. Adding a sweep again (after a failed write)
+// maps the same ids to the same sids.
 func (w *writer[K]) register(h handoff[K]) {
-	for i, k := range h.newKeys {
-		wid := int(h.firstNew) + i
-		sid := w.st.reg.assign(k, h.at)
+	var zero K
+	for i, k := range h.keys {
+		wid := int(h.ids[i])
 		for len(w.win2sid) <= wid {
-			w.win2sid = append(w.win2sid, 0)
+			w.win2sid = append(w.win2sid, noSid)
 		}
+		if k == zero {
+			w.win2sid[wid] = noSid
+			continue
+		}
+		sid := w.st.reg.assign(k, h.at)
 		w.win2sid[wid] = sid
 		w.cols.grow(int(sid) + 1)
 	}
 }
+
+// noSid marks a window id mapped to no stored series (released).
+const noSid = ^uint32(0)
 
 // appendRegistry adds the registry entries not on disk yet to b and returns
 // the registry length to record in persisted once b is committed.

@@ -142,6 +142,7 @@ type Window struct {
 	// Writer-owned state.
 	vals     []int64
 	lastHist int64
+	reclaim  reclaimer
 }
 
 // NewWindow returns an empty window for one cluster.
@@ -167,9 +168,13 @@ func (w *Window) Cluster() string { return w.cluster }
 func (w *Window) Register(k SeriesKey) uint32 {
 	id, added := w.catalog.add(k)
 	if added {
-		w.recent.Grow(w.catalog.len())
-		w.history.Grow(w.catalog.len())
-		w.vals = append(w.vals, detect.Gap)
+		n := w.catalog.len()
+		w.recent.Grow(n)
+		w.history.Grow(n)
+		for len(w.vals) < n {
+			w.vals = append(w.vals, detect.Gap)
+		}
+		w.reclaim.registered(id)
 	}
 	return id
 }
@@ -203,6 +208,7 @@ type Sweep struct {
 	at       int64
 	topology *Topology
 	groups   map[string]detect.GroupContext
+	changed  bool // topology or groups replaced
 }
 
 // Begin starts a sweep stamped at (one timestamp shared by all its samples).
@@ -219,14 +225,15 @@ func (w *Window) Begin(at time.Time) *Sweep {
 func (s *Sweep) Set(id uint32, v int64) { s.w.vals[id] = v }
 
 // SetTopology replaces the published topology from this sweep on.
-func (s *Sweep) SetTopology(t *Topology) { s.topology = t }
+func (s *Sweep) SetTopology(t *Topology) { s.topology, s.changed = t, true }
 
 // SetGroups replaces the published group contexts; m must not be modified
 // afterwards.
-func (s *Sweep) SetGroups(m map[string]detect.GroupContext) { s.groups = m }
+func (s *Sweep) SetGroups(m map[string]detect.GroupContext) { s.groups, s.changed = m, true }
 
 // Commit writes the sweep to the rings and publishes it. Writer only.
 func (w *Window) Commit(s *Sweep) {
+	w.reclaim.commit(w, s)
 	w.recent.Publish(s.at, w.vals)
 	if w.history.Head() == 0 || s.at-w.lastHist >= w.cfg.step() {
 		w.history.Publish(s.at, w.vals)

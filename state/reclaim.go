@@ -1,0 +1,126 @@
+package state
+
+import (
+	"sync/atomic"
+
+	"github.com/kwitness/kwitness/detect"
+)
+
+// Series reclamation. Groups and topics come and go (a console consumer
+// makes a new group each run); without reclamation every series ever seen
+// would keep its ring slots and catalog entry until restart — the memory
+// growth users report of Burrow. A series is live while the published
+// topology or group contexts reference it. One that stops being live is
+// retired at that sweep; once it has been retired for reclaimDelay window
+// spans, its rings hold nothing but gaps for it and no view can still
+// reference it, so its id is released and reused by the next new series.
+// A series that comes back before then keeps its id.
+
+// reclaimDelay is how many window spans a series stays retired before its
+// id is released: one for its values to leave the rings, one more for any
+// reader still holding an old view.
+const reclaimDelay = 2
+
+// reclaimer is the window's writer-owned liveness bookkeeping: 1 + 8 bytes
+// per id, plus the retired queue.
+type reclaimer struct {
+	live      []bool  // by id: referenced by the newest topology or groups
+	retiredAt []int64 // by id: sweep at which it was retired; 0 while live or released
+	queue     []retired
+	fresh     bool // ids registered since the last commit
+	scratch   []bool
+	released  atomic.Uint64 // ids released so far; read by metrics
+}
+
+type retired struct {
+	id uint32
+	at int64
+}
+
+// registered notes a new (or reused) id; it is judged at the next commit.
+func (r *reclaimer) registered(id uint32) {
+	for len(r.live) <= int(id) {
+		r.live, r.retiredAt = append(r.live, false), append(r.retiredAt, 0)
+	}
+	r.live[id], r.retiredAt[id] = false, 0
+	r.fresh = true
+}
+
+// commit updates liveness for sweep s, then releases the ids retired long
+// enough. Called by Commit before the sweep is published.
+func (r *reclaimer) commit(w *Window, s *Sweep) {
+	if s.changed {
+		r.markLive(s)
+	}
+	if s.changed || r.fresh {
+		for id, live := range r.live {
+			if !live && r.retiredAt[id] == 0 && w.catalogHolds(uint32(id)) {
+				r.retire(uint32(id), s.at)
+			}
+		}
+		r.fresh = false
+	}
+	cutoff := s.at - reclaimDelay*w.cfg.Span.Milliseconds()
+	for len(r.queue) > 0 && r.queue[0].at <= cutoff {
+		e := r.queue[0]
+		r.queue = r.queue[1:]
+		if r.live[e.id] || r.retiredAt[e.id] != e.at || w.vals[e.id] != detect.Gap {
+			continue // back in use, retired again later, or written this sweep
+		}
+		w.catalog.release(e.id)
+		r.retiredAt[e.id] = 0
+		r.released.Add(1)
+	}
+}
+
+// markLive recomputes which ids s's topology and groups reference, and
+// retires those that stopped being referenced.
+func (r *reclaimer) markLive(s *Sweep) {
+	now := r.scratch[:0]
+	for range r.live {
+		now = append(now, false)
+	}
+	if s.topology != nil {
+		for i := range s.topology.GroupTopics {
+			for _, p := range s.topology.GroupTopics[i].Parts {
+				for _, id := range p.Series {
+					now[id] = true
+				}
+			}
+		}
+	}
+	for _, g := range s.groups {
+		if g.Change.HasSeries && int(g.Change.GenerationID) < len(now) {
+			now[g.Change.GenerationID] = true
+		}
+	}
+	for id, live := range now {
+		switch {
+		case live:
+			r.retiredAt[id] = 0
+		case r.live[id]:
+			r.retire(uint32(id), s.at)
+		}
+		r.live[id] = live
+	}
+	r.scratch = now
+}
+
+func (r *reclaimer) retire(id uint32, at int64) {
+	r.retiredAt[id] = at
+	r.queue = append(r.queue, retired{id: id, at: at})
+}
+
+// catalogHolds reports whether id currently has a key. Writer only.
+func (w *Window) catalogHolds(id uint32) bool {
+	got, ok := w.catalog.lookup(w.catalog.key(id))
+	return ok && got == id
+}
+
+// Reclaimed is how many series ids have been released for reuse. Safe for
+// concurrent use.
+func (w *Window) Reclaimed() uint64 { return w.reclaim.released.Load() }
+
+// LiveSeries is the number of series registered and not released. Writer
+// only.
+func (w *Window) LiveSeries() int { return w.catalog.live() }

@@ -1,0 +1,196 @@
+package state
+
+import (
+	"fmt"
+	"log/slog"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"github.com/kwitness/kwitness/detect"
+)
+
+// churn drives a window with a 10 s span through sweeps one second apart
+// while consumer groups come and go: group g lives for sweeps [3g, 3g+20).
+type churn struct {
+	t   *testing.T
+	w   *Window
+	at  time.Time
+	ids map[string]uint32 // committed series id of each group's partition 0
+}
+
+func newChurn(t *testing.T) *churn {
+	w, err := NewWindow(WindowConfig{Span: 10 * time.Second, Points: 6, Recent: 3}, "c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &churn{t: t, w: w, at: time.UnixMilli(1_800_000_000_000), ids: map[string]uint32{}}
+}
+
+// sweep publishes one sweep watching groups (topic "t", partition 0), each
+// committed at the sweep number.
+func (c *churn) sweep(k int, groups []string) {
+	var specs []GroupTopicSpec
+	for _, g := range groups {
+		specs = append(specs, GroupTopicSpec{Group: g, Topic: "t", Partitions: []int32{0}})
+	}
+	topo := c.w.BuildTopology(specs)
+	s := c.w.Begin(c.at)
+	s.SetTopology(topo)
+	for _, e := range topo.GroupTopics {
+		s.Set(e.Parts[0].Series[detect.ColCommitted], int64(k))
+		s.Set(e.Parts[0].Series[detect.ColEnd], int64(k))
+		s.Set(e.Parts[0].Series[detect.ColStart], int64(k))
+		c.ids[e.Group] = e.Parts[0].Series[detect.ColCommitted]
+	}
+	c.w.Commit(s)
+	c.at = c.at.Add(time.Second)
+}
+
+// TestReclaimBoundsChurn: 200 short-lived groups over 640 sweeps. Without
+// reclamation the id space would hold 200 committed series; with it, ids
+// are reused once a group has been gone two spans, so it stays near the
+// groups alive or retired within 20 s.
+func TestReclaimBoundsChurn(t *testing.T) {
+	c := newChurn(t)
+	for k := range 640 {
+		var alive []string
+		for g := max(0, (k-20)/3); g <= k/3 && g < 200; g++ {
+			if k >= 3*g && k < 3*g+20 {
+				alive = append(alive, fmt.Sprintf("g%03d", g))
+			}
+		}
+		c.sweep(k, alive)
+	}
+	if n := c.w.catalog.len(); n > 2*(7+7)+2 {
+		t.Fatalf("id space %d after 200 groups came and went: want it bounded by the groups alive or recently gone", n)
+	}
+	if c.w.Reclaimed() == 0 {
+		t.Fatal("nothing reclaimed")
+	}
+	if live := c.w.LiveSeries(); live > 3*7 {
+		t.Fatalf("%d series still registered; want at most the recently gone groups' and t/0's", live)
+	}
+}
+
+// TestReclaimKeepsReturningSeries: a group that is gone for less than the
+// delay comes back under the same id; one gone longer may get any id, and
+// its window then holds only its new samples — none of the previous
+// owner's.
+func TestReclaimKeepsReturningSeries(t *testing.T) {
+	c := newChurn(t)
+	for k := range 5 {
+		c.sweep(k, []string{"a"})
+	}
+	first := c.ids["a"]
+	for k := 5; k < 15; k++ { // gone 10 s: under two spans
+		c.sweep(k, nil)
+	}
+	c.sweep(15, []string{"a"})
+	if c.ids["a"] != first {
+		t.Fatalf("group back after 10 s got id %d, want its old id %d", c.ids["a"], first)
+	}
+	for k := 16; k < 60; k++ { // gone 44 s: its id is released
+		c.sweep(k, nil)
+	}
+	if c.w.Reclaimed() == 0 {
+		t.Fatal("an id gone 44 s (> 2 spans of 10 s) was not released")
+	}
+	space := c.w.catalog.len()
+	c.sweep(60, []string{"b"})
+	if n := c.w.catalog.len(); n != space || space != 3 {
+		t.Fatalf("id space %d → %d; want the 3 released ids (committed, end, start) reused", space, n)
+	}
+	v := c.w.View()
+	var got detect.PartitionWindow
+	v.GroupTopics("b", func(gt *detect.GroupTopic) {
+		v.Load(gt, 0)
+		got = gt.Partitions[0].Window
+	})
+	for i, cv := range got.Committed[:len(got.Committed)-1] {
+		if cv != detect.Gap {
+			t.Fatalf("reused id shows the old owner's sample %d at %d", cv, got.Times[i])
+		}
+	}
+	if last := got.Committed[len(got.Committed)-1]; last != 60 {
+		t.Fatalf("newest committed %d, want 60", last)
+	}
+	if k, _ := c.w.Key(c.ids["b"]); k.Group != "b" || k.Metric != MetricCommitted {
+		t.Fatalf("id %d now names %+v, want b's committed offset", c.ids["b"], k)
+	}
+}
+
+// TestReclaimStore: the store follows id reuse. Group a's series live in
+// sweeps 0–4 and are released; group b reuses their ids from sweep 60.
+// Queried by key, a's stored samples are a's alone (gaps after it left) and
+// b's are b's alone, before and after a restart.
+func TestReclaimStore(t *testing.T) {
+	c := newChurn(t)
+	cfg := DefaultStoreConfig()
+	cfg.FS = vfs.NewMem()
+	cfg.Queue = 128
+	st, err := Open("data", cfg, slog.New(slog.DiscardHandler), metrics.NewSet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	step := func(k int, groups ...string) {
+		c.sweep(k, groups)
+		if !st.AppendWindow(c.w) {
+			t.Fatalf("sweep %d dropped", k)
+		}
+	}
+	for k := range 5 {
+		step(k, "a")
+	}
+	aID := c.ids["a"]
+	for k := 5; k < 60; k++ {
+		step(k)
+	}
+	step(60, "b")
+	step(61, "b")
+	if c.w.Reclaimed() == 0 || c.ids["b"] > 2 || c.w.catalog.len() != 3 {
+		t.Fatalf("b got id %d (a had %d), id space %d, reclaimed %d: want b on a released id", c.ids["b"], aID, c.w.catalog.len(), c.w.Reclaimed())
+	}
+	check := func(when string, st *Store) {
+		t.Helper()
+		from, to := time.UnixMilli(1_800_000_000_000), c.at
+		for _, g := range []struct {
+			group      string
+			first, end int64 // sweeps with values: [first, end)
+		}{{"a", 0, 5}, {"b", 60, 62}} {
+			pts, err := st.Query(SeriesKey{Metric: MetricCommitted, Group: g.group, Topic: "t"}, from, to)
+			if err != nil {
+				t.Fatalf("%s: %s: %v", when, g.group, err)
+			}
+			var vals []int64
+			for _, p := range pts {
+				if !p.Gap {
+					vals = append(vals, p.V)
+				}
+			}
+			var want []int64
+			for k := g.first; k < g.end; k++ {
+				want = append(want, k)
+			}
+			if !slices.Equal(vals, want) {
+				t.Fatalf("%s: group %s stored %v, want %v", when, g.group, vals, want)
+			}
+		}
+	}
+	if err := st.Flush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	check("before restart", st)
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st, err = Open("data", cfg, slog.New(slog.DiscardHandler), metrics.NewSet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	check("after restart", st)
+}
