@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
@@ -33,6 +35,8 @@ type engine struct {
 	topicConfigs  func() map[string]map[string]string // nil without the broker poller
 	findings      *state.Findings
 	store         *state.Store // nil without a data dir
+	unsaved       map[string]detect.Event // newest event per finding the store has not taken yet
+	saveFailing   bool
 	log           *slog.Logger
 	notify        func(detect.Event) // optional, called for every event
 	kick          chan struct{}
@@ -138,20 +142,50 @@ func (e *engine) judge() {
 	e.apply(v.At(), e.book.Observe("lag", v.At(), e.lag.Sweep(v)))
 	e.apply(v.At(), e.book.Observe("rebalance", v.At(), e.rebalance.Sweep(v, v.At().UnixMilli())))
 	e.judgeRetention(v, v.At())
+	e.persist(nil) // retry what a failing store could not take
 }
 
 // apply records and persists events and tells the notifier.
 func (e *engine) apply(at time.Time, events []detect.Event) {
 	e.findings.Apply(at, events)
-	if e.store != nil && len(events) > 0 {
-		if err := e.store.SaveFindings(events); err != nil {
-			e.log.Error("store: save findings", "err", err)
-		}
-	}
+	e.persist(events)
 	for _, ev := range events {
 		e.log.Info("finding "+ev.Type.String(), "kind", ev.Finding.Kind, "id", ev.Finding.ID, "summary", ev.Finding.Summary)
 	}
 	e.tell(events)
+}
+
+// persist saves events, with any an earlier save could not, to the store.
+// While the store fails (a full disk), the newest event of each finding
+// waits — bounded by the number of findings — and is saved on a later call,
+// so after a restart the store still holds exactly the firing findings. The
+// failure and the recovery are each logged once.
+func (e *engine) persist(events []detect.Event) {
+	if e.store == nil {
+		return
+	}
+	if e.unsaved == nil {
+		e.unsaved = map[string]detect.Event{}
+	}
+	for _, ev := range events {
+		e.unsaved[ev.Finding.ID] = ev
+	}
+	if len(e.unsaved) == 0 {
+		return
+	}
+	batch := slices.SortedFunc(maps.Values(e.unsaved), func(a, b detect.Event) int { return strings.Compare(a.Finding.ID, b.Finding.ID) })
+	if err := e.store.SaveFindings(batch); err != nil {
+		if !e.saveFailing {
+			e.log.Error("store: cannot save findings; they wait and are saved when it can", "err", err)
+		}
+		e.saveFailing = true
+		return
+	}
+	if e.saveFailing {
+		e.log.Info("store: findings saved again", "findings", len(batch))
+	}
+	e.saveFailing = false
+	clear(e.unsaved)
 }
 
 // tell hands events to the notifier, if any.

@@ -4,11 +4,15 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"slices"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -149,5 +153,54 @@ func TestWarmRestart(t *testing.T) {
 		if ev.Type != detect.EventUpdated {
 			t.Fatalf("restart caused %s %s: %s", ev.Type, ev.Finding.Kind, ev.Finding.Subject.Group)
 		}
+	}
+}
+
+// TestFindingsSavedAfterFullDisk: LAG_GROWING opens while the store's disk
+// is full, so saving it fails. Once the disk has room and the store has
+// reopened, the next sweep saves it: a restart then would restore it
+// rather than forget it.
+func TestFindingsSavedAfterFullDisk(t *testing.T) {
+	var full atomic.Bool
+	fs := errorfs.Wrap(vfs.NewMem(), errorfs.InjectorFunc(func(op errorfs.Op) error {
+		if full.Load() && op.Kind.ReadOrWrite() == errorfs.OpIsWrite {
+			return syscall.ENOSPC
+		}
+		return nil
+	}))
+	r := newRig(t, "slow", "stuck")
+	cfg := state.DefaultStoreConfig()
+	cfg.FS, cfg.RetryBackoff = fs, time.Millisecond
+	st, err := state.Open("kw", cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), metrics.NewSet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	r.store, r.engine.store = st, st
+	full.Store(true)
+	runLagScenario(r, 60)
+	f, ok := r.firing(detect.KindLagGrowing, "slow-group")
+	if !ok {
+		t.Fatalf("no LAG_GROWING: %v", eventSummaries(r.events))
+	}
+	if healthy, _ := st.Healthy(); healthy {
+		t.Fatal("the store says healthy on a full disk")
+	}
+	full.Store(false)
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(10 * time.Millisecond) {
+		if healthy, _ := st.Healthy(); healthy {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the store did not recover once the disk had room")
+		}
+	}
+	runLagScenario(r, 1)
+	firing, err := st.LoadFiring()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(firing, func(g detect.Finding) bool { return g.ID == f.ID }) {
+		t.Fatalf("the finding opened during the outage is not in the store after it: %d stored", len(firing))
 	}
 }
