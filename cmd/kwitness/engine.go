@@ -34,7 +34,7 @@ type engine struct {
 	events        *state.Events                       // reported deploy events
 	topicConfigs  func() map[string]map[string]string // nil without the broker poller
 	findings      *state.Findings
-	store         *state.Store // nil without a data dir
+	store         *state.Store            // nil without a data dir
 	unsaved       map[string]detect.Event // newest event per finding the store has not taken yet
 	saveFailing   bool
 	log           *slog.Logger
