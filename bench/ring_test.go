@@ -8,8 +8,10 @@ import (
 	"github.com/kwitness/kwitness/state"
 )
 
-// BenchmarkRing measures one Ring on its own, for the window's two shapes
-// (recent: Recent+1 = 7 slots; history: Points = 56 slots) at 1 M series.
+// BenchmarkRing measures one Ring on its own, for the window's two rings at
+// 1 M series: recent (Recent+1 = 7 slots, marked, in lanes of 8 series:
+// state.NewMarkedRing) and history (Points = 56 slots, series-major:
+// state.NewRing).
 //
 //   - op=write: one iteration is one Publish of every series; ns/value is
 //     the cost of writing one series' value (target ≤ 10 ns, 0 allocs).
@@ -55,6 +57,9 @@ func filledRing(series, slots int) (*state.Ring, []int64) {
 		vals[i] = rng.Int64N(1e12)
 	}
 	r := state.NewRing(slots)
+	if slots < 8 { // the window's recent ring
+		r = state.NewMarkedRing(slots)
+	}
 	r.Grow(series)
 	for k := range slots {
 		r.Publish(t0+int64(k)*1000, vals)
