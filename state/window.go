@@ -251,12 +251,13 @@ func (w *Window) Commit(s *Sweep) {
 func (w *Window) Snapshot() *Snapshot { return w.snap.Load() }
 
 // Key returns the key of series id, or false if id is not registered in the
-// newest snapshot. Safe for readers.
+// newest snapshot (or was released). Safe for readers.
 func (w *Window) Key(id uint32) (SeriesKey, bool) {
 	if int(id) >= w.snap.Load().Series {
 		return SeriesKey{}, false
 	}
-	return w.catalog.key(id), true
+	k := w.catalog.key(id)
+	return k, k != SeriesKey{}
 }
 
 // Ref returns the citation reference of series id.
