@@ -125,7 +125,9 @@ func (s *Server) queryTelemetry(ctx context.Context, ref detect.SeriesRef, from,
 		return nil, status.Errorf(codes.NotFound, "series %s: no broker telemetry is configured", ref)
 	}
 	if s.history.Store != nil {
-		if err := s.history.flushFor(ctx, to); err != nil {
+		// A store that cannot flush (a full disk) still answers what it holds,
+		// and ResolveTelemetry falls back to the window when it cannot read.
+		if err := s.history.flushFor(ctx, to); err != nil && !errors.Is(err, state.ErrUnavailable) {
 			return nil, status.Errorf(codes.Unavailable, "store flush: %v", err)
 		}
 	}

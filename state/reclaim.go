@@ -11,14 +11,17 @@ import (
 // would keep its ring slots and catalog entry until restart — the memory
 // growth users report of Burrow. A series is live while the published
 // topology or group contexts reference it. One that stops being live is
-// retired at that sweep; once it has been retired for reclaimDelay window
-// spans, its rings hold nothing but gaps for it and no view can still
-// reference it, so its id is released and reused by the next new series.
-// A series that comes back before then keeps its id.
+// retired at that sweep. Its id is released, and reused by the next new
+// series, once both rings have wrapped since (so they hold nothing but gaps
+// for it: history covers Points sweeps, which is more than the span when
+// sweeps are further apart than the history step, e.g. during an outage's
+// backoff) and it has been retired for reclaimDelay window spans (so no
+// view still references it). A series that comes back before then keeps
+// its id.
 
-// reclaimDelay is how many window spans a series stays retired before its
-// id is released: one for its values to leave the rings, one more for any
-// reader still holding an old view.
+// reclaimDelay is how many window spans a series stays retired, at least,
+// before its id is released: a margin for any reader still holding an old
+// view (the rings' own wrap is checked separately).
 const reclaimDelay = 2
 
 // reclaimer is the window's writer-owned liveness bookkeeping: 1 + 8 bytes
@@ -29,12 +32,15 @@ type reclaimer struct {
 	queue     []retired
 	fresh     bool // ids registered since the last commit
 	scratch   []bool
-	released  atomic.Uint64 // ids released so far; read by metrics
+	topo      *Topology       // the topology live was computed from
+	gens      map[uint32]bool // the generation series live was computed from
+	released  atomic.Uint64   // ids released so far; read by metrics
 }
 
 type retired struct {
-	id uint32
-	at int64
+	id             uint32
+	at             int64
+	recent, histry uint64 // ring heads when retired
 }
 
 // registered notes a new (or reused) id; it is judged at the next commit.
@@ -49,23 +55,32 @@ func (r *reclaimer) registered(id uint32) {
 // commit updates liveness for sweep s, then releases the ids retired long
 // enough. Called by Commit before the sweep is published.
 func (r *reclaimer) commit(w *Window, s *Sweep) {
-	if s.changed {
-		r.markLive(s)
+	changed := s.changed && r.referencesChanged(s)
+	if changed {
+		r.markLive(w, s)
 	}
-	if s.changed || r.fresh {
+	if changed || r.fresh {
 		for id, live := range r.live {
 			if !live && r.retiredAt[id] == 0 && w.catalogHolds(uint32(id)) {
-				r.retire(uint32(id), s.at)
+				r.retire(w, uint32(id), s.at)
 			}
 		}
 		r.fresh = false
 	}
 	cutoff := s.at - reclaimDelay*w.cfg.Span.Milliseconds()
-	for len(r.queue) > 0 && r.queue[0].at <= cutoff {
+	for len(r.queue) > 0 {
 		e := r.queue[0]
+		if e.at > cutoff || w.recent.Head() < e.recent+uint64(w.recent.Slots()) ||
+			w.history.Head() < e.histry+uint64(w.history.Slots()) {
+			break // times and heads grow along the queue: nothing later is due either
+		}
 		r.queue = r.queue[1:]
-		if r.live[e.id] || r.retiredAt[e.id] != e.at || w.vals[e.id] != detect.Gap {
-			continue // back in use, retired again later, or written this sweep
+		switch {
+		case r.live[e.id] || r.retiredAt[e.id] != e.at:
+			continue // back in use, or retired again later
+		case w.vals[e.id] != detect.Gap: // written this sweep: start over
+			r.retire(w, e.id, s.at)
+			continue
 		}
 		w.catalog.release(e.id)
 		r.retiredAt[e.id] = 0
@@ -73,9 +88,35 @@ func (r *reclaimer) commit(w *Window, s *Sweep) {
 	}
 }
 
+// referencesChanged reports whether s references other series than the
+// sweep live was computed from: another topology, or another set of group
+// generation series (the poller republishes group contexts every sweep).
+func (r *reclaimer) referencesChanged(s *Sweep) bool {
+	if s.topology != r.topo {
+		return true
+	}
+	n := 0
+	for _, g := range s.groups {
+		if g.Change.HasSeries {
+			if !r.gens[g.Change.GenerationID] {
+				return true
+			}
+			n++
+		}
+	}
+	return n != len(r.gens)
+}
+
 // markLive recomputes which ids s's topology and groups reference, and
 // retires those that stopped being referenced.
-func (r *reclaimer) markLive(s *Sweep) {
+func (r *reclaimer) markLive(w *Window, s *Sweep) {
+	r.topo = s.topology
+	r.gens = map[uint32]bool{}
+	for _, g := range s.groups {
+		if g.Change.HasSeries {
+			r.gens[g.Change.GenerationID] = true
+		}
+	}
 	now := r.scratch[:0]
 	for range r.live {
 		now = append(now, false)
@@ -99,16 +140,17 @@ func (r *reclaimer) markLive(s *Sweep) {
 		case live:
 			r.retiredAt[id] = 0
 		case r.live[id]:
-			r.retire(uint32(id), s.at)
+			r.retire(w, uint32(id), s.at)
 		}
 		r.live[id] = live
 	}
 	r.scratch = now
 }
 
-func (r *reclaimer) retire(id uint32, at int64) {
+// retire queues id for release, noting the ring heads it must wait out.
+func (r *reclaimer) retire(w *Window, id uint32, at int64) {
 	r.retiredAt[id] = at
-	r.queue = append(r.queue, retired{id: id, at: at})
+	r.queue = append(r.queue, retired{id: id, at: at, recent: w.recent.Head(), histry: w.history.Head()})
 }
 
 // catalogHolds reports whether id currently has a key. Writer only.

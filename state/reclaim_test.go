@@ -16,10 +16,11 @@ import (
 // churn drives a window with a 10 s span through sweeps one second apart
 // while consumer groups come and go: group g lives for sweeps [3g, 3g+20).
 type churn struct {
-	t   *testing.T
-	w   *Window
-	at  time.Time
-	ids map[string]uint32 // committed series id of each group's partition 0
+	t    *testing.T
+	w    *Window
+	at   time.Time
+	step time.Duration     // between sweeps
+	ids  map[string]uint32 // committed series id of each group's partition 0
 }
 
 func newChurn(t *testing.T) *churn {
@@ -27,7 +28,7 @@ func newChurn(t *testing.T) *churn {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &churn{t: t, w: w, at: time.UnixMilli(1_800_000_000_000), ids: map[string]uint32{}}
+	return &churn{t: t, w: w, at: time.UnixMilli(1_800_000_000_000), step: time.Second, ids: map[string]uint32{}}
 }
 
 // sweep publishes one sweep watching groups (topic "t", partition 0), each
@@ -47,7 +48,7 @@ func (c *churn) sweep(k int, groups []string) {
 		c.ids[e.Group] = e.Parts[0].Series[detect.ColCommitted]
 	}
 	c.w.Commit(s)
-	c.at = c.at.Add(time.Second)
+	c.at = c.at.Add(c.step)
 }
 
 // TestReclaimBoundsChurn: 200 short-lived groups over 640 sweeps. Without
@@ -193,4 +194,42 @@ func TestReclaimStore(t *testing.T) {
 	}
 	defer st.Close()
 	check("after restart", st)
+}
+
+// TestReclaimWaitsForHistory: with sweeps 5 s apart, every sweep lands in
+// the decimated history, whose 6 points then cover 30 s — more than two
+// 10 s spans. An id must not be reused until the history ring has wrapped
+// since its series left: group b, arriving after a's ids could be freed by
+// time alone, must never show a's samples.
+func TestReclaimWaitsForHistory(t *testing.T) {
+	c := newChurn(t)
+	c.step = 5 * time.Second
+	for k := range 4 {
+		c.sweep(k, []string{"a"})
+	}
+	for k := 4; k < 9; k++ { // 25 s gone: past two spans, history not yet wrapped
+		c.sweep(k, nil)
+	}
+	if n := c.w.Reclaimed(); n != 0 {
+		t.Fatalf("%d ids released while the history ring still holds their samples", n)
+	}
+	for k := 9; k < 12; k++ {
+		c.sweep(k, nil)
+	}
+	if c.w.Reclaimed() == 0 {
+		t.Fatal("nothing released after the history ring wrapped")
+	}
+	c.sweep(12, []string{"b"})
+	v := c.w.View()
+	v.GroupTopics("b", func(gt *detect.GroupTopic) {
+		v.Load(gt, 0)
+		w := gt.Partitions[0].Window
+		for col, vals := range [][]int64{w.Committed, w.End, w.Start} {
+			for i, x := range vals[:len(vals)-1] {
+				if x != detect.Gap {
+					t.Fatalf("column %d of b shows %d at %d, a sample of the id's previous series", col, x, w.Times[i])
+				}
+			}
+		}
+	})
 }

@@ -152,7 +152,9 @@ func (c StoreConfig) Validate() error {
 }
 
 // SweepData is one sweep handed to the store. The store takes ownership of
-// Values and NewKeys; Values may come from Store.Buffer.
+// Values and NewKeys; Values may come from Store.Buffer. Series ids handed
+// over this way are never reassigned; a Window, whose ids are reused, goes
+// through AppendWindow.
 type SweepData struct {
 	At int64 // Unix ms, shared by every sample of the sweep
 	// Values[i] is the value of window series i, detect.Gap when absent.

@@ -15,7 +15,9 @@ import (
 // are stored under their id as JSON, resolved ones are deleted. So the store
 // always holds exactly the firing findings, which LoadFiring returns on the
 // next start (detect.Book.Restore takes them back). While the store is
-// failing it returns ErrUnavailable (wrapped) and saves nothing.
+// failing it returns an error (ErrUnavailable, wrapped, once Pebble is
+// closed) and saves nothing: the caller retries later. A finding that does
+// not encode as JSON is logged and skipped, since no retry could save it.
 func (s *Store) SaveFindings(events []detect.Event) error {
 	if len(events) == 0 {
 		return nil
@@ -36,9 +38,9 @@ func (s *Store) saveFindingsLocked(events []detect.Event) error {
 			continue
 		}
 		v, err := json.Marshal(ev.Finding)
-		if err != nil {
-			_ = b.Close()
-			return fmt.Errorf("encode finding %s: %w", ev.Finding.ID, err)
+		if err != nil { // cannot succeed on a retry: skip it, keep the rest
+			s.log.Error("store: finding not saved: it does not encode", "id", ev.Finding.ID, "kind", ev.Finding.Kind, "err", err)
+			continue
 		}
 		_ = b.Set(key, v, nil)
 	}

@@ -399,3 +399,32 @@ func TestStoreSSTableOnFullDisk(t *testing.T) {
 		}
 	}
 }
+
+// TestResolveTelemetryDuringOutage: while the store cannot be read (its
+// disk is full and Pebble is closed), a broker citation still resolves
+// from the telemetry window rather than failing.
+func TestResolveTelemetryDuringOutage(t *testing.T) {
+	s, full := fullDiskStore(t)
+	tel, _ := NewTelemetry(WindowConfig{Span: time.Minute, Points: 4, Recent: 12}, "c1")
+	k := TelemetryKey{Signal: detect.SigUnderReplicated, Broker: 1, Partition: -1}
+	for n := range 10 {
+		sw := tel.Begin(time.UnixMilli(t0 + int64(n)*1000))
+		sw.Set(k, float64(n))
+		tel.Commit(sw)
+		s.AppendTelemetry(tel)
+	}
+	full.On()
+	if err := s.Flush(context.Background()); err == nil {
+		t.Fatal("Flush on a full disk succeeded")
+	}
+	from, to := time.UnixMilli(t0), time.UnixMilli(t0+9_000)
+	waitFor(t, "reads unavailable", func() bool {
+		_, err := s.QueryTelemetry(k, from, to)
+		return errors.Is(err, ErrUnavailable)
+	})
+	pts, ok, err := ResolveTelemetry(s, tel, tel.Ref(k), from, to)
+	if err != nil || !ok || len(pts) != 10 || pts[9].V != 9 {
+		t.Fatalf("during the outage: %d samples, %v, %v; want the window's 10", len(pts), ok, err)
+	}
+	full.Off()
+}

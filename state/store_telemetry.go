@@ -87,6 +87,9 @@ func ResolveTelemetry(st *Store, t *Telemetry, ref detect.SeriesRef, from, to ti
 			if len(pts) > 0 {
 				cut = max(cut, pts[len(pts)-1].T)
 			}
+		case errors.Is(err, ErrUnavailable):
+			// The store is down (a full disk): the window alone answers,
+			// decimated beyond its recent ring, rather than nothing.
 		case !errors.Is(err, ErrUnknownSeries):
 			return nil, false, err
 		}

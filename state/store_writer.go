@@ -109,6 +109,24 @@ func (w *writer[K]) register(h handoff[K]) {
 // noSid marks a window id mapped to no stored series (released).
 const noSid = ^uint32(0)
 
+// dropUnmapped frees the encoder buffers of sids no window id maps to any
+// more (series released by the window, whose chunks were just written), so
+// the writer's memory follows the live series rather than every series
+// ever stored. Each dead sid keeps only its empty encoder struct.
+func (w *writer[K]) dropUnmapped() {
+	mapped := make([]bool, w.cols.len())
+	for _, sid := range w.win2sid {
+		if sid != noSid && int(sid) < len(mapped) {
+			mapped[sid] = true
+		}
+	}
+	for sid, m := range mapped {
+		if !m {
+			w.cols.drop(sid)
+		}
+	}
+}
+
 // appendRegistry adds the registry entries not on disk yet to b and returns
 // the registry length to record in persisted once b is committed.
 func (w *writer[K]) appendRegistry(b *pebble.Batch) int {
@@ -204,6 +222,7 @@ func (w *writer[K]) flushBlock() error {
 	if err != nil {
 		return err
 	}
+	w.dropUnmapped()
 	for sid := range w.cols.len() {
 		w.cols.reset(sid)
 	}
@@ -276,6 +295,15 @@ func (c *columns) chunk(sid int) []byte {
 		return e.Bytes()
 	}
 	return nil
+}
+
+// drop replaces sid's encoder with an empty one, freeing its buffers.
+func (c *columns) drop(sid int) {
+	if c.float {
+		c.floats[sid] = FloatChunkEncoder{}
+		return
+	}
+	c.ints[sid] = IntChunkEncoder{}
 }
 
 func (c *columns) reset(sid int) {
