@@ -96,7 +96,9 @@ type adminState struct {
 	registered map[int32]bool // members by the newest good DescribeCluster, else Metadata
 	cluster    clusterFacts   // the newest good DescribeCluster answer
 	leftAt     map[int32]time.Time
-	metaOK     bool // the newest Metadata poll answered
+	metaOK     bool     // the newest Metadata poll answered
+	memberOK   bool     // the newest membership poll (DescribeCluster, else Metadata) answered
+	metaTopics []string // topics the newest good Metadata listed, for DescribeConfigs
 	health     partitionHealth
 	logDirs    kadm.DescribedAllLogDirs // newest answer, good shards only
 	reassign   bool
@@ -219,8 +221,10 @@ func (p *BrokerPoller) collectCluster(ctx context.Context, at time.Time) bool {
 	p.adminMu.Lock()
 	defer p.adminMu.Unlock()
 	if !p.adminResult(ReqDescribeCluster, at, err, false) {
+		p.admin.memberOK = false
 		return false
 	}
+	p.admin.memberOK = true
 	var members []int32
 	facts := clusterFacts{Known: true, ClusterID: resp.ClusterID, ControllerID: resp.ControllerID}
 	for _, b := range resp.Brokers {
@@ -244,12 +248,16 @@ func (p *BrokerPoller) collectMetadata(ctx context.Context, at time.Time, member
 	p.adminMu.Lock()
 	defer p.adminMu.Unlock()
 	p.admin.metaOK = p.adminResult(ReqMetadata, at, err, false)
+	if membership {
+		p.admin.memberOK = p.admin.metaOK
+	}
 	if !p.admin.metaOK {
 		return nil
 	}
 	if membership {
 		p.updateMembership(at, m.Brokers.NodeIDs())
 	}
+	p.admin.metaTopics = m.Topics.Names()
 	p.admin.health = healthOf(m, p.TopicConfigs())
 	return m.Topics.TopicsSet()
 }
@@ -464,10 +472,12 @@ func (p *BrokerPoller) writeAdmin(s *state.TelemetrySweep, brokers map[int32]sta
 		return
 	}
 	s.Set(state.TelemetryKey{Signal: detect.SigAdminUp, Broker: -1, Partition: -1}, p.adminUp())
-	if p.admin.metaOK {
+	if p.admin.memberOK {
 		for id, c := range brokers {
 			s.Set(state.TelemetryKey{Signal: detect.SigRegistered, Broker: id, Partition: -1}, b2f(c.Registered))
 		}
+	}
+	if p.admin.metaOK {
 		s.Set(state.TelemetryKey{Signal: detect.SigOfflinePartitions, Broker: -1, Partition: -1, Origin: "admin"}, p.admin.health.offline)
 		for id, n := range p.admin.health.urp {
 			s.Set(state.TelemetryKey{Signal: detect.SigUnderReplicated, Broker: id, Partition: -1, Origin: "admin"}, n)

@@ -91,6 +91,9 @@ func (p *BrokerPoller) topicsInView() []string {
 			set[t] = true
 		}
 	})
+	for _, t := range p.admin.metaTopics { // under-min-ISR needs every listed topic's minimum
+		set[t] = true
+	}
 	p.adminMu.Unlock()
 	if p.consumed != nil {
 		for _, t := range p.consumed() {
