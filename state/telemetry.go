@@ -42,6 +42,7 @@ type Telemetry struct {
 
 	vals     []int64 // writer only
 	lastHist int64   // writer only
+	reclaim  telemetryReclaim
 }
 
 // TelemetrySnapshot is one published sweep of broker telemetry.
@@ -80,9 +81,12 @@ func NewTelemetry(cfg WindowConfig, cluster string) (*Telemetry, error) {
 func (t *Telemetry) register(k TelemetryKey) uint32 {
 	id, added := t.catalog.add(k)
 	if added {
-		t.recent.Grow(t.catalog.len())
-		t.history.Grow(t.catalog.len())
-		t.vals = append(t.vals, detect.Gap)
+		n := t.catalog.len()
+		t.recent.Grow(n)
+		t.history.Grow(n)
+		for len(t.vals) < n {
+			t.vals = append(t.vals, detect.Gap)
+		}
 	}
 	return id
 }
@@ -106,6 +110,7 @@ func (t *Telemetry) Begin(at time.Time) *TelemetrySweep {
 func (s *TelemetrySweep) Set(k TelemetryKey, v float64) {
 	id := s.t.register(k)
 	s.t.vals[id] = floatBits(v)
+	s.t.reclaim.set(id, s.at, [2]uint64{s.t.recent.Head(), s.t.history.Head()})
 }
 
 // SetBrokers replaces the broker contexts; m must not be modified afterwards.
@@ -116,6 +121,7 @@ func (s *TelemetrySweep) SetReassigning(v bool) { s.snap.Reassigning = v }
 
 // Commit publishes the sweep. Writer only.
 func (t *Telemetry) Commit(s *TelemetrySweep) {
+	t.reclaim.scan(t, s.at)
 	t.recent.Publish(s.at, t.vals)
 	if t.history.Head() == 0 || s.at-t.lastHist >= t.cfg.step() {
 		t.history.Publish(s.at, t.vals)
@@ -224,6 +230,9 @@ func (t *Telemetry) ClusterInput() detect.ClusterInput {
 	cluster := map[detect.Signal]detect.SignalWindow{}
 	for id := 0; id < snap.Series; id++ {
 		k := t.catalog.key(uint32(id))
+		if k == (TelemetryKey{}) {
+			continue // released
+		}
 		w := t.window(snap, uint32(id), histT, recT)
 		w.Ref, w.Source = t.Ref(k), sourceOf(k, snap)
 		switch {

@@ -24,6 +24,9 @@ func (t *Telemetry) Query(ref detect.SeriesRef, from, to int64) ([]TelemetryPoin
 	snap := t.snap.Load()
 	for id := 0; id < snap.Series; id++ {
 		k := t.catalog.key(uint32(id))
+		if k == (TelemetryKey{}) {
+			continue // released
+		}
 		if !reflect.DeepEqual(t.Ref(k), ref) {
 			continue
 		}
