@@ -30,7 +30,7 @@ func (s *Server) timeLag(ctx context.Context, gt *detect.GroupTopic, j int) dete
 	}
 	now := w.Times[len(w.Times)-1]
 	ti, tj := now-msOf(tl.High), now-msOf(tl.Low)
-	if float64(tj-ti) <= 1.5*float64(sweepSpacing(w.Times)) {
+	if float64(tj-ti) <= 1.5*float64(detect.SweepInterval(w)) {
 		return tl // already one sweep wide
 	}
 	key, ok := s.window.Key(gt.Partitions[j].Series[detect.ColEnd])
@@ -78,18 +78,3 @@ func endValue(p state.Point) int64 {
 // msOf converts a time-lag bound in seconds back to the milliseconds it
 // was computed from.
 func msOf(sec float64) int64 { return int64(math.Round(sec * 1000)) }
-
-// sweepSpacing is the shortest spacing of consecutive times, in ms (1 if
-// fewer than two).
-func sweepSpacing(times []int64) int64 {
-	iv := int64(math.MaxInt64)
-	for k := 1; k < len(times); k++ {
-		if d := times[k] - times[k-1]; d > 0 {
-			iv = min(iv, d)
-		}
-	}
-	if iv == math.MaxInt64 {
-		return 1
-	}
-	return iv
-}

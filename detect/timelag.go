@@ -114,7 +114,7 @@ func interpolateTimeLag(w PartitionWindow, c int64, i, j int) TimeLag {
 	ti, tj := float64(w.Times[i]), float64(w.Times[j])
 	ei, ej := float64(w.End[i]), float64(w.End[j])
 	at := ti + (float64(c)+1-ei)/(ej-ei)*(tj-ti)
-	if tj-ti > 1.5*float64(sweepInterval(w)) && burstBetween(w, i, j) {
+	if tj-ti > 1.5*float64(SweepInterval(w)) && burstBetween(w, i, j) {
 		// A burst across more than one sweep (a decimated history step, or
 		// sweeps lost to gaps): its records were produced together at an
 		// unknown moment of (t_i, t_j]; the middle bounds the error by half
@@ -148,10 +148,10 @@ func burstBetween(w PartitionWindow, i, j int) bool {
 
 const burstFactor = 3
 
-// sweepInterval is the shortest spacing of consecutive sweeps in w, in ms:
+// SweepInterval is the shortest spacing of consecutive sweeps in w, in ms:
 // the poll interval, which the recent (full-resolution) part of the window
 // keeps even where the history is decimated. 1 with fewer than two sweeps.
-func sweepInterval(w PartitionWindow) int64 {
+func SweepInterval(w PartitionWindow) int64 {
 	iv := int64(math.MaxInt64)
 	for k := 1; k < len(w.Times); k++ {
 		if d := w.Times[k] - w.Times[k-1]; d > 0 {
