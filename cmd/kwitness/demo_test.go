@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"maps"
 	"math"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -45,6 +47,49 @@ func runDemo(ctx context.Context, t *testing.T, mut func(*Config), notify func(d
 	return wl, s
 }
 
+// openedLog records when each finding first opened, keyed by kind and
+// group ("LAG_GROWING fraud-check"; "DISK_SKEW " for broker findings).
+type openedLog struct {
+	mu sync.Mutex
+	at map[string]time.Time
+}
+
+func newOpenedLog() *openedLog { return &openedLog{at: map[string]time.Time{}} }
+
+// notify is the sidecar's event callback.
+func (o *openedLog) notify(ev detect.Event) {
+	if ev.Type != detect.EventOpened {
+		return
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	key := string(ev.Finding.Kind) + " " + ev.Finding.Subject.Group
+	if _, seen := o.at[key]; !seen {
+		o.at[key] = time.Now()
+	}
+}
+
+func (o *openedLog) snapshot() map[string]time.Time {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return maps.Clone(o.at)
+}
+
+// waitAll waits until every key in want has opened, failing the test if
+// one has not within the given time of start.
+func (o *openedLog) waitAll(t *testing.T, start time.Time, within time.Duration, want ...string) {
+	t.Helper()
+	for deadline := start.Add(within); ; time.Sleep(500 * time.Millisecond) {
+		got := o.snapshot()
+		if !slices.ContainsFunc(want, func(k string) bool { _, ok := got[k]; return !ok }) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("scenarios still missing after %s; opened: %v", time.Since(start).Round(time.Second), slices.Sorted(maps.Keys(got)))
+		}
+	}
+}
+
 // TestDemoRun runs the demo (embedded kfake, scripted workload, simulated
 // broker endpoints, the whole sidecar with its store) until each scripted
 // scenario has opened its finding — the first within a minute — checks the
@@ -56,51 +101,17 @@ func TestDemoRun(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
-	var mu sync.Mutex
-	opened := map[string]time.Time{}
-	notify := func(ev detect.Event) {
-		if ev.Type != detect.EventOpened {
-			return
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		key := string(ev.Finding.Kind) + " " + ev.Finding.Subject.Group
-		if _, seen := opened[key]; !seen {
-			opened[key] = time.Now()
-		}
-	}
-	wl, s := runDemo(ctx, t, nil, notify)
-
-	want := []string{"LAG_GROWING fraud-check", "CONSUMER_STALLED audit", "DISK_FILL_FORECAST ", "UNDER_REPLICATED ",
-		"HOT_PARTITION ", "DATA_SKIPPED reports", "RETENTION_RISK indexer", "REBALANCE_STORM flaky",
-		"CONSUMER_ASSIGNMENT_SKEW etl", "TRAFFIC_SKEW ", "REPLICA_SKEW ", "DISK_SKEW ", "LEADER_SKEW "}
-	deadline := time.Now().Add(100 * time.Second)
-	for {
-		mu.Lock()
-		n := 0
-		for _, k := range want {
-			if _, ok := opened[k]; ok {
-				n++
-			}
-		}
-		mu.Unlock()
-		if n == len(want) {
-			break
-		}
-		if time.Now().After(deadline) {
-			mu.Lock()
-			t.Fatalf("scenarios still missing after %s; opened: %v", time.Since(wl.start).Round(time.Second), opened)
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
-	mu.Lock()
+	opened := newOpenedLog()
+	wl, s := runDemo(ctx, t, nil, opened.notify)
+	opened.waitAll(t, wl.start, 100*time.Second, "LAG_GROWING fraud-check", "CONSUMER_STALLED audit", "DISK_FILL_FORECAST ",
+		"UNDER_REPLICATED ", "HOT_PARTITION ", "DATA_SKIPPED reports", "RETENTION_RISK indexer", "REBALANCE_STORM flaky",
+		"CONSUMER_ASSIGNMENT_SKEW etl", "TRAFFIC_SKEW ", "REPLICA_SKEW ", "DISK_SKEW ", "LEADER_SKEW ")
 	first := time.Duration(1 << 62)
-	for k, at := range opened {
+	for k, at := range opened.snapshot() {
 		since := at.Sub(wl.start)
 		first = min(first, since)
 		t.Logf("%-28s opened at +%.1fs", k, since.Seconds())
 	}
-	mu.Unlock()
 	if first > time.Minute {
 		t.Errorf("first finding after %s, want within a minute", first)
 	}

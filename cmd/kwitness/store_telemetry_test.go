@@ -4,7 +4,6 @@ import (
 	"context"
 	"math"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -31,36 +30,11 @@ func TestDemoBrokerCitationsResolve(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
-	var mu sync.Mutex
-	opened := map[detect.Kind]bool{}
-	notify := func(ev detect.Event) {
-		mu.Lock()
-		defer mu.Unlock()
-		if ev.Type == detect.EventOpened {
-			opened[ev.Finding.Kind] = true
-		}
-	}
+	opened := newOpenedLog()
 	wl, s := runDemo(ctx, t, func(cfg *Config) {
 		cfg.Window.Recent = 600 // longer than the run at one sweep a second: no decimation
-	}, notify)
-	want := []detect.Kind{detect.KindDiskFillForecast, detect.KindUnderReplicated, detect.KindReplicaSkew, detect.KindDiskSkew}
-	for deadline := time.Now().Add(100 * time.Second); ; time.Sleep(500 * time.Millisecond) {
-		mu.Lock()
-		n := 0
-		for _, k := range want {
-			if opened[k] {
-				n++
-			}
-		}
-		mu.Unlock()
-		if n == len(want) {
-			break
-		}
-		if time.Now().After(deadline) {
-			mu.Lock()
-			t.Fatalf("broker scenarios still missing after %s; opened: %v", time.Since(wl.start).Round(time.Second), opened)
-		}
-	}
+	}, opened.notify)
+	opened.waitAll(t, wl.start, 100*time.Second, "DISK_FILL_FORECAST ", "UNDER_REPLICATED ", "REPLICA_SKEW ", "DISK_SKEW ")
 
 	srv := api.NewServer(s.findings, s.window, s.cfg.Lag).WithHistory(s.store, nil)
 	cited := 0
