@@ -38,9 +38,9 @@ type reclaimer struct {
 }
 
 type retired struct {
-	id             uint32
-	at             int64
-	recent, histry uint64 // ring heads when retired
+	id    uint32
+	at    int64
+	heads [2]uint64 // recent and history ring heads when retired
 }
 
 // registered notes a new (or reused) id; it is judged at the next commit.
@@ -70,8 +70,7 @@ func (r *reclaimer) commit(w *Window, s *Sweep) {
 	cutoff := s.at - reclaimDelay*w.cfg.Span.Milliseconds()
 	for len(r.queue) > 0 {
 		e := r.queue[0]
-		if e.at > cutoff || w.recent.Head() < e.recent+uint64(w.recent.Slots()) ||
-			w.history.Head() < e.histry+uint64(w.history.Slots()) {
+		if e.at > cutoff || !w.recent.wrappedSince(e.heads[0]) || !w.history.wrappedSince(e.heads[1]) {
 			break // times and heads grow along the queue: nothing later is due either
 		}
 		r.queue = r.queue[1:]
@@ -130,9 +129,9 @@ func (r *reclaimer) markLive(w *Window, s *Sweep) {
 			}
 		}
 	}
-	for _, g := range s.groups {
-		if g.Change.HasSeries && int(g.Change.GenerationID) < len(now) {
-			now[g.Change.GenerationID] = true
+	for id := range r.gens {
+		if int(id) < len(now) {
+			now[id] = true
 		}
 	}
 	for id, live := range now {
@@ -150,7 +149,7 @@ func (r *reclaimer) markLive(w *Window, s *Sweep) {
 // retire queues id for release, noting the ring heads it must wait out.
 func (r *reclaimer) retire(w *Window, id uint32, at int64) {
 	r.retiredAt[id] = at
-	r.queue = append(r.queue, retired{id: id, at: at, recent: w.recent.Head(), histry: w.history.Head()})
+	r.queue = append(r.queue, retired{id: id, at: at, heads: [2]uint64{w.recent.Head(), w.history.Head()}})
 }
 
 // catalogHolds reports whether id currently has a key. Writer only.

@@ -97,6 +97,10 @@ func (r *Ring) Slots() int { return r.slots }
 // Head is the number of sweeps fully written so far.
 func (r *Ring) Head() uint64 { return r.head.Load() }
 
+// wrappedSince reports whether every slot has been written since head was
+// h: nothing published at sweep h or before is readable any more.
+func (r *Ring) wrappedSince(h uint64) bool { return r.head.Load() >= h+uint64(r.slots) }
+
 // Capacity is the number of series the ring has room for.
 func (r *Ring) Capacity() int { return len(*r.blocks.Load()) * blockSeries }
 

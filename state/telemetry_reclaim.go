@@ -34,10 +34,9 @@ func (r *telemetryReclaim) scan(t *Telemetry, at int64) {
 		return
 	}
 	cutoff := at - reclaimDelay*t.cfg.Span.Milliseconds()
-	recent, history := t.recent.Head(), t.history.Head()
 	for id, last := range r.lastSet {
 		h := r.heads[id]
-		if last == 0 || last > cutoff || recent < h[0]+uint64(t.recent.Slots()) || history < h[1]+uint64(t.history.Slots()) {
+		if last == 0 || last > cutoff || !t.recent.wrappedSince(h[0]) || !t.history.wrappedSince(h[1]) {
 			continue
 		}
 		t.catalog.release(uint32(id))
