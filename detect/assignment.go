@@ -57,7 +57,7 @@ func (d *LagDetector) assignmentCandidate(v ConsumerView, gt *GroupTopic) (Candi
 	top := slices.MaxFunc(members, func(a, b string) int { return cmp.Compare(lagBy[a], lagBy[b]) })
 	subj := subjectOf(gt, partsBy[top])
 	c := Candidate{Fingerprint: Fingerprint(KindAssignmentSkew, Subject{Cluster: gt.Cluster, Group: gt.Group, Topic: gt.Topic, Broker: -1}),
-		Kind: KindAssignmentSkew, Severity: SeverityWarning, Subject: subj, At: time.UnixMilli(d.newest(gt))}
+		Kind: KindAssignmentSkew, Severity: SeverityWarning, Subject: subj, At: time.UnixMilli(d.newest())}
 	share := 0.0
 	if total > 0 {
 		share = float64(lagBy[top]) / float64(total)
@@ -105,8 +105,9 @@ func (d *LagDetector) assignmentCandidate(v ConsumerView, gt *GroupTopic) (Candi
 	return c, true
 }
 
-// newest is the newest sweep time among gt's judged partitions.
-func (d *LagDetector) newest(gt *GroupTopic) int64 {
+// newest is the newest sweep time (Unix ms) among the partitions of the group
+// topic judged last (d.results).
+func (d *LagDetector) newest() int64 {
 	var t int64
 	for _, r := range d.results {
 		t = max(t, r.ToMs)
