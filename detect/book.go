@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -74,7 +75,7 @@ func (b *Book) Firing() []Finding {
 			out = append(out, e.f.Clone())
 		}
 	}
-	slices.SortFunc(out, func(x, y Finding) int { return compareStrings(x.Fingerprint, y.Fingerprint) })
+	slices.SortFunc(out, func(x, y Finding) int { return strings.Compare(x.Fingerprint, y.Fingerprint) })
 	return out
 }
 
@@ -111,7 +112,7 @@ func (b *Book) Observe(domain string, now time.Time, res SweepResult) []Event {
 			events = append(events, ev)
 		}
 	}
-	slices.SortStableFunc(events, func(x, y Event) int { return compareStrings(x.Finding.Fingerprint, y.Finding.Fingerprint) })
+	slices.SortStableFunc(events, func(x, y Event) int { return strings.Compare(x.Finding.Fingerprint, y.Finding.Fingerprint) })
 	return events
 }
 
@@ -172,14 +173,4 @@ func (b *Book) observeAbsent(fp string, e *entry, now time.Time, res SweepResult
 func (b *Book) resolve(e *entry, now time.Time, why string) Event {
 	e.f.State, e.f.ResolvedAt, e.f.UpdatedAt, e.f.Resolution = StateResolved, now, now, why
 	return Event{Type: EventResolved, Finding: e.f.Clone()}
-}
-
-func compareStrings(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

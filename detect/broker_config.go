@@ -30,50 +30,66 @@ const (
 // condition. A series whose newest entry is a gap is not judged at all, so a
 // gap can neither open a finding nor look like a recovery.
 //
-// Defaults and their sources (../shared/reference/kafka-telemetry.md):
+// Defaults and their sources. "Strimzi's X alert" is alert X in
+// strimzi-kafka-operator packaging/examples/metrics/prometheus-install/
+// prometheus-rules.yaml (mostly `for: 10s`, which fires on every rolling
+// restart); "Kafka's monitoring docs" is the Monitoring section of the Apache
+// Kafka documentation (kafka.apache.org/documentation/#monitoring).
 //
 //   - BROKER_UNREACHABLE: scrape_up = 0 or the broker not registered
 //     (SigRegistered = 0) for UnreachableWarn = 3m → warning (Strimzi's
 //     ScrapeProblem alert), for UnreachableCritical = 15m → critical
-//     (Cruise Control's broker-failure alert).
+//     (Cruise Control's broker.failure.alert.threshold.ms, 900000 ms).
 //   - TELEMETRY_GAP: a broker's scrape or the admin API has not answered
-//     for GapAfter = 3m (reference: "telemetry gap (self) — no data 3 m").
+//     for GapAfter = 3m (as Strimzi's ScrapeProblem, `up == 0` for 3m).
 //     Independently, any subject whose inputs are not current (newest
 //     scrape_up/AdminUp not 1, older than StaleAfter = 1m, or a judged
 //     series whose newest entry is a gap) is left Present but not Observed,
 //     so the Book holds its findings: unknown, never resolved. StaleAfter
 //     is a kwitness choice: twice the default 30 s admin metadata cadence.
 //   - OFFLINE_PARTITIONS: offline_partitions > 0 on OfflineSamples = 2
-//     consecutive present samples, critical (reference: "> 0 on 2
-//     consecutive polls").
-//   - UNDER_MIN_ISR: > 0 for UnderMinISRFor = 1m, critical (reference:
-//     acks=all writes fail).
+//     consecutive present samples, critical (Strimzi's OfflinePartitions
+//     alert, with two samples instead of 10 s so one stale sample cannot
+//     fire it; Kafka's monitoring docs: OfflinePartitionsCount should be 0).
+//   - UNDER_MIN_ISR: > 0 for UnderMinISRFor = 1m, critical: producers with
+//     acks=all get NOT_ENOUGH_REPLICAS (Kafka docs, min.insync.replicas);
+//     Strimzi's UnderMinIsrPartitionCount alert, held 1m (kwitness choice).
 //   - UNDER_REPLICATED: > 0 for UnderReplicatedFor = 5m, warning; info while
 //     the broker is Restarting; not opened while the cluster is Reassigning
-//     (one already raised continues at info). Reference: "> 0 for 5 m outside
-//     restarts/reassignments (Strimzi's 10 s fires on every roll)".
+//     (one already raised continues at info). Strimzi's
+//     UnderReplicatedPartitions alert, held 5m instead of 10 s (kwitness
+//     choice) so that a broker roll does not fire it.
 //   - ISR_FLAPPING: isr_shrinks increased in ≥ ISRFlapMinShrinking = 3 of the
 //     last ISRFlapBuckets = 6 buckets of ISRFlapBucket = 5m, warning
-//     (reference: "shrinks in ≥ 3 of 6 five-minute windows").
+//     (kwitness choice; Kafka's monitoring docs: IsrShrinksPerSec should be 0
+//     outside broker restarts).
 //   - UNCLEAN_LEADER_ELECTION: any increase of the counter within the last
-//     UncleanWindow = 10m, critical (reference: "any increase, critical");
+//     UncleanWindow = 10m, critical (Kafka's monitoring docs:
+//     UncleanLeaderElectionsPerSec should be 0; an unclean election may lose
+//     committed data);
 //     the 10 m hold is a kwitness choice so that one election stays visible.
 //   - CONTROLLER_ANOMALY: Σ active_controller_count over the brokers that
-//     export it ≠ 1 for ControllerFor = 1m, critical (reference).
+//     export it ≠ 1 for ControllerFor = 1m, critical (Kafka's monitoring
+//     docs: exactly one broker has ActiveControllerCount 1; Strimzi's
+//     AbnormalControllerState alert, held 1m).
 //   - OFFLINE_LOG_DIR: offline_log_dirs > 0 at the newest sample, critical
-//     (reference).
+//     (Strimzi's OfflineLogDirectoryCount alert).
 //   - DISK_NEARLY_FULL: free = (total − used) / total of a log dir below
 //     DiskFreeWarn = 0.15 → warning, below DiskFreeCritical = 0.05 →
-//     critical (reference: "< 15 % free warn, < 5 % critical").
+//     critical (Strimzi's KafkaRunningOutOfSpace: < 15 % available; the 5 %
+//     critical level is node-mixin's NodeFilesystemAlmostOutOfSpace).
 //   - DISK_FILL_FORECAST: see FillWithin* and FillMinSpan; warn < 24h,
 //     critical < 4h (node-mixin's NodeFilesystemSpaceFillingUp alerts).
 //   - REQUEST_HANDLER_SATURATION: idle ratio < HandlerIdleBelow = 0.3 for
-//     HandlerIdleFor = 10m, warning (reference: "< 0.3 for 10 m").
+//     HandlerIdleFor = 10m, warning (Kafka's monitoring docs:
+//     RequestHandlerAvgIdlePercent and NetworkProcessorAvgIdlePercent
+//     "ideally > 0.3"; the 10m hold is a kwitness choice).
 //   - LATENCY_REGRESSION: p99/p999 above LatencyFactor = 1.5 × the
 //     LatencyPercentile = 95th percentile of the broker's own history for
 //     that request, for LatencyFor = 5m, ignoring values ≤ LatencyFloorMs =
-//     1 ms (reference: Cruise Control's percentile metric anomaly finder,
-//     upper percentile 95 with a 0.5 margin); history must span
+//     1 ms (Cruise Control's PercentileMetricAnomalyFinder:
+//     metric.anomaly.percentile.upper.threshold 95,
+//     metric.anomaly.upper.margin 0.5); history must span
 //     LatencyMinHistory = 1h (kwitness choice).
 type BrokerConfig struct {
 	StaleAfter time.Duration `yaml:"stale_after"` // default 1m
@@ -103,8 +119,8 @@ type BrokerConfig struct {
 	// log dir is never forecast to fill.
 	FillWithinWarn     time.Duration `yaml:"fill_within_warn"`     // default 24h
 	FillWithinCritical time.Duration `yaml:"fill_within_critical"` // default 4h
-	// FillWindow default 6h: the reference asks for ≥ 6 h of data for long
-	// horizons, as node-mixin's predict_linear over 6h does.
+	// FillWindow default 6h, as node-mixin's NodeFilesystemSpaceFillingUp
+	// (predict_linear over 6h) uses for its 24 h and 4 h horizons.
 	FillWindow time.Duration `yaml:"fill_window"`
 	// FillMinSpan default 10m (kwitness choice; the demo shortens it). A
 	// shorter span forecasts from a shorter trend.

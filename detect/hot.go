@@ -57,8 +57,10 @@ type TopicView interface {
 // short burst, which lifts the mean of a whole window, from reading as
 // sustained; the robust slope keeps bursty but balanced producers quiet.
 //
-// Sources: Factor 3 and Sustain 15m from ../shared/reference/kafka-telemetry.md
-// (hot partition: > 3 × topic median for 15 m); MinRate 1 message/s so that
+// Sources: Factor 3 and Sustain 15m are kwitness's choices (no peer project
+// publishes a default; klag flags partitions above the topic mean + 2σ,
+// which a single hot partition itself inflates, hence the median here);
+// MinRate 1 message/s so that
 // near-idle topics, where one stray record is "infinitely" above a median of
 // zero, never flag; Slices 3 (5-minute sub-windows by default: long enough
 // for a robust slope over bursty traffic, short enough that a 5-minute burst

@@ -39,9 +39,11 @@ import (
 //   - UNKNOWN when the newest sweep has no committed or end offset for the
 //     partition (a data gap). UNKNOWN never opens or resolves a finding.
 //
-// Sources of defaults: Burrow's evaluator (WARN/STALL/STOP/REWIND rules) and
-// ../shared/reference/kafka-telemetry.md; 60 s is twelve missed auto-commits
-// at the Kafka consumer's default auto.commit.interval.ms of 5 s.
+// Sources of defaults: Burrow's evaluator (linkedin/Burrow
+// core/internal/evaluator/caching.go: the WARN/STALL/STOP/REWIND rules),
+// judged in seconds rather than in commits; 60 s is twelve missed
+// auto-commits at the Kafka consumer's default auto.commit.interval.ms of
+// 5 s (Kafka docs, consumer configs).
 type Status int
 
 // Partition statuses, least to most specific.

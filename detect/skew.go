@@ -74,8 +74,10 @@ const SigNonPreferredLeaders Signal = "non_preferred_leaders"
 //
 //	|r − m| / m > TrafficDeviation  and  m > TrafficMinMean.
 //
-// Defaults 0.2, 1 MiB/s and 30m after AutoMQ's self-balancing
-// (../shared/reference/kafka-telemetry.md); TrafficSlices 3, so that a
+// Defaults 0.2, 1 MiB/s and 30m after AutoMQ's self-balancing (its
+// AutoBalancer's network distribution goals:
+// autobalancer.controller.network.{in,out}.distribution.detect.avg.deviation
+// and ….usage.distribution.detect.threshold); TrafficSlices 3, so that a
 // burst lifting one 10-minute sub-window cannot carry the whole window
 // (as HotConfig.Slices).
 //

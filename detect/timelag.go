@@ -74,9 +74,10 @@ type TimeLag struct {
 //   - Unknown: the newest committed or end offset is a Gap, or there is a
 //     single sample and lag > 0 (nothing to date the record by).
 //
-// Sources: kafka-lag-exporter's interpolation table (its extrapolation and
-// idle-topic failures are what the cap, the robust rate and the idle rule
-// avoid; see ../shared/reference/peers.md).
+// Sources: kafka-lag-exporter's interpolation table (seglo/kafka-lag-exporter
+// src/main/scala/com/lightbend/kafkalagexporter/LookupTable.scala). Its
+// reported failures — absurd extrapolations during bursts and replays, NaN on
+// idle topics — are what the cap, the robust rate and the idle rule avoid.
 func EstimateTimeLag(w PartitionWindow) TimeLag {
 	last := len(w.Times) - 1
 	if last < 0 || w.Committed[last] == Gap || w.End[last] == Gap {

@@ -81,9 +81,10 @@ func lower(s Signal, counter bool) *family {
 func node(s Signal) *family { return &family{signal: s, profile: ProfileNode} }
 
 // families is the read-only mapping table, keyed by exposed family name.
-// Sources: the MSK fixture (shared/fixtures/README.md) for the MBean names;
-// Strimzi's kafka-metrics.yaml rules and shared/reference/kafka-telemetry.md
-// for the lowercase names; node_exporter ≥ 0.16 and < 0.16 filesystem names.
+// Sources: the captured MSK exposition (testdata/README.md) for the MBean
+// names; Strimzi's kafka-metrics.yaml rules (jmx_exporter with
+// lowercaseOutputName) for the lowercase names; node_exporter ≥ 0.16 and
+// < 0.16 filesystem names.
 var families = map[string]*family{
 	// MBean case (jmx_exporter default naming, MSK open monitoring).
 	"kafka_server_BrokerTopicMetrics_Count": mbean(true,

@@ -52,8 +52,8 @@
 // expfmt's values bit for bit (FuzzParse). Measured with this package's
 // benchmarks and the same loops over the two libraries, on 50 000-line
 // generated bodies (mbean 4.9 MB, lowercase 4.2 MB) and the 25 654-line MSK
-// fixture, wall ns per line on this 2-core machine (another engineer's tests
-// were using up to one core; unloaded runs were about 15 % faster):
+// fixture, wall ns per line on a shared 2-core machine with up to one core
+// busy with other work (unloaded runs are about 15 % faster):
 //
 //	parser                                    mbean  lowercase  MSK fixture  allocs/line
 //	expfmt TextParser, common v0.73.1         2 330  2 180      2 470        26–33
@@ -64,8 +64,8 @@
 //	  Parse, warm series cache                66     60         117          0.002–0.04
 //	  Scraper, warm, loopback HTTP            107    104        –            0.004
 //
-// (The last two rows were measured later, on a less loaded machine, where
-// Scrape took 332 and 259; the MSK fixture's second capture reorders a
+// (The last two rows were measured on a less loaded machine, where Scrape
+// took 332 and 259; the MSK fixture's second capture reorders a
 // third of its lines, which the cache then finds by lookup.)
 //
 // expfmt builds a protobuf family for every series and stops at the first
