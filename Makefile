@@ -12,9 +12,10 @@ GRPC_GATEWAY_VERSION := v2.33.0
 DEMO_FOR ?= 2m
 FUZZTIME ?= 20s
 BENCHTIME ?= 1x
+EVAL_FOR ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help demo build test race lint generate check-generated tools fuzz bench
+.PHONY: help demo build test race lint generate check-generated tools fuzz bench eval
 
 help: ## print this help
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -32,6 +33,13 @@ test: ## go vet, gofmt check and all tests with the race detector
 	$(GO) test -race -count=1 -timeout 20m ./...
 
 race: test ## alias of test
+
+eval: ## score detection on scripted scenarios with ground truth (~13 min; EVAL_FOR shortens the e2e run); writes docs/detection.md
+	@status=0; \
+	KWITNESS_EVAL_OUT=$(CURDIR)/docs/detection.md $(GO) test -count=1 -timeout 20m -run '^TestEvalTrace$$' ./detect || status=1; \
+	KWITNESS_EVAL_OUT=$(CURDIR)/docs/detection.md KWITNESS_EVAL_FOR=$(EVAL_FOR) \
+	  $(GO) test -tags eval -count=1 -timeout 40m -v -run '^TestEvalE2E$$' ./cmd/kwitness || status=1; \
+	exit $$status
 
 lint: tools ## buf lint (STANDARD) and go vet
 	$(BIN)/buf lint
