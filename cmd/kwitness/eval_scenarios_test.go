@@ -343,8 +343,12 @@ func recreateScenario() *scenario {
 			// The rewind is true, so OFFSET_REWIND may be reported; lag,
 			// stall or stop findings would be false.
 			at := e.at(recreateAt)
+			target := "optional; the harness saw no rewind"
+			if rw := e.obs.truth("recreate-g").rewinds; len(rw) > 0 {
+				target = "optional; the harness saw the committed offset rewind at +" + secs(rw[0].Sub(e.t0))
+			}
 			return []expectation{{kind: "OFFSET_REWIND", group: "recreate-g", topic: "recreate", partition: -1,
-				from: at, deadline: at.Add(time.Minute), optional: true, target: "optional"}}, at
+				from: at, deadline: at.Add(time.Minute), optional: true, target: target}}, at
 		},
 	}
 }

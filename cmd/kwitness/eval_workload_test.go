@@ -128,10 +128,19 @@ func (e *evalEnv) member(group string, topics []string, commitEvery time.Duratio
 				return
 			}
 			if cl == nil {
-				var err error
-				cl, err = kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(e.brokers...), kgo.ClientID("eval-" + group),
+				base := []kgo.Opt{kgo.SeedBrokers(e.brokers...), kgo.ClientID("eval-" + group),
 					kgo.ConsumerGroup(group), kgo.ConsumeTopics(topics...), kgo.AutoCommitInterval(commitEvery),
-					kgo.ConsumeResetOffset(kgo.NewOffset().AtStart())}, opts...)...)
+					kgo.ConsumeResetOffset(kgo.NewOffset().AtStart())}
+				if rate > 0 {
+					// The harness's records are ~20 bytes: a default 1 MiB
+					// partition fetch would hold minutes of a slow
+					// consumer's work on one partition while the others
+					// wait. Small fetches keep every assigned partition
+					// moving, as with real record sizes.
+					base = append(base, kgo.FetchMaxPartitionBytes(2<<10), kgo.FetchMaxBytes(8<<10))
+				}
+				var err error
+				cl, err = kgo.NewClient(append(base, opts...)...)
 				if err != nil {
 					return
 				}
