@@ -31,6 +31,8 @@ type Config struct {
 	MaxBackoff     time.Duration `yaml:"max_backoff"`     // longest wait after failed sweeps; default 30s
 	Groups         Filter        `yaml:"groups"`
 	Topics         Filter        `yaml:"topics"`
+	TLS            TLSConfig     `yaml:"tls"`
+	SASL           SASLConfig    `yaml:"sasl"`
 }
 
 // Filter selects names by regular expressions, each matched against the whole
@@ -73,6 +75,7 @@ func (c Config) Validate() error {
 	if c.MaxBackoff < c.PollInterval {
 		errs = append(errs, fmt.Errorf("kafka.max_backoff: must be ≥ poll_interval, got %s", c.MaxBackoff))
 	}
+	errs = append(errs, c.TLS.Validate("kafka.tls"), c.SASL.Validate("kafka.sasl"))
 	if _, err := c.Groups.compile("kafka.groups"); err != nil {
 		errs = append(errs, err)
 	}

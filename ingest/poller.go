@@ -70,19 +70,23 @@ type Poller struct {
 	set       *metrics.Set
 }
 
-// New connects a client for cfg; extra client options (e.g. hooks, TLS, SASL)
-// are appended. onSweep, if non-nil, is called after each published sweep.
+// New connects a client for cfg, with its TLS and SASL settings; extra
+// client options (e.g. hooks) are appended. onSweep, if non-nil, is called after each published sweep.
 func New(cfg Config, w *state.Window, log *slog.Logger, set *metrics.Set, onSweep func(SweepReport), extra ...kgo.Opt) (*Poller, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	gf, _ := cfg.Groups.compile("kafka.groups")
 	tf, _ := cfg.Topics.compile("kafka.topics")
+	sec, err := cfg.clientOpts()
+	if err != nil {
+		return nil, err
+	}
 	opts := append([]kgo.Opt{
 		kgo.SeedBrokers(cfg.Brokers...),
 		kgo.ClientID(cfg.ClientID),
 		kgo.RetryTimeout(cfg.RequestTimeout),
-	}, extra...)
+	}, append(sec, extra...)...)
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("ingest: kafka client for %v: %w", cfg.Brokers, err)

@@ -89,6 +89,9 @@ func startSidecar(ctx context.Context, cfg Config, log *slog.Logger, notify func
 	if s.poller, err = ingest.New(cfg.Kafka, s.window, log, set, s.onSweep); err != nil {
 		return nil, err
 	}
+	if err := s.poller.CheckAuth(ctx); err != nil {
+		return nil, err
+	}
 	if len(cfg.Telemetry.Targets) > 0 {
 		if s.brokers, err = ingest.NewBrokerPoller(cfg.Telemetry, s.engine.tel, s.poller.Admin(), log, set, s.onTelemetry,
 			ingest.WithConsumedTopics(s.consumedTopics), ingest.WithKafkaClient(s.poller.Client())); err != nil {
