@@ -151,9 +151,12 @@ func TestEvaluatePartitionNumbers(t *testing.T) {
 	if !math.IsInf(r.CatchUp, 1) {
 		t.Fatalf("catch-up %v, want +Inf (never at current rates)", r.CatchUp)
 	}
+	// From the inputs: at the newest sweep (60 s) committed = 150 × 60 = 9000
+	// and end = 6000 + 100 × 60 = 12000, so lag 3000 shrinks at
+	// 150 − 100 = 50 messages/s: caught up in 60 s.
 	r = EvaluatePartition(DefaultLagConfig(), win(61, rate(0, 150), func(i int) int64 { return 6000 + 100*int64(i) }), stable, &s)
-	if want := float64(r.Lag) / 50; math.Abs(r.CatchUp-want) > 1e-6 {
-		t.Fatalf("catch-up %.2f s, want %.2f", r.CatchUp, want)
+	if r.Lag != 3000 || math.Abs(r.CatchUp-60) > 1e-6 {
+		t.Fatalf("lag %d catch-up %.2f s, want 3000 and 60 s", r.Lag, r.CatchUp)
 	}
 }
 

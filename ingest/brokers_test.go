@@ -18,9 +18,11 @@ import (
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
 	"github.com/kwitness/kwitness/detect"
-	"github.com/kwitness/kwitness/ingest/scrape"
 	"github.com/kwitness/kwitness/state"
 )
 
@@ -442,12 +444,42 @@ func TestScrapeCardinalityGuard(t *testing.T) {
 
 // TestScrapeMSKFixture serves the captured MSK exposition (two brokers'
 // scrapes concatenated): only the first exposition is used, and its
-// signals land under the target's broker with the values the parser reads
-// from that part.
+// signals land under the target's broker. The expected values come from
+// prometheus/common/expfmt reading the first scrape (lines 1–20 011, per
+// scrape/testdata/README.md), not from this project's parser.
 func TestScrapeMSKFixture(t *testing.T) {
-	raw, err := os.ReadFile("../../shared/fixtures/kafka-broker-jmx-exporter-0.12-msk.prom.gz")
+	body := mskFixture(t)
+	want := expfmtMSKPart1(t, body)
+	// By hand from the capture (scrape/testdata/README.md): 17 topics, URP 0,
+	// one active controller.
+	if len(want.sizes) != 17 || want.urp != 0 || want.controllers != 1 {
+		t.Fatalf("oracle: %d topics, URP %v, controllers %v; want 17, 0, 1", len(want.sizes), want.urp, want.controllers)
+	}
+	e := newExpo(t, func(int) string { return string(body) })
+	tel := newTelemetry(t)
+	p := newTestBrokerPoller(t, testTelemetryConfig(ScrapeTarget{Broker: 7, URL: e.url()}), tel, metrics.NewSet())
+	p.Sweep(context.Background(), time.UnixMilli(telT0))
+	b := brokerOf(t, tel.ClusterInput(), 7)
+	lastValue(t, "URP", b.Signals[detect.SigUnderReplicated], want.urp)
+	lastValue(t, "active controller", b.Signals[detect.SigActiveController], want.controllers)
+	if len(b.TopicSize) != len(want.sizes) {
+		t.Fatalf("telemetry has %d topics, want %d", len(b.TopicSize), len(want.sizes))
+	}
+	for topic, v := range want.sizes {
+		lastValue(t, "topic "+topic, b.TopicSize[topic], v)
+	}
+	if ts := p.Status().Targets[0]; ts.Profile != "mbean" || ts.Parts != 2 {
+		t.Errorf("status profile %q parts %d, want mbean 2", ts.Profile, ts.Parts)
+	}
+}
+
+// mskFixture returns the raw MSK jmx_exporter capture; a missing fixture
+// fails the test.
+func mskFixture(t *testing.T) []byte {
+	t.Helper()
+	raw, err := os.ReadFile("scrape/testdata/kafka-broker-jmx-exporter-0.12-msk.prom.gz")
 	if err != nil {
-		t.Skipf("fixture: %v", err)
+		t.Fatalf("fixture: %v", err)
 	}
 	zr, err := gzip.NewReader(bytes.NewReader(raw))
 	if err != nil {
@@ -457,36 +489,48 @@ func TestScrapeMSKFixture(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, err := scrape.Parse(bytes.NewReader(body), scrape.Options{})
+	return body
+}
+
+type mskExpect struct {
+	sizes            map[string]float64 // Σ kafka_log_Log_Value{name="Size"} per topic
+	urp, controllers float64
+}
+
+// expfmtMSKPart1 reads the first scrape of the capture with expfmt.
+func expfmtMSKPart1(t *testing.T, body []byte) mskExpect {
+	t.Helper()
+	lines := strings.SplitAfter(string(body), "\n")
+	part1 := strings.Join(lines[:20011], "")
+	parser := expfmt.NewTextParser(model.LegacyValidation)
+	fams, err := parser.TextToMetricFamilies(strings.NewReader(part1))
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("expfmt: %v", err)
 	}
-	e := newExpo(t, func(int) string { return string(body) })
-	tel := newTelemetry(t)
-	p := newTestBrokerPoller(t, testTelemetryConfig(ScrapeTarget{Broker: 7, URL: e.url()}), tel, metrics.NewSet())
-	p.Sweep(context.Background(), time.UnixMilli(telT0))
-	b := brokerOf(t, tel.ClusterInput(), 7)
-	sizes := map[string]float64{}
-	n := 0
-	for _, s := range want.Part(0) {
-		switch {
-		case s.Signal == scrape.LogSize && s.Topic != "":
-			sizes[s.Topic] += s.Value
-		case s.Signal == scrape.UnderReplicated && s.Topic == "":
-			lastValue(t, "URP", b.Signals[detect.SigUnderReplicated], s.Value)
-			n++
-		case s.Signal == scrape.ActiveControllers:
-			lastValue(t, "active controller", b.Signals[detect.SigActiveController], s.Value)
-			n++
+	label := func(m *dto.Metric, name string) string {
+		for _, l := range m.GetLabel() {
+			if l.GetName() == name {
+				return l.GetValue()
+			}
+		}
+		return ""
+	}
+	value := func(family, name string) float64 {
+		for _, m := range fams[family].GetMetric() {
+			if label(m, "name") == name {
+				return m.GetUntyped().GetValue()
+			}
+		}
+		t.Fatalf("expfmt: no %s{name=%q}", family, name)
+		return 0
+	}
+	out := mskExpect{sizes: map[string]float64{}}
+	for _, m := range fams["kafka_log_Log_Value"].GetMetric() {
+		if label(m, "name") == "Size" {
+			out.sizes[label(m, "topic")] += m.GetUntyped().GetValue()
 		}
 	}
-	if n != 2 || len(sizes) == 0 || len(b.TopicSize) != len(sizes) {
-		t.Fatalf("fixture part 0: %d broker signals, %d topics; telemetry has %d topics", n, len(sizes), len(b.TopicSize))
-	}
-	for topic, v := range sizes {
-		lastValue(t, "topic "+topic, b.TopicSize[topic], v)
-	}
-	if ts := p.Status().Targets[0]; ts.Profile != "mbean" || ts.Parts != 2 {
-		t.Errorf("status profile %q parts %d, want mbean 2", ts.Profile, ts.Parts)
-	}
+	out.urp = value("kafka_server_ReplicaManager_Value", "UnderReplicatedPartitions")
+	out.controllers = value("kafka_controller_KafkaController_Value", "ActiveControllerCount")
+	return out
 }

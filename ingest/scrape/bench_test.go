@@ -149,9 +149,7 @@ func BenchmarkParse(b *testing.B) {
 		body, _ := genExposition(bs.style, benchLines, benchSeed)
 		bodies = append(bodies, named{bs.name, body})
 	}
-	if body, err := loadFixture("kafka-broker-jmx-exporter-0.12-msk.prom.gz"); err == nil {
-		bodies = append(bodies, named{"fixture=msk-jmx", body})
-	}
+	bodies = append(bodies, named{"fixture=msk-jmx", readFixture(b, "kafka-broker-jmx-exporter-0.12-msk.prom.gz")})
 	for _, bb := range bodies {
 		b.Run(bb.name+"/cache=none", func(b *testing.B) {
 			run(b, bb.body, func() (Result, error) { return Parse(bytes.NewReader(bb.body), Options{}) })

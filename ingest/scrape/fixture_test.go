@@ -3,9 +3,9 @@ package scrape
 import (
 	"bytes"
 	"compress/gzip"
-	"errors"
+	"crypto/sha256"
+	"fmt"
 	"io"
-	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -13,21 +13,32 @@ import (
 	"testing"
 )
 
-// fixtureDir is shared/fixtures beside the repository root (see shared/fixtures/README.md).
-const fixtureDir = "../../../shared/fixtures"
+// fixtureDir holds the captured MSK expositions, their source and licence
+// (testdata/README.md).
+const fixtureDir = "testdata"
 
-// readFixture returns a fixture's raw text, gunzipping .gz files, or skips the
-// test when shared/ is not beside the repository.
+// readFixture returns a fixture's raw text, gunzipping .gz files. A missing
+// or unreadable fixture fails the test.
 func readFixture(tb testing.TB, name string) []byte {
 	tb.Helper()
 	b, err := loadFixture(name)
-	if errors.Is(err, fs.ErrNotExist) {
-		tb.Skipf("fixture %s not found: shared/fixtures must sit beside the repository root", filepath.Join(fixtureDir, name))
-	}
 	if err != nil {
-		tb.Fatal(err)
+		tb.Fatalf("fixture %s: %v", filepath.Join(fixtureDir, name), err)
 	}
 	return b
+}
+
+// TestFixturesIntact: the fixtures are the published files byte for byte
+// (sha256 of the raw text, as testdata/README.md lists them).
+func TestFixturesIntact(t *testing.T) {
+	for name, want := range map[string]string{
+		"kafka-broker-jmx-exporter-0.12-msk.prom.gz": "2e75a7e544dd69b9d379c81ec06f9eb66cd76e8e05d0493a24836fd55adefd89",
+		"node-exporter-msk-broker.prom":              "67ba82710790967804344d3518e932b46aa9ba2f9870702c4d537c8261e9c920",
+	} {
+		if got := fmt.Sprintf("%x", sha256.Sum256(readFixture(t, name))); got != want {
+			t.Errorf("%s: sha256 %s, want %s", name, got, want)
+		}
+	}
 }
 
 func loadFixture(name string) ([]byte, error) {
@@ -74,7 +85,7 @@ func TestFixtureMSKJMX(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Counts from shared/fixtures/README.md.
+	// Counts from testdata/README.md.
 	if res.Lines != 25654 || res.Series != 19545+5155 || res.Malformed != 0 || res.Duplicates != 0 {
 		t.Fatalf("lines=%d series=%d malformed=%d dups=%d problems=%v", res.Lines, res.Series, res.Malformed, res.Duplicates, res.Problems)
 	}
