@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
+	"github.com/cenkalti/backoff/v5"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -123,23 +124,22 @@ func (p *Poller) Close() { p.client.Close() }
 func (p *Poller) Status() Status { return *p.status.Load() }
 
 // Run sweeps every PollInterval until ctx is done. Sweeps never overlap; an
-// overrun is counted and the next sweep starts at once. After a sweep that
-// could not reach the cluster, the wait doubles up to MaxBackoff.
+// overrun is counted and the next sweep starts at once. After sweeps that
+// could not reach the cluster the wait grows: see failureBackOff.
 func (p *Poller) Run(ctx context.Context) {
 	interval := p.cfg.PollInterval
 	next := time.Now().Truncate(interval)
-	failures := 0
+	failed := p.failureBackOff()
 	for {
 		rep := p.Sweep(ctx, next)
 		if ctx.Err() != nil {
 			return
 		}
 		wait := interval
-		if !rep.Ready {
-			failures++
-			wait = min(interval<<min(failures, 16), p.cfg.MaxBackoff)
+		if rep.Ready {
+			failed.Reset()
 		} else {
-			failures = 0
+			wait = min(failed.NextBackOff(), p.cfg.MaxBackoff)
 		}
 		next = next.Add(wait)
 		if now := time.Now(); now.After(next) {
@@ -157,6 +157,19 @@ func (p *Poller) Run(ctx context.Context) {
 		case <-t.C:
 		}
 	}
+}
+
+// failureBackOff returns the waits after consecutive failed sweeps: twice
+// PollInterval, doubling per failure, each drawn within ±50 % so that many
+// sidecars losing the same cluster do not retry in step; Run caps them at
+// MaxBackoff.
+func (p *Poller) failureBackOff() *backoff.ExponentialBackOff {
+	b := &backoff.ExponentialBackOff{
+		InitialInterval: 2 * p.cfg.PollInterval, RandomizationFactor: 0.5,
+		Multiplier: 2, MaxInterval: p.cfg.MaxBackoff,
+	}
+	b.Reset()
+	return b
 }
 
 // Sweep polls the cluster once and publishes the sweep stamped at.

@@ -14,11 +14,11 @@ import (
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
+	"github.com/cenkalti/backoff/v5"
 )
 
-// Retry backoff of one target: doubling from backoffMin, capped at the
-// resend interval (a later resend carries the same alerts anyway).
-const backoffMin = 50 * time.Millisecond
+// retryMin is the first retry wait of a target; see retryBackOff.
+const retryMin = 50 * time.Millisecond
 
 // maxBatch bounds the alerts of one POST.
 const maxBatch = 1000
@@ -65,10 +65,11 @@ func (t *target) enqueue(a Alert) {
 }
 
 // run sends until ctx is done: it waits for alerts, drains the queue into
-// pending, posts, and on failure retries with exponential backoff while
+// pending, posts, and on failure retries after retryBackOff's waits while
 // still draining.
 func (t *target) run(ctx context.Context) {
-	backoff := backoffMin
+	retries := t.retryBackOff()
+	failing := false
 	var retry <-chan time.Time
 	for {
 		if len(t.pending) == 0 || retry != nil {
@@ -88,19 +89,34 @@ func (t *target) run(ctx context.Context) {
 		if err := t.flush(ctx); err != nil {
 			t.failed.Inc()
 			level := slog.LevelDebug
-			if backoff == backoffMin {
+			if !failing {
 				level = slog.LevelWarn // once per outage
 			}
-			t.log.Log(ctx, level, "alertmanager: push failed, will retry", "err", err, "backoff", backoff)
-			retry = time.After(backoff)
-			backoff = min(2*backoff, t.cfg.ResendInterval)
+			failing = true
+			wait := retries.NextBackOff()
+			t.log.Log(ctx, level, "alertmanager: push failed, will retry", "err", err, "backoff", wait)
+			retry = time.After(wait)
 			continue
 		}
-		if backoff != backoffMin {
+		if failing {
 			t.log.Info("alertmanager: push recovered")
 		}
-		backoff = backoffMin
+		failing = false
+		retries.Reset()
 	}
+}
+
+// retryBackOff returns the waits between failed pushes: from retryMin,
+// doubling, each drawn within ±50 % so that many senders do not retry in
+// step, the doubling capped at the resend interval (a later resend carries
+// the same alerts anyway).
+func (t *target) retryBackOff() *backoff.ExponentialBackOff {
+	b := &backoff.ExponentialBackOff{
+		InitialInterval: retryMin, RandomizationFactor: 0.5,
+		Multiplier: 2, MaxInterval: t.cfg.ResendInterval,
+	}
+	b.Reset()
+	return b
 }
 
 // drain moves every queued alert into pending without blocking.
