@@ -457,8 +457,15 @@ func TestScrapeMSKFixture(t *testing.T) {
 	}
 	e := newExpo(t, func(int) string { return string(body) })
 	tel := newTelemetry(t)
-	p := newTestBrokerPoller(t, testTelemetryConfig(ScrapeTarget{Broker: 7, URL: e.url()}), tel, metrics.NewSet())
+	cfg := testTelemetryConfig(ScrapeTarget{Broker: 7, URL: e.url()})
+	// Parsing 2.4 MB under -race on a loaded machine can take seconds.
+	cfg.ScrapeInterval, cfg.ScrapeTimeout = time.Minute, time.Minute
+	cfg.LogDirsInterval, cfg.MetadataInterval = time.Minute, time.Minute
+	p := newTestBrokerPoller(t, cfg, tel, metrics.NewSet())
 	p.Sweep(context.Background(), time.UnixMilli(telT0))
+	if ts := p.Status().Targets[0]; ts.LastError != "" {
+		t.Fatalf("scrape: %s", ts.LastError)
+	}
 	b := brokerOf(t, tel.ClusterInput(), 7)
 	lastValue(t, "URP", b.Signals[detect.SigUnderReplicated], want.urp)
 	lastValue(t, "active controller", b.Signals[detect.SigActiveController], want.controllers)
