@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -169,18 +170,83 @@ func TestRetryAndDrop(t *testing.T) {
 	am.setDown(false)
 	eventually(t, 10*time.Second, "delivered after recovery", func() bool { return len(am.take()) > 0 })
 
-	start := time.Now()
-	for i := range 300 {
-		f := lagFinding("g" + string(rune('a'+i%26)) + string(rune('a'+i/26)))
-		p.Observe(detect.Event{Type: detect.EventOpened, Finding: f})
+	eventually(t, 10*time.Second, "sent counted", func() bool {
+		return set.GetOrCreateCounter("kwitness_alertmanager_alerts_sent_total"+name).Get() > 0
+	})
+
+	// Observe never waits for the network: with the only Alertmanager
+	// hanging and a queue of 1, 300 findings are dropped and counted. A
+	// blocking Observe would never return here.
+	hung := hungAM(t)
+	cfg = testConfig(hung.URL)
+	cfg.ResendInterval, cfg.QueueSize = time.Hour, 1
+	set = metrics.NewSet()
+	p = startPusher(t, cfg, set)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		observeMany(p, 300)
+	}()
+	select {
+	case <-done:
+	case <-time.After(time.Minute):
+		t.Fatal("300 Observe calls did not return within a minute of a hung Alertmanager")
 	}
-	if d := time.Since(start); d > time.Second {
-		t.Errorf("300 Observe calls took %s: must not block", d)
+	if set.GetOrCreateCounter(`kwitness_alertmanager_alerts_dropped_total{target="`+hung.URL+`"}`).Get() == 0 {
+		t.Error("queue of 1 behind a hung Alertmanager: want drops counted")
 	}
-	if set.GetOrCreateCounter("kwitness_alertmanager_alerts_dropped_total"+name).Get() == 0 {
-		t.Error("queue of 1: want drops counted")
+}
+
+// hungAM is an Alertmanager that accepts connections and never answers
+// until the test ends.
+func hungAM(tb testing.TB) *httptest.Server {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	tb.Cleanup(srv.Close)
+	tb.Cleanup(func() { close(release) }) // runs first: lets Close finish
+	return srv
+}
+
+// observeMany opens n distinct findings.
+func observeMany(p *Pusher, n int) {
+	for _, ev := range openings(n) {
+		p.Observe(ev)
 	}
-	if set.GetOrCreateCounter("kwitness_alertmanager_alerts_sent_total"+name).Get() == 0 {
-		t.Error("sent not counted")
+}
+
+// openings returns n events opening distinct findings.
+func openings(n int) []detect.Event {
+	evs := make([]detect.Event, n)
+	for i := range evs {
+		f := lagFinding("g" + string(rune('a'+i%26)) + string(rune('a'+i/26%26)) + string(rune('a'+i/676%26)) + strconv.Itoa(i/17576))
+		evs[i] = detect.Event{Type: detect.EventOpened, Finding: f}
+	}
+	return evs
+}
+
+// BenchmarkObserveHungTarget: the cost of Observe when the only
+// Alertmanager hangs and its queue is full (every alert dropped), the path
+// that must never wait for the network.
+func BenchmarkObserveHungTarget(b *testing.B) {
+	hung := hungAM(b)
+	cfg := testConfig(hung.URL)
+	cfg.ResendInterval, cfg.QueueSize = time.Hour, 1
+	p, err := New(cfg, testLog, metrics.NewSet())
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { p.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	evs := openings(b.N)
+	b.ResetTimer()
+	for _, ev := range evs {
+		p.Observe(ev)
 	}
 }

@@ -1,6 +1,7 @@
 package alertmanager
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -61,11 +62,16 @@ func TestRealTwoInstancesOneAlert(t *testing.T) {
 	am := amtest.New(t, amtest.NewWebhook(t).URL)
 	am.Start()
 	f := lagFinding("g")
-	for range 2 {
-		p := startPusher(t, testConfig(am.URL()), metrics.NewSet())
+	var sent [2]*metrics.Counter
+	for i := range sent {
+		set := metrics.NewSet()
+		p := startPusher(t, testConfig(am.URL()), set)
 		p.Observe(detect.Event{Type: detect.EventOpened, Finding: f})
+		sent[i] = set.GetOrCreateCounter(`kwitness_alertmanager_alerts_sent_total{target="` + am.URL() + `"}`)
 	}
-	time.Sleep(time.Second) // several resends from both
+	eventually(t, 30*time.Second, "several sends accepted from both", func() bool {
+		return sent[0].Get() >= 3 && sent[1].Get() >= 3
+	})
 	got := am.Alerts()
 	if len(got) != 1 {
 		t.Fatalf("GET /api/v2/alerts: want 1 alert, got %d: %v", len(got), got)
@@ -91,4 +97,106 @@ func TestRealAlertmanagerDownThenUp(t *testing.T) {
 	am.Stop()
 	am.Start()
 	eventually(t, 15*time.Second, "alert back after an Alertmanager restart", func() bool { return len(am.Alerts()) == 1 })
+}
+
+// TestRealResendAndResolve checks the pusher's resend and resolve semantics
+// against a real Alertmanager: each resend moves the firing alert's endsAt
+// forward (never more than 4 × the resend interval past its sending); the
+// resolution ends the alert at resolved_at; its re-sends, accepted by
+// Alertmanager until resolved_resend_for has passed, neither extend it nor
+// notify again.
+func TestRealResendAndResolve(t *testing.T) {
+	hook := amtest.NewWebhook(t)
+	am := amtest.New(t, hook.URL)
+	am.Start()
+	cfg := testConfig(am.URL())
+	set := metrics.NewSet()
+	sent := set.GetOrCreateCounter(`kwitness_alertmanager_alerts_sent_total{target="` + am.URL() + `"}`)
+	p := startPusher(t, cfg, set)
+	f := lagFinding("g")
+	p.Observe(detect.Event{Type: detect.EventOpened, Finding: f})
+	hook.Wait(t, "firing", 30*time.Second)
+
+	before := time.Now()
+	e1 := amEndsAt(t, am)
+	if e1.After(before.Add(4 * cfg.ResendInterval)) {
+		t.Fatalf("endsAt %s is more than 4 × %s after %s", e1, cfg.ResendInterval, before)
+	}
+	eventually(t, 30*time.Second, "a resend moves endsAt forward", func() bool { return amEndsAt(t, am).After(e1) })
+
+	f.State, f.ResolvedAt, f.Resolution = detect.StateResolved, time.Now().Truncate(time.Millisecond), detect.ResolvedRecovered
+	p.Observe(detect.Event{Type: detect.EventResolved, Finding: f})
+	n := hook.Wait(t, "resolved", 30*time.Second)
+	if len(n.Alerts) != 1 || !n.Alerts[0].EndsAt.Equal(f.ResolvedAt) {
+		t.Fatalf("resolved notification %+v, want one alert ending at %s", n, f.ResolvedAt)
+	}
+	atResolved := sent.Get()
+	eventually(t, 30*time.Second, "resolution forgotten after resolved_resend_for", func() bool {
+		firing, resolved := p.Active()
+		return firing == 0 && resolved == 0
+	})
+	if sent.Get() <= atResolved {
+		t.Errorf("no resolution re-send accepted (%d sends before and after)", atResolved)
+	}
+	for _, a := range am.Alerts() {
+		if e := alertEndsAt(t, a); !e.Equal(f.ResolvedAt) {
+			t.Errorf("after the resolution Alertmanager holds an alert ending %s, want %s", e, f.ResolvedAt)
+		}
+	}
+	for {
+		select {
+		case n := <-hook.C:
+			if n.Status != "resolved" {
+				t.Errorf("notification after the resolution: %+v", n)
+			}
+			continue
+		default:
+		}
+		break
+	}
+}
+
+// TestRealStoppedPusherExpires: when kwitness stops re-sending (a crash),
+// Alertmanager resolves the alert by itself once endsAt passes, so a dead
+// sidecar leaves no alert firing.
+func TestRealStoppedPusherExpires(t *testing.T) {
+	hook := amtest.NewWebhook(t)
+	am := amtest.New(t, hook.URL)
+	am.Start()
+	p, err := New(testConfig(am.URL()), testLog, metrics.NewSet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { p.Run(ctx); close(done) }()
+	p.Observe(detect.Event{Type: detect.EventOpened, Finding: lagFinding("g")})
+	hook.Wait(t, "firing", 30*time.Second)
+	cancel()
+	<-done
+	stopped := time.Now()
+	n := hook.Wait(t, "resolved", 30*time.Second)
+	if len(n.Alerts) != 1 || n.Alerts[0].Labels["group"] != "g" || n.Alerts[0].EndsAt.After(time.Now()) {
+		t.Fatalf("expiry notification %+v (pusher stopped at %s)", n, stopped)
+	}
+}
+
+// amEndsAt returns the endsAt of the only alert Alertmanager holds.
+func amEndsAt(t *testing.T, am *amtest.Alertmanager) time.Time {
+	t.Helper()
+	as := am.Alerts()
+	if len(as) != 1 {
+		t.Fatalf("GET /api/v2/alerts: want 1 alert, got %d: %v", len(as), as)
+	}
+	return alertEndsAt(t, as[0])
+}
+
+func alertEndsAt(t *testing.T, a map[string]any) time.Time {
+	t.Helper()
+	s, _ := a["endsAt"].(string)
+	e, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		t.Fatalf("alert endsAt %q: %v", a["endsAt"], err)
+	}
+	return e
 }

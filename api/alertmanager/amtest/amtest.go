@@ -83,11 +83,19 @@ type Alertmanager struct {
 	done chan struct{}
 }
 
+// RequireEnv names the environment variable that, set to 1 (as .ci/run
+// does), turns a missing Alertmanager binary from a skip into a failure.
+const RequireEnv = "KWITNESS_REQUIRE_ALERTMANAGER"
+
 // New prepares (but does not start) an Alertmanager whose only
-// receiver is hook. It skips the test when the binary is not installed.
+// receiver is hook. When the binary is not installed it skips the test, or
+// fails it if RequireEnv is 1.
 func New(t testing.TB, hook string) *Alertmanager {
 	t.Helper()
 	if _, err := os.Stat(Binary); err != nil {
+		if os.Getenv(RequireEnv) == "1" {
+			t.Fatalf("%s not installed and %s=1: %v", Binary, RequireEnv, err)
+		}
 		t.Skipf("%s not installed (Debian package prometheus-alertmanager; CI installs it): %v", Binary, err)
 	}
 	am := &Alertmanager{t: t, dir: t.TempDir(), addr: freeAddr(t)}
