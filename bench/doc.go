@@ -19,17 +19,14 @@
 // (7 slots: the recent ring; 56: the history ring): ns/value for Publish (per
 // series written) and for ReadSeries (per value read).
 //
-// BenchmarkDecodeSweep is the client side of a lag sweep at 1 M
-// group-partitions (groups=2000 × 500 and groups=20000 × 50): decoding the
-// sweep's OffsetFetch v9 responses (one per coordinator, many groups each)
-// and ListOffsets v8 responses (one per leader, latest and earliest), encoded
-// once before timing, into values by pre-resolved id: ns/sample,
-// allocs/sample, and MB/sweep on the wire (requests and responses).
-//
 // BenchmarkEndToEnd runs full ingest.Poller sweeps through the real franz-go
-// client against an in-process kfake cluster of 10,000 partitions and 100
-// groups (100 k and 1 M group-partitions): ms/sweep, cpu-ns/sample (kfake's
-// CPU included) and heapB/series.
+// client against a kfake cluster of 10,000 partitions and 100 groups (100 k
+// and 1 M group-partitions) served by a child process, so the measured CPU
+// is kwitness's own (requests, ingest's decoding and collection, the window
+// publish): ms/sweep, cpu-ns/sample, heapB/series, and the bytes kwitness's
+// client actually wrote and read on its broker connections per sweep
+// (MB/sweep, sent and received, OffsetFetch and ListOffsets shares),
+// counted by a kgo hook.
 //
 // BenchmarkListFindings (10,000 open findings, page_size 100) and
 // BenchmarkWatchFanout (100 subscribers) drive api.Server over gRPC on
@@ -51,8 +48,7 @@
 // # The estate
 //
 // Built from a fixed seed (estate_test.go). Every group consumes 10 topics of
-// 50 partitions: 500 group-partitions per group, so 20, 200 and 2,000 groups
-// (BenchmarkDecodeSweep also uses 20,000 groups of one 50-partition topic).
+// 50 partitions: 500 group-partitions per group, so 20, 200 and 2,000 groups.
 // Topics are a mix: 60 % of a group's topics are its own; 40 % come from a
 // shared pool in which a topic has 4 consumer groups on average, so there
 // are about 0.7 topic-partitions per group-partition and 2.4 ring series
