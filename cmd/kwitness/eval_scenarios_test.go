@@ -325,17 +325,34 @@ func compactedScenario() *scenario {
 
 const recreateAt = 180 * time.Second
 
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 func recreateScenario() *scenario {
 	return &scenario{
-		name: "recreate", what: "50/s; at +180 s the topic is deleted and created again while the member keeps consuming and committing (its offsets rewind)",
+		name: "recreate", what: "50/s; at +180 s the topic is deleted and created again (Kafka drops the group's offsets with it); producer and consumer restart on the new topic, the group commits again from its start (its offsets rewind)",
 		topics: one("recreate", 3, nil), groups: []string{"recreate-g"},
 		start: func(e *evalEnv) error {
-			p, err := e.producer(kgo.DisableIdempotentWrite())
+			// franz-go clients keep the deleted topic's id and stall on
+			// the new topic, so the application restarts its clients, as
+			// after an operator's reset.
+			before, err := e.producer(kgo.DisableIdempotentWrite())
 			if err != nil {
 				return err
 			}
-			e.produce(p, "recreate", -1, constant(50))
-			e.member("recreate-g", []string{"recreate"}, autoCommit, runAt(0))
+			after, err := e.producer(kgo.DisableIdempotentWrite())
+			if err != nil {
+				return err
+			}
+			back := recreateAt + 4*time.Second
+			e.produce(before, "recreate", -1, func(t time.Duration) float64 { return 50 * b2f(t < recreateAt) })
+			e.produce(after, "recreate", -1, func(t time.Duration) float64 { return 50 * b2f(t >= back) })
+			e.member("recreate-g", []string{"recreate"}, autoCommit, until(back, actLeave, runAt(0)))
+			e.member("recreate-g", []string{"recreate"}, autoCommit, from(back+time.Second, runAt(0)))
 			e.recreateTopic("recreate", 3, recreateAt)
 			return nil
 		},
