@@ -36,7 +36,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// evalRunFor is how long the scenarios run: the 3× hot partition needs the
+// evalRunFor is how long the scenarios run: the 3.5× hot partition needs the
 // production sustain (10 m) plus a slow sweep. KWITNESS_EVAL_FOR shortens it
 // for a quick look; expectations not due by the end are reported as such.
 const evalRunFor = 11*time.Minute + 30*time.Second
