@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -149,7 +150,10 @@ func ParseFilter(a FilterArgs) (state.FindingFilter, error) {
 	}
 	for _, arg := range [...]struct{ name, v string }{{"group", a.Group}, {"topic", a.Topic}} {
 		if len(arg.v) > 249*4 {
-			return q, fmt.Errorf("%s: longer than any Kafka name (%d bytes)", arg.name, len(arg.v))
+			return q, fmt.Errorf("%s: %d bytes, longer than any Kafka name (limit %d bytes)", arg.name, len(arg.v), 249*4)
+		}
+		if !utf8.ValidString(arg.v) {
+			return q, fmt.Errorf("%s: not valid UTF-8", arg.name)
 		}
 	}
 	return q, nil

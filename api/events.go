@@ -8,6 +8,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/kwitness/kwitness/api/auth"
 	"github.com/kwitness/kwitness/detect"
 	pb "github.com/kwitness/kwitness/proto/kwitness/v1"
 	"github.com/kwitness/kwitness/state"
@@ -28,13 +29,16 @@ func (s *Server) WithEvents(e *state.Events) *Server {
 
 // RecordEvent implements FindingsService: it validates and stores a deploy
 // event; the lag detector correlates it with the group's lag.
-func (s *Server) RecordEvent(_ context.Context, req *pb.RecordEventRequest) (*pb.RecordEventResponse, error) {
+func (s *Server) RecordEvent(ctx context.Context, req *pb.RecordEventRequest) (*pb.RecordEventResponse, error) {
 	if s.events == nil {
 		return nil, status.Error(codes.Unimplemented, "events are not enabled")
 	}
 	ev, err := eventFromProto(req, time.Now())
 	if err != nil {
 		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	if !auth.Allows(ctx, auth.Group, ev.Group) {
+		return nil, errOutOfScope(ctx, fmt.Sprintf("event for group %q", ev.Group))
 	}
 	return &pb.RecordEventResponse{Id: s.events.Add(ev), Group: ev.Group}, nil
 }

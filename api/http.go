@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/kwitness/kwitness/api/auth"
 	pb "github.com/kwitness/kwitness/proto/kwitness/v1"
 )
 
@@ -24,23 +25,40 @@ type Readiness func() (ready bool, reason string)
 
 // HTTPConfig wires the HTTP handler.
 type HTTPConfig struct {
-	GRPCAddr string         // the gRPC listener the gateway forwards to
-	Metrics  []*metrics.Set // written on /metrics after the process metrics
-	Ready    Readiness
+	GRPCAddr string // the gRPC target the gateway forwards to
+	// Dial replaces the gateway's dial options (default: plaintext), e.g.
+	// with a dialer of an in-process listener.
+	Dial []grpc.DialOption
+	// Guard, if set, makes the gateway forward the caller its middleware
+	// authenticated; the gRPC server the gateway reaches must use
+	// Guard.GatewayServerOptions, and the whole HTTP handler (with every
+	// surface added to it) must be wrapped in Guard.Middleware.
+	Guard   *auth.Guard
+	Metrics []*metrics.Set // written on /metrics after the process metrics
+	Ready   Readiness
 	// Status, if set, is served as JSON on GET /v1/status: ingest health,
 	// capabilities found unavailable, telemetry targets, store health.
 	Status func() any
 }
 
 // NewHTTPHandler returns the HTTP API: REST (grpc-gateway, forwarding to the
-// gRPC listener), /openapi.json, /metrics, /healthz and /readyz. The returned
-// close function releases the gateway's connection.
+// gRPC listener), /openapi.json, /metrics, /healthz and /readyz, guarded by
+// cfg.Guard when set. The returned close function releases the gateway's
+// connection.
 func NewHTTPHandler(ctx context.Context, cfg HTTPConfig) (http.Handler, func() error, error) {
-	conn, err := grpc.NewClient(cfg.GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	dial := cfg.Dial
+	if dial == nil {
+		dial = []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
+	}
+	conn, err := grpc.NewClient(cfg.GRPCAddr, dial...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("api: gateway connection to %s: %w", cfg.GRPCAddr, err)
 	}
-	gw := runtime.NewServeMux()
+	var gwOpts []runtime.ServeMuxOption
+	if cfg.Guard != nil {
+		gwOpts = append(gwOpts, runtime.WithMetadata(cfg.Guard.GatewayMetadata))
+	}
+	gw := runtime.NewServeMux(gwOpts...)
 	if err := pb.RegisterFindingsServiceHandler(ctx, gw, conn); err != nil {
 		conn.Close()
 		return nil, nil, fmt.Errorf("api: register gateway: %w", err)

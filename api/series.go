@@ -13,13 +13,11 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/kwitness/kwitness/api/auth"
 	"github.com/kwitness/kwitness/detect"
 	pb "github.com/kwitness/kwitness/proto/kwitness/v1"
 	"github.com/kwitness/kwitness/state"
 )
-
-// MaxQuerySpan bounds one QuerySeries window.
-const MaxQuerySpan = 31 * 24 * time.Hour
 
 // History is the store and the in-memory broker telemetry behind
 // QuerySeries: offsets come from the store; broker series from the store
@@ -51,7 +49,10 @@ func (s *Server) QuerySeries(ctx context.Context, req *pb.QuerySeriesRequest) (*
 	if err != nil {
 		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}
-	from, to, err := queryWindow(req)
+	if !auth.FromContext(ctx).VisibleSeries(ref.Labels) {
+		return nil, errOutOfScope(ctx, "series "+ref.String())
+	}
+	from, to, err := queryWindow(req, s.limits.MaxSeriesSpan)
 	if err != nil {
 		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}
@@ -145,7 +146,7 @@ func (s *Server) queryTelemetry(ctx context.Context, ref detect.SeriesRef, from,
 	return resp, nil
 }
 
-func queryWindow(req *pb.QuerySeriesRequest) (from, to time.Time, err error) {
+func queryWindow(req *pb.QuerySeriesRequest, maxSpan time.Duration) (from, to time.Time, err error) {
 	if req.From == nil || req.To == nil {
 		return from, to, errors.New("from and to: both required (RFC 3339 in REST)")
 	}
@@ -153,8 +154,8 @@ func queryWindow(req *pb.QuerySeriesRequest) (from, to time.Time, err error) {
 	switch {
 	case to.Before(from):
 		return from, to, fmt.Errorf("to %s is before from %s", to.Format(time.RFC3339), from.Format(time.RFC3339))
-	case to.Sub(from) > MaxQuerySpan:
-		return from, to, fmt.Errorf("window %s exceeds %s", to.Sub(from), MaxQuerySpan)
+	case to.Sub(from) > maxSpan:
+		return from, to, fmt.Errorf("window %s exceeds %s (api.limits.max_series_span)", to.Sub(from), maxSpan)
 	}
 	return from, to, nil
 }

@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/kwitness/kwitness/api/auth"
 	"github.com/kwitness/kwitness/detect"
 	pb "github.com/kwitness/kwitness/proto/kwitness/v1"
 	"github.com/kwitness/kwitness/state"
@@ -42,12 +43,19 @@ type Server struct {
 	lag      detect.LagConfig
 	history  *History      // nil without a store
 	events   *state.Events // nil: RecordEvent is unimplemented
+	limits   auth.Limits
 }
 
 // NewServer returns a server; lag is the detector configuration GetGroupLag
 // judges partitions with.
 func NewServer(f *state.Findings, w *state.Window, lag detect.LagConfig) *Server {
-	return &Server{findings: f, window: w, lag: lag}
+	return &Server{findings: f, window: w, lag: lag, limits: auth.DefaultConfig().Limits}
+}
+
+// WithLimits replaces the default request limits.
+func (s *Server) WithLimits(l auth.Limits) *Server {
+	s.limits = l
+	return s
 }
 
 // WithHistory makes QuerySeries read offsets from st (may be nil) and broker
@@ -61,11 +69,12 @@ func (s *Server) WithHistory(st *state.Store, tel *state.Telemetry) *Server {
 func (s *Server) Register(g *grpc.Server) { pb.RegisterFindingsServiceServer(g, s) }
 
 // ListFindings implements FindingsService.
-func (s *Server) ListFindings(_ context.Context, req *pb.ListFindingsRequest) (*pb.ListFindingsResponse, error) {
+func (s *Server) ListFindings(ctx context.Context, req *pb.ListFindingsRequest) (*pb.ListFindingsResponse, error) {
 	q, err := ParseFilter(FilterArgs{State: req.State, Kind: req.Kind, Severity: req.Severity, Group: req.Group, Topic: req.Topic, Broker: req.Broker})
 	if err != nil {
 		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}
+	q.Allow = scopeAllow(ctx)
 	size := int(req.PageSize)
 	switch {
 	case size == 0:
@@ -84,6 +93,7 @@ func (s *Server) ListFindings(_ context.Context, req *pb.ListFindingsRequest) (*
 	page, total := s.findings.Page(q, after, size+1)
 	resp := &pb.ListFindingsResponse{TotalSize: int32(total)}
 	for _, f := range page[:min(size, len(page))] {
+		f, _ = ScopeFinding(ctx, f) // the filter kept only visible subjects
 		resp.Findings = append(resp.Findings, FindingToProto(f))
 	}
 	if len(page) > size {
@@ -112,11 +122,14 @@ func decodePageToken(tok string) (detect.Finding, error) {
 }
 
 // GetFinding implements FindingsService.
-func (s *Server) GetFinding(_ context.Context, req *pb.GetFindingRequest) (*pb.GetFindingResponse, error) {
+func (s *Server) GetFinding(ctx context.Context, req *pb.GetFindingRequest) (*pb.GetFindingResponse, error) {
 	if req.Id == "" {
 		return nil, status.Error(codes.InvalidArgument, "id: required")
 	}
 	f, ok := s.findings.Get(req.Id)
+	if ok {
+		f, ok = ScopeFinding(ctx, f) // one outside the caller's scope is not found either
+	}
 	if !ok {
 		return nil, status.Errorf(codes.NotFound, "finding %q: not found (resolved findings are kept for a limited time)", req.Id)
 	}
@@ -132,6 +145,8 @@ func (s *Server) WatchFindings(req *pb.WatchFindingsRequest, stream grpc.ServerS
 	if err != nil {
 		return status.Error(codes.InvalidArgument, err.Error())
 	}
+	ctx := stream.Context()
+	q.Allow = scopeAllow(ctx)
 	sub := s.findings.Subscribe(WatchBuffer)
 	defer sub.Close()
 	// The header tells the client it is subscribed: every event applied from
@@ -139,19 +154,18 @@ func (s *Server) WatchFindings(req *pb.WatchFindingsRequest, stream grpc.ServerS
 	if err := stream.SendHeader(nil); err != nil {
 		return err
 	}
-	ctx := stream.Context()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case d := <-sub.C:
-			if err := sendDelivery(stream, q, d.Event, d.Missed); err != nil {
+			if err := sendDelivery(ctx, stream, q, d.Event, d.Missed); err != nil {
 				return err
 			}
 			if len(sub.C) > 0 {
 				continue
 			}
-			if err := sendDelivery(stream, q, detect.Event{}, sub.TakeMissed()); err != nil {
+			if err := sendDelivery(ctx, stream, q, detect.Event{}, sub.TakeMissed()); err != nil {
 				return err
 			}
 		}
@@ -159,11 +173,12 @@ func (s *Server) WatchFindings(req *pb.WatchFindingsRequest, stream grpc.ServerS
 }
 
 // sendDelivery sends a MISSED event when missed > 0, else ev if it matches q.
-func sendDelivery(stream grpc.ServerStreamingServer[pb.WatchFindingsResponse], q state.FindingFilter, ev detect.Event, missed uint64) error {
+func sendDelivery(ctx context.Context, stream grpc.ServerStreamingServer[pb.WatchFindingsResponse], q state.FindingFilter, ev detect.Event, missed uint64) error {
 	switch {
 	case missed > 0:
 		return stream.Send(&pb.WatchFindingsResponse{Type: pb.EventType_EVENT_TYPE_MISSED, Missed: missed})
 	case ev.Type != 0 && q.Match(&ev.Finding):
+		ev.Finding, _ = ScopeFinding(ctx, ev.Finding)
 		return stream.Send(eventToProto(ev))
 	}
 	return nil
@@ -174,6 +189,9 @@ func (s *Server) GetGroupLag(ctx context.Context, req *pb.GetGroupLagRequest) (*
 	if req.Group == "" {
 		return nil, status.Error(codes.InvalidArgument, "group: required")
 	}
+	if !auth.Allows(ctx, auth.Group, req.Group) {
+		return nil, errOutOfScope(ctx, fmt.Sprintf("group %q", req.Group))
+	}
 	d, err := detect.NewLagDetector(s.lag)
 	if err != nil {
 		return nil, status.Error(codes.Internal, err.Error())
@@ -183,11 +201,15 @@ func (s *Server) GetGroupLag(ctx context.Context, req *pb.GetGroupLagRequest) (*
 	found := false
 	v.GroupTopics(req.Group, func(gt *detect.GroupTopic) {
 		found = true
+		if !auth.Allows(ctx, auth.Topic, gt.Topic) {
+			auth.Withheld(ctx, len(gt.Partitions)) // rows of a topic outside the caller's scope
+			return
+		}
 		resp.GroupState, resp.Members = gt.Context.State, int32(gt.Context.Members)
 		for j, r := range d.GroupLagOf(v, gt) {
 			var ev []detect.Citation // an UNKNOWN partition has no judged window to cite
 			if r.Status != detect.StatusUnknown {
-				ev = d.Citations(v, gt, j, r.Status)
+				ev, _ = ScopeCitations(ctx, d.Citations(v, gt, j, r.Status))
 			}
 			tl := s.timeLag(ctx, gt, j)
 			resp.Partitions = append(resp.Partitions, partitionLagToProto(gt.Topic, gt.Partitions[j].Partition, r, tl, ev))

@@ -17,6 +17,8 @@ type FindingFilter struct {
 	Group       string
 	Topic       string
 	Broker      int32 // -1 matches any
+	// Allow, if set, must also accept the finding (the caller's scope).
+	Allow func(*detect.Finding) bool
 }
 
 // Match reports whether f passes the filter.
@@ -33,6 +35,8 @@ func (q FindingFilter) Match(f *detect.Finding) bool {
 	case q.Topic != "" && f.Subject.Topic != q.Topic:
 		return false
 	case q.Broker >= 0 && f.Subject.Broker != q.Broker:
+		return false
+	case q.Allow != nil && !q.Allow(f):
 		return false
 	}
 	return true

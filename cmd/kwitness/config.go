@@ -14,6 +14,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/kwitness/kwitness/api/alertmanager"
+	"github.com/kwitness/kwitness/api/auth"
 	"github.com/kwitness/kwitness/detect"
 	"github.com/kwitness/kwitness/ingest"
 	"github.com/kwitness/kwitness/state"
@@ -55,10 +56,12 @@ type FindingsConfig struct {
 	MaxResolved int           `yaml:"max_resolved"` // default 10000
 }
 
-// APIConfig holds the listeners.
+// APIConfig holds the listeners and their security (TLS, tokens, audit,
+// limits).
 type APIConfig struct {
-	GRPCListen string `yaml:"grpc_listen"` // default 127.0.0.1:9470
-	HTTPListen string `yaml:"http_listen"` // default 127.0.0.1:9471
+	GRPCListen  string `yaml:"grpc_listen"` // default 127.0.0.1:9470
+	HTTPListen  string `yaml:"http_listen"` // default 127.0.0.1:9471
+	auth.Config `yaml:",inline"`
 }
 
 // DefaultConfig returns every component's defaults.
@@ -72,7 +75,7 @@ func DefaultConfig() Config {
 		Rebalance:    detect.DefaultRebalanceConfig(),
 		Skew:         detect.DefaultSkewConfig(),
 		Findings:     FindingsConfig{BookConfig: detect.DefaultBookConfig(), KeepResolved: time.Hour, MaxResolved: 10000, SlowEvery: 30 * time.Second},
-		API:          APIConfig{GRPCListen: "127.0.0.1:9470", HTTPListen: "127.0.0.1:9471"},
+		API:          APIConfig{GRPCListen: "127.0.0.1:9470", HTTPListen: "127.0.0.1:9471", Config: auth.DefaultConfig()},
 
 		DataDir:   "kwitness-data",
 		Store:     state.DefaultStoreConfig(),
@@ -99,6 +102,7 @@ func (c Config) Validate() error {
 	if c.API.GRPCListen == "" || c.API.HTTPListen == "" {
 		errs = append(errs, errors.New("api.grpc_listen and api.http_listen: must not be empty"))
 	}
+	errs = append(errs, c.API.Config.Validate(), c.API.CheckListen("--insecure", c.API.GRPCListen, c.API.HTTPListen))
 	if c.HotPartition.Sustain > c.Window.Span {
 		errs = append(errs, fmt.Errorf("hot_partition.sustain: %s exceeds window.span %s kept in memory", c.HotPartition.Sustain, c.Window.Span))
 	}

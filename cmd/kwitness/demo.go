@@ -58,11 +58,15 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.SetOutput(stderr)
 	dur := fs.Duration("for", 2*time.Minute, "how long to run the demo (0 = until interrupted)")
 	def := DefaultConfig()
-	grpcAddr, httpAddr := listenFlags(fs, &def.API)
+	listen := listenFlags(fs, &def.API)
 	verbose := fs.Bool("v", false, "log kwitness internals to stderr")
 	dataDir := fs.String("data-dir", "", "store directory (default: a temporary directory removed at exit)")
 	amURL := fs.String("alertmanager", "", "push findings to the Alertmanager at this base URL, e.g. http://127.0.0.1:9093")
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	early := def.API // refuse an open non-loopback listener before starting anything
+	if err := listen.apply(&early); err != nil {
 		return err
 	}
 	if *dur > 0 {
@@ -92,7 +96,9 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		defer os.RemoveAll(dir)
 		cfg.DataDir = dir
 	}
-	applyListen(&cfg.API, *grpcAddr, *httpAddr)
+	if err := listen.apply(&cfg.API); err != nil {
+		return err
+	}
 	if *amURL != "" {
 		cfg.Alertmanager.URLs = []string{*amURL}
 		if !strings.HasSuffix(cfg.API.HTTPListen, ":0") {

@@ -56,10 +56,34 @@ func runMain(args []string, stdout, stderr io.Writer) error {
 	return fmt.Errorf("unknown command %q", args[0])
 }
 
-// listenFlags adds the API listener flags shared by run and demo.
-func listenFlags(fs *flag.FlagSet, cfg *APIConfig) (grpcAddr, httpAddr *string) {
-	return fs.String("grpc-listen", "", "gRPC listen address (default "+cfg.GRPCListen+")"),
-		fs.String("http-listen", "", "HTTP listen address (default "+cfg.HTTPListen+")")
+// listenArgs are the API listener flags shared by run and demo.
+type listenArgs struct {
+	grpc, http *string
+	insecure   *bool
+}
+
+// listenFlags adds the API listener flags to fs.
+func listenFlags(fs *flag.FlagSet, cfg *APIConfig) *listenArgs {
+	return &listenArgs{
+		grpc:     fs.String("grpc-listen", "", "gRPC listen address (default "+cfg.GRPCListen+")"),
+		http:     fs.String("http-listen", "", "HTTP listen address (default "+cfg.HTTPListen+")"),
+		insecure: fs.Bool("insecure", false, "allow listening on a non-loopback address without TLS and authentication"),
+	}
+}
+
+// apply sets the flags given on a and enforces the listener rule: a
+// non-loopback address needs TLS and authentication, or --insecure.
+func (l *listenArgs) apply(a *APIConfig) error {
+	if *l.grpc != "" {
+		a.GRPCListen = *l.grpc
+	}
+	if *l.http != "" {
+		a.HTTPListen = *l.http
+	}
+	if *l.insecure {
+		a.Insecure = true
+	}
+	return a.CheckListen("--insecure", a.GRPCListen, a.HTTPListen)
 }
 
 func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
@@ -70,7 +94,7 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 	cluster := fs.String("cluster", "", "cluster name; overrides kafka.cluster")
 	dataDir := fs.String("data-dir", "", "store directory; overrides data_dir")
 	def := DefaultConfig()
-	grpcAddr, httpAddr := listenFlags(fs, &def.API)
+	listen := listenFlags(fs, &def.API)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -92,7 +116,9 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 	if *dataDir != "" {
 		cfg.DataDir = *dataDir
 	}
-	applyListen(&cfg.API, *grpcAddr, *httpAddr)
+	if err := listen.apply(&cfg.API); err != nil {
+		return err
+	}
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("config %s: %w", *path, err)
 	}
@@ -106,13 +132,4 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 	log.Info("kwitness stopping")
 	s.Stop()
 	return nil
-}
-
-func applyListen(a *APIConfig, grpcAddr, httpAddr string) {
-	if grpcAddr != "" {
-		a.GRPCListen = grpcAddr
-	}
-	if httpAddr != "" {
-		a.HTTPListen = httpAddr
-	}
 }

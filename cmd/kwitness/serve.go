@@ -12,9 +12,12 @@ import (
 
 	"github.com/VictoriaMetrics/metrics"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/kwitness/kwitness/api"
 	"github.com/kwitness/kwitness/api/alertmanager"
+	"github.com/kwitness/kwitness/api/auth"
 	"github.com/kwitness/kwitness/detect"
 	"github.com/kwitness/kwitness/ingest"
 	"github.com/kwitness/kwitness/state"
@@ -31,7 +34,9 @@ type sidecar struct {
 	poller   *ingest.Poller
 	brokers  *ingest.BrokerPoller // nil without scrape targets
 	store    *state.Store         // nil without a data dir
-	grpc     *grpc.Server
+	guard    *auth.Guard
+	grpc     *grpc.Server // the public listener
+	gwGRPC   *grpc.Server // in-process, reached only by the REST gateway
 	http     *http.Server
 	closeGW  func() error
 	cancel   context.CancelFunc
@@ -119,43 +124,74 @@ func (s *sidecar) goRun(fn func(context.Context), ctx context.Context) {
 	}()
 }
 
+// startAPI starts the gRPC listener, the in-process gRPC server the REST
+// gateway forwards to (so the gateway never crosses the network, whatever
+// TLS the public listener speaks) and the HTTP listener, every surface
+// behind the guard.
 func (s *sidecar) startAPI(ctx context.Context, set *metrics.Set) error {
+	if err := s.cfg.API.CheckListen("--insecure", s.cfg.API.GRPCListen, s.cfg.API.HTTPListen); err != nil {
+		return err
+	}
+	var err error
+	if s.guard, err = auth.New(s.cfg.API.Config, s.log); err != nil {
+		return err
+	}
 	gl, err := net.Listen("tcp", s.cfg.API.GRPCListen)
 	if err != nil {
 		return fmt.Errorf("api: grpc listen %s: %w", s.cfg.API.GRPCListen, err)
 	}
 	s.GRPCAddr = gl.Addr().String()
-	s.grpc = grpc.NewServer()
-	srv := api.NewServer(s.findings, s.window, s.cfg.Lag).WithEvents(s.engine.events)
+	s.grpc = grpc.NewServer(s.guard.ServerOptions()...)
+	s.gwGRPC = grpc.NewServer(s.guard.GatewayServerOptions()...)
+	srv := api.NewServer(s.findings, s.window, s.cfg.Lag).WithEvents(s.engine.events).WithLimits(s.cfg.API.Limits)
 	if s.store != nil || s.engine.tel != nil {
 		srv.WithHistory(s.store, s.engine.tel)
 	}
 	srv.Register(s.grpc)
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		s.grpc.Serve(gl)
-	}()
+	srv.Register(s.gwGRPC)
+	s.serveGRPC(s.grpc, gl)
+	inproc := bufconn.Listen(1 << 20)
+	s.serveGRPC(s.gwGRPC, inproc)
 	hl, err := net.Listen("tcp", s.cfg.API.HTTPListen)
 	if err != nil {
 		return fmt.Errorf("api: http listen %s: %w", s.cfg.API.HTTPListen, err)
 	}
 	s.HTTPAddr = hl.Addr().String()
-	h, closeGW, err := api.NewHTTPHandler(ctx, api.HTTPConfig{GRPCAddr: s.GRPCAddr, Metrics: []*metrics.Set{set}, Ready: s.ready, Status: s.status})
+	h, closeGW, err := api.NewHTTPHandler(ctx, api.HTTPConfig{
+		GRPCAddr: "passthrough:///kwitness-gateway",
+		Dial: []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials()),
+			grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return inproc.DialContext(ctx) })},
+		Guard:   s.guard,
+		Metrics: []*metrics.Set{set}, Ready: s.ready, Status: s.status,
+	})
 	if err != nil {
 		hl.Close()
 		return err
 	}
 	s.closeGW = closeGW
-	s.http = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	s.http = &http.Server{Handler: s.guard.Middleware(h), ReadHeaderTimeout: 10 * time.Second, TLSConfig: s.guard.TLSConfig()}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		if err := s.http.Serve(hl); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		var err error
+		if s.http.TLSConfig != nil {
+			err = s.http.ServeTLS(hl, "", "") // the certificate comes from TLSConfig.GetCertificate
+		} else {
+			err = s.http.Serve(hl)
+		}
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.log.Error("api: http server", "err", err)
 		}
 	}()
 	return nil
+}
+
+func (s *sidecar) serveGRPC(g *grpc.Server, l net.Listener) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		g.Serve(l)
+	}()
 }
 
 func (s *sidecar) ready() (bool, string) {
@@ -288,6 +324,9 @@ func (s *sidecar) Stop() {
 		if s.grpc != nil {
 			s.grpc.Stop()
 		}
+		if s.gwGRPC != nil {
+			s.gwGRPC.Stop()
+		}
 		if s.closeGW != nil {
 			s.closeGW()
 		}
@@ -299,6 +338,9 @@ func (s *sidecar) Stop() {
 			if err := s.store.Close(); err != nil {
 				s.log.Error("store: close", "err", err)
 			}
+		}
+		if s.guard != nil {
+			s.guard.Close()
 		}
 	})
 }
