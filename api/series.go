@@ -45,6 +45,9 @@ func (h *History) flushFor(ctx context.Context, to time.Time) error {
 
 // QuerySeries implements FindingsService.
 func (s *Server) QuerySeries(ctx context.Context, req *pb.QuerySeriesRequest) (*pb.QuerySeriesResponse, error) {
+	if err := s.checkLen("series", req.Series); err != nil {
+		return nil, err
+	}
 	ref, err := ParseSeriesText(req.Series)
 	if err != nil {
 		return nil, status.Error(codes.InvalidArgument, err.Error())

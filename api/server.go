@@ -52,9 +52,9 @@ func NewServer(f *state.Findings, w *state.Window, lag detect.LagConfig) *Server
 	return &Server{findings: f, window: w, lag: lag, limits: auth.DefaultConfig().Limits}
 }
 
-// WithLimits replaces the default request limits.
+// WithLimits replaces the default request limits (zero fields keep theirs).
 func (s *Server) WithLimits(l auth.Limits) *Server {
-	s.limits = l
+	s.limits = l.WithDefaults()
 	return s
 }
 
@@ -100,6 +100,14 @@ func (s *Server) ListFindings(ctx context.Context, req *pb.ListFindingsRequest) 
 		resp.NextPageToken = encodePageToken(page[size-1])
 	}
 	return resp, nil
+}
+
+// checkLen refuses an argument longer than api.limits.max_filter_bytes.
+func (s *Server) checkLen(name, v string) error {
+	if len(v) > s.limits.MaxFilterBytes {
+		return status.Errorf(codes.InvalidArgument, "%s: %d bytes, over the limit of %d (api.limits.max_filter_bytes)", name, len(v), s.limits.MaxFilterBytes)
+	}
+	return nil
 }
 
 // Page tokens are keyset positions: the opened time and id of the last
@@ -188,6 +196,9 @@ func sendDelivery(ctx context.Context, stream grpc.ServerStreamingServer[pb.Watc
 func (s *Server) GetGroupLag(ctx context.Context, req *pb.GetGroupLagRequest) (*pb.GetGroupLagResponse, error) {
 	if req.Group == "" {
 		return nil, status.Error(codes.InvalidArgument, "group: required")
+	}
+	if err := s.checkLen("group", req.Group); err != nil {
+		return nil, err
 	}
 	if !auth.Allows(ctx, auth.Group, req.Group) {
 		return nil, errOutOfScope(ctx, fmt.Sprintf("group %q", req.Group))

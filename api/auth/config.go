@@ -33,7 +33,8 @@ type ServerTLS struct {
 	ClientCAFile string `yaml:"client_ca_file"`
 }
 
-// Limits bounds what one request may ask for.
+// Limits bounds what one request may ask for. A zero field takes its
+// default.
 type Limits struct {
 	MaxBodyBytes     int64         `yaml:"max_body_bytes"`     // HTTP request body; default 1 MiB
 	MaxFilterBytes   int           `yaml:"max_filter_bytes"`   // one filter value or series reference; default 1024
@@ -49,6 +50,34 @@ func DefaultConfig() Config {
 	}
 }
 
+// WithDefaults returns l with zero fields set to their defaults.
+func (l Limits) WithDefaults() Limits {
+	d := DefaultConfig().Limits
+	if l.MaxBodyBytes == 0 {
+		l.MaxBodyBytes = d.MaxBodyBytes
+	}
+	if l.MaxFilterBytes == 0 {
+		l.MaxFilterBytes = d.MaxFilterBytes
+	}
+	if l.WatchesPerCaller == 0 {
+		l.WatchesPerCaller = d.WatchesPerCaller
+	}
+	if l.MaxSeriesSpan == 0 {
+		l.MaxSeriesSpan = d.MaxSeriesSpan
+	}
+	return l
+}
+
+// withDefaults returns c with zero limits and audit sizes set to their
+// defaults.
+func (c Config) withDefaults() Config {
+	c.Limits = c.Limits.WithDefaults()
+	if c.Audit.MaxSizeMB == 0 {
+		c.Audit.MaxSizeMB = DefaultAuditConfig().MaxSizeMB
+	}
+	return c
+}
+
 // Enabled reports whether callers must authenticate.
 func (c Config) Enabled() bool { return c.TokensFile != "" || c.TLS.ClientCAFile != "" }
 
@@ -57,6 +86,7 @@ func (c Config) TLSEnabled() bool { return c.TLS.CertFile != "" }
 
 // Validate reports every invalid field by its YAML key under "api".
 func (c Config) Validate() error {
+	c = c.withDefaults()
 	var errs []error
 	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
 		errs = append(errs, errors.New("api.tls.cert_file and api.tls.key_file: both or neither"))

@@ -35,6 +35,7 @@ func New(cfg Config, log *slog.Logger) (*Guard, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	cfg = cfg.withDefaults()
 	g := &Guard{cfg: cfg, log: log}
 	g.mu.watches = map[string]int{}
 	var b [16]byte
