@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/common/config"
+
 	"github.com/kwitness/kwitness/detect"
 )
 
@@ -125,9 +127,9 @@ func TestConfigValidate(t *testing.T) {
 	c.URLs = []string{"http://am:9093", "am:9093"}
 	c.ResendInterval = 0
 	c.MinSeverity = "loud"
-	c.BearerToken, c.BasicAuth = "x", &BasicAuth{Username: "u"}
+	c.HTTP.BearerTokenFile, c.HTTP.BasicAuth = "x", &config.BasicAuth{Username: "u"}
 	err := c.Validate()
-	for _, key := range []string{"alertmanager.urls[1]", "alertmanager.resend_interval", "alertmanager.min_severity", "alertmanager.bearer_token"} {
+	for _, key := range []string{"alertmanager.urls[1]", "alertmanager.resend_interval", "alertmanager.min_severity", "alertmanager.http_config"} {
 		if err == nil || !strings.Contains(err.Error(), key) {
 			t.Errorf("error must name %s: %v", key, err)
 		}

@@ -1,14 +1,13 @@
 package alertmanager
 
 import (
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
 	"time"
+
+	"github.com/prometheus/common/config"
 
 	"github.com/kwitness/kwitness/detect"
 )
@@ -35,24 +34,17 @@ type Config struct {
 	// RunbookURL is a template for runbook_url: "{kind}" is replaced by the
 	// finding kind, e.g. https://runbooks.example/kafka/{kind}. Optional.
 	RunbookURL string `yaml:"runbook_url"`
-	// BearerToken and BasicAuth authenticate to every Alertmanager; at most
-	// one of them.
-	BearerToken string     `yaml:"bearer_token"`
-	BasicAuth   *BasicAuth `yaml:"basic_auth"`
-	// CAFile is a PEM bundle to verify the Alertmanagers' TLS certificates;
-	// empty uses the system roots.
-	CAFile string `yaml:"ca_file"`
+	// HTTP is how kwitness reaches every Alertmanager: TLS (tls_config:
+	// ca_file, cert_file, key_file, server_name), basic_auth (password_file),
+	// authorization (credentials_file) or bearer_token_file, oauth2,
+	// proxy_url — Prometheus' own http_config, so secrets are read from
+	// files and the keys are those of prometheus.yml.
+	HTTP config.HTTPClientConfig `yaml:"http_config"`
 	// QueueSize bounds the alerts waiting per Alertmanager; when full, new
 	// alerts are dropped and counted (the next resend repairs it). Default 10000.
 	QueueSize int `yaml:"queue_size"`
 	// Timeout bounds one POST. Default 10s.
 	Timeout time.Duration `yaml:"timeout"`
-}
-
-// BasicAuth is HTTP basic authentication.
-type BasicAuth struct {
-	Username string `yaml:"username"`
-	Password string `yaml:"password"`
 }
 
 // DefaultConfig returns the defaults; URLs is empty (pushing disabled).
@@ -63,6 +55,7 @@ func DefaultConfig() Config {
 		MinSeverity:       "warning",
 		QueueSize:         10000,
 		Timeout:           10 * time.Second,
+		HTTP:              config.DefaultHTTPClientConfig,
 	}
 }
 
@@ -92,8 +85,8 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("alertmanager.external_url: %q is not an absolute URL", c.ExternalURL))
 		}
 	}
-	if c.BearerToken != "" && c.BasicAuth != nil {
-		errs = append(errs, errors.New("alertmanager.bearer_token and alertmanager.basic_auth: set at most one"))
+	if err := c.HTTP.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("alertmanager.http_config: %w", err))
 	}
 	if c.QueueSize <= 0 {
 		errs = append(errs, fmt.Errorf("alertmanager.queue_size: must be positive, got %d", c.QueueSize))
@@ -104,29 +97,13 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// httpClient builds the client shared by every target.
+// httpClient builds the client shared by every target from the
+// http_config; credential files are re-read as Prometheus does.
 func (c Config) httpClient() (*http.Client, error) {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	if c.CAFile != "" {
-		pem, err := os.ReadFile(c.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("alertmanager.ca_file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("alertmanager.ca_file: %s holds no PEM certificate", c.CAFile)
-		}
-		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	cl, err := config.NewClientFromConfig(c.HTTP, "alertmanager")
+	if err != nil {
+		return nil, fmt.Errorf("alertmanager.http_config: %w", err)
 	}
-	return &http.Client{Transport: tr, Timeout: c.Timeout}, nil
-}
-
-// authorize adds the configured credentials to req.
-func (c Config) authorize(req *http.Request) {
-	switch {
-	case c.BearerToken != "":
-		req.Header.Set("Authorization", "Bearer "+c.BearerToken)
-	case c.BasicAuth != nil:
-		req.SetBasicAuth(c.BasicAuth.Username, c.BasicAuth.Password)
-	}
+	cl.Timeout = c.Timeout
+	return cl, nil
 }

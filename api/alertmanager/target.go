@@ -173,7 +173,6 @@ func (t *target) post(ctx context.Context, batch []Alert) error {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	t.cfg.authorize(req)
 	resp, err := t.client.Do(req)
 	if err != nil {
 		return fmt.Errorf("post %d alerts: %w", len(batch), err)
