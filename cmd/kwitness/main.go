@@ -24,7 +24,7 @@ const usage = `kwitness watches Kafka and explains what it sees, with evidence. 
 Usage:
   kwitness run --config kwitness.yaml [--brokers host:port,...] [--cluster name] [--grpc-listen addr] [--http-listen addr]
   kwitness demo [--for 2m] [--grpc-listen addr] [--http-listen addr]
-  kwitness findings [--addr 127.0.0.1:9470] [--state firing|resolved] [--kind KIND]
+  kwitness findings [--addr 127.0.0.1:9470] [--state firing|resolved] [--kind KIND] [--ca-file ca.pem] [--token-file f]
 `
 
 func main() {

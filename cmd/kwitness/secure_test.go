@@ -11,6 +11,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/hex"
 	"encoding/pem"
+	"errors"
 	"io"
 	"log/slog"
 	"math/big"
@@ -54,6 +55,15 @@ func selfSigned(t *testing.T, dir string) (certFile, keyFile string, pool *x509.
 	pool = x509.NewCertPool()
 	pool.AddCert(c)
 	return certFile, keyFile, pool
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 // TestSecureSidecar: kwitness against a SCRAM-only kfake with TLS and
@@ -130,6 +140,19 @@ func TestSecureSidecar(t *testing.T) {
 	}
 	if _, err := cl.ListFindings(t.Context(), &pb.ListFindingsRequest{}); status.Code(err) != codes.Unauthenticated {
 		t.Errorf("gRPC without a token: %v, want Unauthenticated", err)
+	}
+	// The findings command speaks TLS with the CA and sends the token from
+	// its file.
+	caFile := filepath.Join(dir, "ca.pem")
+	os.WriteFile(caFile, mustRead(t, certFile), 0o600)
+	tokFile := filepath.Join(dir, "token")
+	os.WriteFile(tokFile, []byte(token+"\n"), 0o600)
+	var out bytes.Buffer
+	if err := cmdFindings(t.Context(), []string{"--addr", s.GRPCAddr, "--ca-file", caFile, "--token-file", tokFile}, &out); err != nil || !strings.Contains(out.String(), "no findings") {
+		t.Errorf("kwitness findings over TLS with a token: %v %q", err, out.String())
+	}
+	if err := cmdFindings(t.Context(), []string{"--addr", s.GRPCAddr, "--ca-file", caFile}, &out); status.Code(errors.Unwrap(err)) != codes.Unauthenticated {
+		t.Errorf("kwitness findings without a token: %v, want Unauthenticated", err)
 	}
 	for _, secret := range []string{"s3cret", token} {
 		if strings.Contains(logs.String(), secret) {
