@@ -32,6 +32,12 @@
 // BenchmarkWatchFanout (100 subscribers) drive api.Server over gRPC on
 // loopback: p50/p99 latency and calls/s; events/s delivered and missed.
 //
+// BenchmarkAPILoad (load_test.go) is the API under load beside ingest, with
+// authentication on: 1,000 watch streams and REST ListFindings clients
+// against 10,000 findings while a 100,000 group-partition sweep runs every
+// second: sweep overruns (target 0), sweep p99, REST p50/p99 and calls/s,
+// watch events/s delivered.
+//
 // BenchmarkStoreEstate (store_test.go) stores the estate's own offset series
 // (end, start and committed, one hour at one sweep per second) through the
 // exported Store API and reports bytes on disk per sample after compaction.
