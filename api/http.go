@@ -12,8 +12,10 @@ import (
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
 
 	"github.com/kwitness/kwitness/api/auth"
+	"github.com/kwitness/kwitness/api/mcp"
 	pb "github.com/kwitness/kwitness/proto/kwitness/v1"
 )
 
@@ -39,11 +41,17 @@ type HTTPConfig struct {
 	// Status, if set, is served as JSON on GET /v1/status: ingest health,
 	// capabilities found unavailable, telemetry targets, store health.
 	Status func() any
+	// MCP, if set, serves the MCP tools (package api/mcp) on /mcp; they call
+	// the gateway's gRPC connection as REST does, with the caller the
+	// guard authenticated.
+	MCP *mcp.Config
+	// Version is the server version MCP clients are told.
+	Version string
 }
 
 // NewHTTPHandler returns the HTTP API: REST (grpc-gateway, forwarding to the
-// gRPC listener), /openapi.json, /metrics, /healthz and /readyz, guarded by
-// cfg.Guard when set. The returned close function releases the gateway's
+// gRPC listener), /openapi.json, /metrics, /healthz, /readyz and, with
+// cfg.MCP, the MCP endpoint /mcp, guarded by cfg.Guard when set. The returned close function releases the gateway's
 // connection.
 func NewHTTPHandler(ctx context.Context, cfg HTTPConfig) (http.Handler, func() error, error) {
 	dial := cfg.Dial
@@ -65,6 +73,14 @@ func NewHTTPHandler(ctx context.Context, cfg HTTPConfig) (http.Handler, func() e
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/v1/", gw)
+	if cfg.MCP != nil {
+		h, err := mcpHandler(conn, cfg)
+		if err != nil {
+			conn.Close()
+			return nil, nil, err
+		}
+		mux.Handle("/mcp", h)
+	}
 	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(openAPI)
@@ -98,4 +114,18 @@ func NewHTTPHandler(ctx context.Context, cfg HTTPConfig) (http.Handler, func() e
 		json.NewEncoder(w).Encode(map[string]any{"ready": ready, "reason": reason})
 	})
 	return mux, conn.Close, nil
+}
+
+// mcpHandler serves the MCP tools over conn, forwarding the caller as the
+// gateway does.
+func mcpHandler(conn *grpc.ClientConn, cfg HTTPConfig) (http.Handler, error) {
+	var md func(context.Context) metadata.MD
+	if cfg.Guard != nil {
+		md = func(ctx context.Context) metadata.MD { return cfg.Guard.GatewayMetadata(ctx, nil) }
+	}
+	s, err := mcp.NewServer(mcp.FromClient(pb.NewFindingsServiceClient(conn), md), *cfg.MCP, cfg.Version)
+	if err != nil {
+		return nil, fmt.Errorf("api: %w", err)
+	}
+	return mcp.Handler(s), nil
 }

@@ -22,25 +22,33 @@ import (
 // History is the store and the in-memory broker telemetry behind
 // QuerySeries: offsets come from the store; broker series from the store
 // and, for the sweeps not checkpointed yet, the telemetry window
-// (state.ResolveTelemetry). Flush is called before a query
-// that reaches into the last flush interval, at most once a second, so that
+// (state.ResolveTelemetry). The store is flushed before a query that reaches
+// past the newest sweep known flushed, at most once per sweep, so that
 // citations of a finding that just opened resolve.
 type History struct {
 	Store     *state.Store
 	Telemetry *state.Telemetry // nil without scrape targets
 
-	mu        sync.Mutex
-	lastFlush time.Time
+	mu      sync.Mutex
+	through time.Time // every sweep stamped at or before it was queued before the last flush
 }
 
-func (h *History) flushFor(ctx context.Context, to time.Time) error {
+// flushFor flushes the store if a query up to to may need sweeps not yet
+// flushed. newest is the window's newest sweep stamp, read before flushing:
+// the poller queues each sweep for the store right after publishing it in
+// the window, so a flush covers every sweep through newest (short of a query
+// landing between those two steps of the poller).
+func (h *History) flushFor(ctx context.Context, to, newest time.Time) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if !to.After(h.lastFlush) || time.Since(h.lastFlush) < time.Second {
+	if !to.After(h.through) || !newest.After(h.through) {
 		return nil
 	}
-	h.lastFlush = time.Now()
-	return h.Store.Flush(ctx)
+	if err := h.Store.Flush(ctx); err != nil {
+		return err
+	}
+	h.through = newest
+	return nil
 }
 
 // QuerySeries implements FindingsService.
@@ -69,7 +77,7 @@ func (s *Server) QuerySeries(ctx context.Context, req *pb.QuerySeriesRequest) (*
 	if s.history == nil || s.history.Store == nil {
 		return nil, status.Error(codes.FailedPrecondition, "series history is off: kwitness runs without a data_dir")
 	}
-	if err := s.history.flushFor(ctx, to); err != nil {
+	if err := s.history.flushFor(ctx, to, s.newestSweep()); err != nil {
 		return nil, status.Errorf(codes.Unavailable, "store flush: %v", err)
 	}
 	resp := &pb.QuerySeriesResponse{Series: seriesToProto(ref)}
@@ -131,7 +139,7 @@ func (s *Server) queryTelemetry(ctx context.Context, ref detect.SeriesRef, from,
 	if s.history.Store != nil {
 		// A store that cannot flush (a full disk) still answers what it holds,
 		// and ResolveTelemetry falls back to the window when it cannot read.
-		if err := s.history.flushFor(ctx, to); err != nil && !errors.Is(err, state.ErrUnavailable) {
+		if err := s.history.flushFor(ctx, to, s.newestSweep()); err != nil && !errors.Is(err, state.ErrUnavailable) {
 			return nil, status.Errorf(codes.Unavailable, "store flush: %v", err)
 		}
 	}
@@ -218,3 +226,6 @@ func trunc(s string) string {
 	}
 	return s
 }
+
+// newestSweep is the stamp of the window's newest sweep.
+func (s *Server) newestSweep() time.Time { return time.UnixMilli(s.window.Snapshot().At) }

@@ -34,7 +34,7 @@ func (s *Server) timeLag(ctx context.Context, gt *detect.GroupTopic, j int) dete
 		return tl // already one sweep wide
 	}
 	key, ok := s.window.Key(gt.Partitions[j].Series[detect.ColEnd])
-	if !ok || s.history.flushFor(ctx, time.UnixMilli(tj)) != nil {
+	if !ok || s.history.flushFor(ctx, time.UnixMilli(tj), s.newestSweep()) != nil {
 		return tl
 	}
 	raw, err := s.history.Store.Query(key, time.UnixMilli(ti+1), time.UnixMilli(tj-1))

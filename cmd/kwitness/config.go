@@ -15,6 +15,7 @@ import (
 
 	"github.com/kwitness/kwitness/api/alertmanager"
 	"github.com/kwitness/kwitness/api/auth"
+	"github.com/kwitness/kwitness/api/mcp"
 	"github.com/kwitness/kwitness/detect"
 	"github.com/kwitness/kwitness/ingest"
 	"github.com/kwitness/kwitness/state"
@@ -31,6 +32,7 @@ type Config struct {
 	Skew         detect.SkewConfig      `yaml:"skew"`
 	Findings     FindingsConfig         `yaml:"findings"`
 	API          APIConfig              `yaml:"api"`
+	MCP          mcp.Config             `yaml:"mcp"`
 
 	// DataDir holds the Pebble store (history, evidence, warm restart);
 	// "" runs without history. Default "kwitness-data".
@@ -76,6 +78,7 @@ func DefaultConfig() Config {
 		Skew:         detect.DefaultSkewConfig(),
 		Findings:     FindingsConfig{BookConfig: detect.DefaultBookConfig(), KeepResolved: time.Hour, MaxResolved: 10000, SlowEvery: 30 * time.Second},
 		API:          APIConfig{GRPCListen: "127.0.0.1:9470", HTTPListen: "127.0.0.1:9471", Config: auth.DefaultConfig()},
+		MCP:          mcp.DefaultConfig(),
 
 		DataDir:   "kwitness-data",
 		Store:     state.DefaultStoreConfig(),
@@ -99,6 +102,7 @@ func (c Config) Validate() error {
 	if c.Findings.MaxResolved < 0 {
 		errs = append(errs, fmt.Errorf("findings.max_resolved: must be ≥ 0, got %d", c.Findings.MaxResolved))
 	}
+	errs = append(errs, c.MCP.Validate())
 	if c.API.GRPCListen == "" || c.API.HTTPListen == "" {
 		errs = append(errs, errors.New("api.grpc_listen and api.http_listen: must not be empty"))
 	}

@@ -171,8 +171,11 @@ type workload struct {
 	clients []*kgo.Client
 }
 
-func startWorkload(ctx context.Context) (*workload, error) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(3), kfake.SeedTopics(6, "orders", "payments", "clicks"), kfake.SeedTopics(3, "events", "archive", "logs"))
+// startWorkload starts the embedded cluster, with extra options if given,
+// and the scripted clients on it.
+func startWorkload(ctx context.Context, extra ...kfake.Opt) (*workload, error) {
+	c, err := kfake.NewCluster(append([]kfake.Opt{kfake.NumBrokers(3), kfake.SeedTopics(6, "orders", "payments", "clicks"),
+		kfake.SeedTopics(3, "events", "archive", "logs")}, extra...)...)
 	if err != nil {
 		return nil, fmt.Errorf("demo: start kfake: %w", err)
 	}

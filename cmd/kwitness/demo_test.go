@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kfake"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
@@ -27,7 +28,13 @@ import (
 // ends.
 func runDemo(ctx context.Context, t *testing.T, mut func(*Config), notify func(detect.Event)) (*workload, *sidecar) {
 	t.Helper()
-	wl, err := startWorkload(ctx)
+	return runDemoOn(ctx, t, nil, mut, notify)
+}
+
+// runDemoOn is runDemo with extra options for the embedded cluster.
+func runDemoOn(ctx context.Context, t *testing.T, kopts []kfake.Opt, mut func(*Config), notify func(detect.Event)) (*workload, *sidecar) {
+	t.Helper()
+	wl, err := startWorkload(ctx, kopts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,6 +149,13 @@ func checkCitationResolves(ctx context.Context, t *testing.T, client pb.Findings
 		t.Errorf("%s: citation %s does not resolve: %v", f.Kind, c.Series.Text, err)
 		return
 	}
+	compareCitation(t, f, c, resp)
+}
+
+// compareCitation checks the raw samples of a citation's series over its
+// window against the cited numbers.
+func compareCitation(t *testing.T, f *pb.Finding, c *pb.Citation, resp *pb.QuerySeriesResponse) {
+	t.Helper()
 	var present []*pb.Sample
 	for _, s := range resp.Samples {
 		if !s.Gap {

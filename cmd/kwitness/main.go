@@ -4,6 +4,7 @@
 //	kwitness run --config kwitness.yaml   watch a cluster
 //	kwitness demo [--for 2m]              watch an embedded 3-broker cluster with a scripted workload
 //	kwitness findings [--addr host:port]  print current findings from a running kwitness
+//	kwitness mcp [--server host:port]     serve MCP tools over stdio, calling a running kwitness
 package main
 
 import (
@@ -25,6 +26,7 @@ Usage:
   kwitness run --config kwitness.yaml [--brokers host:port,...] [--cluster name] [--grpc-listen addr] [--http-listen addr]
   kwitness demo [--for 2m] [--grpc-listen addr] [--http-listen addr]
   kwitness findings [--addr 127.0.0.1:9470] [--state firing|resolved] [--kind KIND] [--ca-file ca.pem] [--token-file f]
+  kwitness mcp [--server 127.0.0.1:9470] [--max-bytes 32768] [--ca-file ca.pem] [--token-file f]   MCP over stdio (read-only tools)
 `
 
 func main() {
@@ -48,6 +50,8 @@ func runMain(args []string, stdout, stderr io.Writer) error {
 		return cmdDemo(ctx, args[1:], stdout, stderr)
 	case "findings":
 		return cmdFindings(ctx, args[1:], stdout)
+	case "mcp":
+		return cmdMCP(ctx, args[1:], os.Stdin, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

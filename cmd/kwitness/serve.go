@@ -163,6 +163,7 @@ func (s *sidecar) startAPI(ctx context.Context, set *metrics.Set) error {
 			grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return inproc.DialContext(ctx) })},
 		Guard:   s.guard,
 		Metrics: []*metrics.Set{set}, Ready: s.ready, Status: s.status,
+		MCP: &s.cfg.MCP, Version: version,
 	})
 	if err != nil {
 		hl.Close()

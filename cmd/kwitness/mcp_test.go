@@ -1,0 +1,180 @@
+package main
+
+import (
+	"context"
+	"io"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mark3labs/mcp-go/client"
+	"github.com/mark3labs/mcp-go/client/transport"
+	"github.com/mark3labs/mcp-go/mcp"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+
+	pb "github.com/kwitness/kwitness/proto/kwitness/v1"
+)
+
+// mcpTools are the tools kwitness serves over MCP, every one read-only.
+var mcpTools = []string{"get_finding", "group_lag", "list_findings", "query_series"}
+
+// TestMCPDemo runs the demo until fraud-check's lag finding opens, then
+// drives the MCP tools with the mcp-go client over both transports —
+// streamable HTTP at /mcp and `kwitness mcp --server` over stdio — checks
+// every tool is annotated read-only, calls each, and follows a citation of
+// the finding's evidence through query_series to its raw samples.
+func TestMCPDemo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the demo for about a minute")
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
+	defer cancel()
+	opened := newOpenedLog()
+	wl, s := runDemo(ctx, t, nil, opened.notify)
+	opened.waitAll(t, wl.start, 150*time.Second, "LAG_GROWING fraud-check")
+
+	t.Run("http", func(t *testing.T) {
+		c, err := client.NewStreamableHttpClient("http://" + s.HTTPAddr + "/mcp")
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkMCPClient(ctx, t, c)
+	})
+	t.Run("stdio", func(t *testing.T) {
+		checkMCPClient(ctx, t, stdioClient(ctx, t, s.GRPCAddr))
+	})
+}
+
+// stdioClient runs `kwitness mcp --server addr` on pipes and returns a
+// client speaking to it; the command ends with the test.
+func stdioClient(ctx context.Context, t *testing.T, addr string) *client.Client {
+	t.Helper()
+	inR, inW := io.Pipe()   // client → command's stdin
+	outR, outW := io.Pipe() // command's stdout → client
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		err := cmdMCP(ctx, []string{"--server", addr}, inR, outW, io.Discard)
+		outW.Close()
+		done <- err
+	}()
+	t.Cleanup(func() {
+		cancel()
+		inW.Close()
+		if err := <-done; err != nil {
+			t.Errorf("kwitness mcp: %v", err)
+		}
+	})
+	return client.NewClient(transport.NewIO(outR, inW, io.NopCloser(strings.NewReader(""))))
+}
+
+func checkMCPClient(ctx context.Context, t *testing.T, c *client.Client) {
+	t.Helper()
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	init := mcp.InitializeRequest{}
+	init.Params.ProtocolVersion = mcp.LATEST_PROTOCOL_VERSION
+	init.Params.ClientInfo = mcp.Implementation{Name: "kwitness-test", Version: "1"}
+	if _, err := c.Initialize(ctx, init); err != nil {
+		t.Fatalf("initialize: %v", err)
+	}
+	checkToolsReadOnly(ctx, t, c)
+
+	var list pb.ListFindingsResponse
+	callTool(ctx, t, c, "list_findings", map[string]any{"state": "firing", "group": "fraud-check"}, &list)
+	i := slices.IndexFunc(list.Findings, func(f *pb.Finding) bool { return f.Kind == "LAG_GROWING" })
+	if i < 0 {
+		t.Fatalf("list_findings: no LAG_GROWING finding for fraud-check in %d findings", len(list.Findings))
+	}
+	var got pb.GetFindingResponse
+	callTool(ctx, t, c, "get_finding", map[string]any{"id": list.Findings[i].Id}, &got)
+	f := got.Finding
+	if f.GetId() != list.Findings[i].Id || len(f.Evidence) == 0 {
+		t.Fatalf("get_finding %s: %v", list.Findings[i].Id, f)
+	}
+	var lag pb.GetGroupLagResponse
+	callTool(ctx, t, c, "group_lag", map[string]any{"group": "fraud-check"}, &lag)
+	if len(lag.Partitions) == 0 || lag.TotalLag <= 0 {
+		t.Errorf("group_lag fraud-check: %d partitions, total lag %d", len(lag.Partitions), lag.TotalLag)
+	}
+	for _, cit := range f.Evidence {
+		var series pb.QuerySeriesResponse
+		callTool(ctx, t, c, "query_series", map[string]any{"series": cit.Series.Text,
+			"from": cit.From.AsTime().Format(time.RFC3339Nano), "to": cit.To.AsTime().Format(time.RFC3339Nano)}, &series)
+		compareCitation(t, f, cit, &series)
+	}
+
+	res, err := c.CallTool(ctx, toolCall("get_finding", map[string]any{"id": "no-such-finding"}))
+	if err != nil || !res.IsError || !strings.Contains(toolText(res), "NotFound") {
+		t.Errorf("get_finding of an unknown id: err %v, result %+v", err, res)
+	}
+}
+
+// checkToolsReadOnly lists the tools and checks each is one of mcpTools,
+// annotated read-only and not destructive, with an object input schema.
+func checkToolsReadOnly(ctx context.Context, t *testing.T, c *client.Client) {
+	t.Helper()
+	tools, err := c.ListTools(ctx, mcp.ListToolsRequest{})
+	if err != nil {
+		t.Fatalf("list tools: %v", err)
+	}
+	var names []string
+	for _, tool := range tools.Tools {
+		names = append(names, tool.Name)
+		a := tool.Annotations
+		if a.ReadOnlyHint == nil || !*a.ReadOnlyHint || a.DestructiveHint == nil || *a.DestructiveHint {
+			t.Errorf("tool %s: readOnlyHint %v, destructiveHint %v; want true, false", tool.Name, deref(a.ReadOnlyHint), deref(a.DestructiveHint))
+		}
+		if tool.InputSchema.Type != "object" || tool.Description == "" {
+			t.Errorf("tool %s: input schema type %q, description %q", tool.Name, tool.InputSchema.Type, tool.Description)
+		}
+	}
+	slices.Sort(names)
+	if !slices.Equal(names, mcpTools) {
+		t.Errorf("tools %v, want exactly %v", names, mcpTools)
+	}
+}
+
+func deref(b *bool) any {
+	if b == nil {
+		return nil
+	}
+	return *b
+}
+
+func toolCall(name string, args map[string]any) mcp.CallToolRequest {
+	var req mcp.CallToolRequest
+	req.Params.Name, req.Params.Arguments = name, args
+	return req
+}
+
+// toolText is the answer's first text (the JSON), then the cut note if any.
+func toolText(res *mcp.CallToolResult) string {
+	var out []string
+	for _, c := range res.Content {
+		if tc, ok := c.(mcp.TextContent); ok {
+			out = append(out, tc.Text)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+// callTool calls a tool and decodes its JSON answer into into; the answer
+// must not be an error and must not have been cut.
+func callTool(ctx context.Context, t *testing.T, c *client.Client, name string, args map[string]any, into proto.Message) {
+	t.Helper()
+	res, err := c.CallTool(ctx, toolCall(name, args))
+	if err != nil {
+		t.Fatalf("%s %v: %v", name, args, err)
+	}
+	if res.IsError || len(res.Content) != 1 {
+		t.Fatalf("%s %v: %s", name, args, toolText(res))
+	}
+	if err := protojson.Unmarshal([]byte(toolText(res)), into); err != nil {
+		t.Fatalf("%s %v: answer is not a %T: %v", name, args, into, err)
+	}
+}
