@@ -227,7 +227,7 @@ func TestRequestScanner(t *testing.T) {
 		key  kmsg.Key
 		id   string
 		body int
-	}{{kmsg.Metadata, "kwitness", 0}, {kmsg.Produce, "", 300}, {kmsg.OffsetCommit, "demo-workload", 20}, {kmsg.ListOffsets, "kwitness", 1}} {
+	}{{kmsg.Metadata, "kwitness", 0}, {kmsg.Produce, "", 300}, {kmsg.OffsetCommit, "demo-workload", 20}, {kmsg.ListOffsets, "kwitness", 1}, {kmsg.ApiVersions, "kwitness", 0}} {
 		stream = appendRequest(stream, int16(r.key), r.id, make([]byte, r.body))
 		want = append(want, fmt.Sprintf("%s/%s", r.id, r.key.Name()))
 	}
@@ -253,4 +253,26 @@ func appendRequest(b []byte, key int16, clientID string, body []byte) []byte {
 	b = binary.BigEndian.AppendUint16(b, uint16(len(clientID)))
 	b = append(b, clientID...)
 	return append(b, body...)
+}
+
+// FuzzRequestScanner: on any byte stream, split anywhere into two reads,
+// the scanner emits exactly what it emits for the stream in one read, and
+// never panics.
+func FuzzRequestScanner(f *testing.F) {
+	f.Add(appendRequest(appendRequest(nil, int16(kmsg.Produce), "demo-workload", make([]byte, 40)), int16(kmsg.Metadata), "kwitness", nil), 17)
+	f.Add(append(appendRequest(nil, int16(kmsg.ListOffsets), "", nil), 0, 0, 0, 20, 0, 3, 0, 0, 0, 0, 0, 1, 0xff, 0xff), 5)
+	f.Fuzz(func(t *testing.T, stream []byte, cut int) {
+		scan := func(reads ...[]byte) []string {
+			var got []string
+			s := requestScanner{emit: func(id string, key int16) { got = append(got, fmt.Sprintf("%q/%d", id, key)) }}
+			for _, r := range reads {
+				s.feed(r)
+			}
+			return got
+		}
+		cut = min(max(cut, 0), len(stream))
+		if whole, split := scan(stream), scan(stream[:cut], stream[cut:]); !slices.Equal(whole, split) {
+			t.Fatalf("split at %d: %v, whole: %v", cut, split, whole)
+		}
+	})
 }
