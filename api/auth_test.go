@@ -32,6 +32,7 @@ import (
 
 	"github.com/kwitness/kwitness/api"
 	"github.com/kwitness/kwitness/api/auth"
+	"github.com/kwitness/kwitness/api/mcp"
 	"github.com/kwitness/kwitness/detect"
 	pb "github.com/kwitness/kwitness/proto/kwitness/v1"
 	"github.com/kwitness/kwitness/state"
@@ -120,11 +121,12 @@ func newGuarded(t *testing.T, mutate func(*auth.Config)) *guarded {
 	g.client = pb.NewFindingsServiceClient(conn)
 	set := metrics.NewSet()
 	set.NewCounter("kwitness_test_total").Inc()
+	mcpCfg := mcp.DefaultConfig()
 	h, closeGW, err := api.NewHTTPHandler(t.Context(), api.HTTPConfig{
 		GRPCAddr: "passthrough:///gw",
 		Dial: []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials()),
 			grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return inproc.DialContext(ctx) })},
-		Guard: guard, Metrics: []*metrics.Set{set},
+		Guard: guard, Metrics: []*metrics.Set{set}, MCP: &mcpCfg,
 		Ready:  func() (bool, string) { return true, "" },
 		Status: func() any { return map[string]string{"cluster": "test"} },
 	})
