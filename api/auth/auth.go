@@ -8,7 +8,7 @@
 //     (Guard.Middleware). Both put the caller's *Identity in the context;
 //     handlers on any surface read it with FromContext and ask Allows,
 //     AllowsMethod or VisibleSubject — the same check everywhere.
-//   - With auth off (no tokens file and no client CA), FromContext returns
+//   - With auth off (no tokens file), FromContext returns
 //     nil and every check allows: a nil *Identity is the unrestricted
 //     identity. With auth on, a request without a valid credential never
 //     reaches a handler: gRPC Unauthenticated, HTTP 401. /healthz and /readyz
@@ -56,7 +56,7 @@ func (k Kind) String() string {
 // Identity is an authenticated caller. A nil *Identity is the caller when
 // auth is off: it may do everything. Identities are immutable.
 type Identity struct {
-	Name  string // token name, or "cert:" + the client certificate's subject
+	Name  string // the tokens file entry's name (token or client certificate)
 	Scope Scope
 }
 

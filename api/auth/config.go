@@ -11,8 +11,8 @@ import (
 // Config is the API's security: listener TLS, identities, audit and limits.
 // It is the api section's part beside the listen addresses.
 type Config struct {
-	// TokensFile is the YAML file of identities (TokenFile); "" with no
-	// client CA turns authentication off.
+	// TokensFile is the YAML file of identities (TokenFile), for bearer
+	// tokens and client certificates alike; "" turns authentication off.
 	TokensFile string      `yaml:"tokens_file"`
 	TLS        ServerTLS   `yaml:"tls"`
 	Audit      AuditConfig `yaml:"audit"`
@@ -79,7 +79,7 @@ func (c Config) withDefaults() Config {
 }
 
 // Enabled reports whether callers must authenticate.
-func (c Config) Enabled() bool { return c.TokensFile != "" || c.TLS.ClientCAFile != "" }
+func (c Config) Enabled() bool { return c.TokensFile != "" }
 
 // TLSEnabled reports whether the listeners speak TLS.
 func (c Config) TLSEnabled() bool { return c.TLS.CertFile != "" }
@@ -91,8 +91,8 @@ func (c Config) Validate() error {
 	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
 		errs = append(errs, errors.New("api.tls.cert_file and api.tls.key_file: both or neither"))
 	}
-	if c.TLS.ClientCAFile != "" && c.TLS.CertFile == "" {
-		errs = append(errs, errors.New("api.tls.client_ca_file: needs api.tls.cert_file and key_file"))
+	if c.TLS.ClientCAFile != "" && (c.TLS.CertFile == "" || c.TokensFile == "") {
+		errs = append(errs, errors.New("api.tls.client_ca_file: needs api.tls.cert_file, key_file and api.tokens_file (whose cert_cn entries give certificates their scopes)"))
 	}
 	if c.Limits.MaxBodyBytes < 1024 {
 		errs = append(errs, fmt.Errorf("api.limits.max_body_bytes: must be ≥ 1024, got %d", c.Limits.MaxBodyBytes))
@@ -119,7 +119,7 @@ func (c Config) CheckListen(flag string, addrs ...string) error {
 	}
 	for _, a := range addrs {
 		if !Loopback(a) {
-			return fmt.Errorf("api: refusing to listen on %s without TLS and authentication: set api.tls.cert_file/key_file and api.tokens_file (or api.tls.client_ca_file), listen on 127.0.0.1, or pass %s to accept an open API", a, flag)
+			return fmt.Errorf("api: refusing to listen on %s without TLS and authentication: set api.tls.cert_file/key_file and api.tokens_file, listen on 127.0.0.1, or pass %s to accept an open API", a, flag)
 		}
 	}
 	return nil
