@@ -1,6 +1,8 @@
 package api_test
 
 import (
+	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 
@@ -9,6 +11,7 @@ import (
 	mcpgo "github.com/mark3labs/mcp-go/mcp"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/kwitness/kwitness/api/auth"
 	pb "github.com/kwitness/kwitness/proto/kwitness/v1"
 )
 
@@ -69,4 +72,36 @@ func TestMCPGuarded(t *testing.T) {
 	if err != nil || !res.IsError {
 		t.Errorf("team-a got team-b's finding: %v %+v", err, res)
 	}
+}
+
+// TestMCPAudited: an MCP tool call is audited as surface mcp with the
+// caller's name and the RPC it made, and the audit log holds no token.
+func TestMCPAudited(t *testing.T) {
+	g := newGuarded(t, nil)
+	c, err := g.mcpClient(t, tokTeamA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var req mcpgo.CallToolRequest
+	req.Params.Name, req.Params.Arguments = "list_findings", map[string]any{"group": "team-a-app"}
+	if res, err := c.CallTool(t.Context(), req); err != nil || res.IsError {
+		t.Fatalf("list_findings: %v %+v", err, res)
+	}
+	raw, err := os.ReadFile(g.audit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(raw), tokTeamA) {
+		t.Fatalf("audit log holds the token:\n%s", raw)
+	}
+	for _, l := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
+		var a auth.AuditLine
+		if json.Unmarshal([]byte(l), &a) == nil && a.Surface == "mcp" && a.Method == "ListFindings" {
+			if a.Caller != "team-a" || a.Filter != "group=team-a-app" || a.Results != 1 || a.Withheld != 1 || a.Status != "OK" {
+				t.Fatalf("MCP audit line %+v", a)
+			}
+			return
+		}
+	}
+	t.Fatalf("no mcp ListFindings audit line in:\n%s", raw)
 }

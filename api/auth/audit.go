@@ -105,6 +105,7 @@ type auditNote struct {
 }
 
 type noteFields struct {
+	surface   string // http or mcp, from the path
 	method    string
 	filter    string
 	results   int

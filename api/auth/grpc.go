@@ -24,6 +24,7 @@ import (
 const (
 	mdGateway = "kwitness-gateway" // the guard's nonce
 	mdCaller  = "kwitness-caller"  // the identity the HTTP middleware authenticated
+	mdSurface = "kwitness-surface" // mcp when the call comes from an MCP tool
 )
 
 // ServerOptions returns the options of the public gRPC server: TLS
@@ -31,8 +32,8 @@ const (
 // every call from its metadata or client certificate.
 func (g *Guard) ServerOptions() []grpc.ServerOption {
 	opts := []grpc.ServerOption{
-		grpc.ChainUnaryInterceptor(g.unary(g.publicCaller, "grpc")),
-		grpc.ChainStreamInterceptor(g.stream(g.publicCaller, "grpc")),
+		grpc.ChainUnaryInterceptor(g.unary(g.publicCaller)),
+		grpc.ChainStreamInterceptor(g.stream(g.publicCaller)),
 	}
 	if g.tls != nil {
 		opts = append(opts, grpc.Creds(credentials.NewTLS(g.tls)))
@@ -45,8 +46,8 @@ func (g *Guard) ServerOptions() []grpc.ServerOption {
 // authenticated, carried in metadata with this guard's nonce.
 func (g *Guard) GatewayServerOptions() []grpc.ServerOption {
 	return []grpc.ServerOption{
-		grpc.ChainUnaryInterceptor(g.unary(g.gatewayCaller, "rest")),
-		grpc.ChainStreamInterceptor(g.stream(g.gatewayCaller, "rest")),
+		grpc.ChainUnaryInterceptor(g.unary(g.gatewayCaller)),
+		grpc.ChainStreamInterceptor(g.stream(g.gatewayCaller)),
 	}
 }
 
@@ -54,21 +55,25 @@ func (g *Guard) GatewayServerOptions() []grpc.ServerOption {
 // forwards the caller the middleware authenticated and marks the request as
 // audited on the gRPC side.
 func (g *Guard) GatewayMetadata(ctx context.Context, _ *http.Request) metadata.MD {
+	md := metadata.Pairs(mdGateway, g.nonce)
 	if n, _ := ctx.Value(noteKey{}).(*auditNote); n != nil {
 		n.mu.Lock()
 		n.forwarded = true
+		if n.surface == "mcp" {
+			md.Set(mdSurface, "mcp")
+		}
 		n.mu.Unlock()
 	}
-	md := metadata.Pairs(mdGateway, g.nonce)
 	if id := FromContext(ctx); id != nil {
 		md.Set(mdCaller, id.Name)
 	}
 	return md
 }
 
-type callerFunc func(ctx context.Context) (*Identity, error)
+// callerFunc authenticates a call and names the surface it came through.
+type callerFunc func(ctx context.Context) (*Identity, string, error)
 
-func (g *Guard) publicCaller(ctx context.Context) (*Identity, error) {
+func (g *Guard) publicCaller(ctx context.Context) (*Identity, string, error) {
 	var authz string
 	if md, ok := metadata.FromIncomingContext(ctx); ok {
 		if v := md.Get("authorization"); len(v) > 0 {
@@ -83,16 +88,20 @@ func (g *Guard) publicCaller(ctx context.Context) (*Identity, error) {
 	}
 	id, ok := g.identify(authz, st)
 	if !ok {
-		return nil, errUnauthenticated
+		return nil, "grpc", errUnauthenticated
 	}
-	return id, nil
+	return id, "grpc", nil
 }
 
-func (g *Guard) gatewayCaller(ctx context.Context) (*Identity, error) {
+func (g *Guard) gatewayCaller(ctx context.Context) (*Identity, string, error) {
 	md, _ := metadata.FromIncomingContext(ctx)
 	nonce := md.Get(mdGateway)
 	if len(nonce) != 1 || subtle.ConstantTimeCompare([]byte(nonce[0]), []byte(g.nonce)) != 1 {
-		return nil, errUnauthenticated
+		return nil, "rest", errUnauthenticated
+	}
+	surface := "rest"
+	if v := md.Get(mdSurface); len(v) == 1 && v[0] == "mcp" {
+		surface = "mcp"
 	}
 	var name string
 	if v := md.Get(mdCaller); len(v) == 1 {
@@ -100,39 +109,40 @@ func (g *Guard) gatewayCaller(ctx context.Context) (*Identity, error) {
 	}
 	id, ok := g.byName(name)
 	if !ok {
-		return nil, errUnauthenticated
+		return nil, surface, errUnauthenticated
 	}
-	return id, nil
+	return id, surface, nil
 }
 
 // admit authenticates a call and checks its method; it returns the context
 // handlers see.
 func (g *Guard) admit(ctx context.Context, caller callerFunc, fullMethod string) (context.Context, *Identity, *auditNote, error) {
-	id, err := caller(ctx)
+	id, surface, err := caller(ctx)
+	ctx, note := withNote(ctx)
+	note.surface = surface
 	if err != nil {
-		return ctx, nil, nil, err
+		return ctx, nil, note, err
 	}
 	ctx = WithIdentity(ctx, id)
-	ctx, note := withNote(ctx)
 	if m := shortMethod(fullMethod); !id.AllowsMethod(m) {
 		return ctx, id, note, status.Errorf(codes.PermissionDenied, "method %s: not in the scopes of %q", m, id.Name)
 	}
 	return ctx, id, note, nil
 }
 
-func (g *Guard) unary(caller callerFunc, surface string) grpc.UnaryServerInterceptor {
+func (g *Guard) unary(caller callerFunc) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
 		start := time.Now()
 		ctx, id, note, err := g.admit(ctx, caller, info.FullMethod)
 		if err == nil {
 			resp, err = handler(ctx, req)
 		}
-		g.auditCall(start, surface, id, info.FullMethod, req, countOf(resp), note, err)
+		g.auditCall(start, id, info.FullMethod, req, countOf(resp), note, err)
 		return resp, err
 	}
 }
 
-func (g *Guard) stream(caller callerFunc, surface string) grpc.StreamServerInterceptor {
+func (g *Guard) stream(caller callerFunc) grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 		start := time.Now()
 		ctx, id, note, err := g.admit(ss.Context(), caller, info.FullMethod)
@@ -144,7 +154,7 @@ func (g *Guard) stream(caller callerFunc, surface string) grpc.StreamServerInter
 				release()
 			}
 		}
-		g.auditCall(start, surface, id, info.FullMethod, w.first, w.sent, note, err)
+		g.auditCall(start, id, info.FullMethod, w.first, w.sent, note, err)
 		return err
 	}
 }
@@ -175,18 +185,15 @@ func (s *countingStream) RecvMsg(m any) error {
 	return err
 }
 
-func (g *Guard) auditCall(start time.Time, surface string, id *Identity, fullMethod string, req any, results int, note *auditNote, err error) {
+func (g *Guard) auditCall(start time.Time, id *Identity, fullMethod string, req any, results int, note *auditNote, err error) {
 	if g.audit == nil {
 		return
 	}
-	l := AuditLine{Time: start.UTC(), Caller: callerName(id), Surface: surface, Method: shortMethod(fullMethod),
-		Filter: filterOf(req), Results: results, Status: status.Code(err).String(), DurationMS: since(start)}
-	if note != nil {
-		n := note.snapshot()
-		l.Withheld = n.withheld
-		if n.counted {
-			l.Results = n.results
-		}
+	n := note.snapshot()
+	l := AuditLine{Time: start.UTC(), Caller: callerName(id), Surface: n.surface, Method: shortMethod(fullMethod),
+		Filter: filterOf(req), Results: results, Withheld: n.withheld, Status: status.Code(err).String(), DurationMS: since(start)}
+	if n.counted {
+		l.Results = n.results
 	}
 	g.writeAudit(l)
 }

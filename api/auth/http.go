@@ -32,6 +32,7 @@ func (g *Guard) Middleware(next http.Handler) http.Handler {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		ctx, note := withNote(r.Context())
+		note.surface = surfaceOf(r.URL.Path)
 		r = r.WithContext(ctx)
 		id, ok := g.serveGuarded(rec, r)
 		if ok {
@@ -128,15 +129,20 @@ func (g *Guard) auditHTTP(start time.Time, r *http.Request, id *Identity, code i
 	if g.audit == nil {
 		return
 	}
-	surface, method := "http", r.Method+" "+r.URL.Path
-	if r.URL.Path == "/mcp" || strings.HasPrefix(r.URL.Path, "/mcp/") {
-		surface = "mcp"
-	}
+	surface, method := n.surface, r.Method+" "+r.URL.Path
 	if n.method != "" {
 		method = n.method
 	}
 	g.writeAudit(AuditLine{Time: start.UTC(), Caller: callerName(id), Surface: surface, Method: trunc(method),
 		Filter: n.filter, Results: n.results, Withheld: n.withheld, Status: strconv.Itoa(code), DurationMS: since(start)})
+}
+
+// surfaceOf names the surface of an HTTP path for the audit log.
+func surfaceOf(path string) string {
+	if path == "/mcp" || strings.HasPrefix(path, "/mcp/") {
+		return "mcp"
+	}
+	return "http"
 }
 
 // statusRecorder records the status a handler writes; it passes Flush on
