@@ -63,6 +63,7 @@ func (r *result) why() string {
 type report struct {
 	t0, end      time.Time
 	runFor       time.Duration
+	rev          string // the commit kwitness was built from
 	results      []*result
 	unattributed []apiFinding // about no scenario's group or topic (cluster, brokers)
 }
@@ -166,7 +167,7 @@ func (rep *report) markdown() string {
 		"against kfake (3 brokers, retention and compaction enforced every 5 s) with real franz-go producers, consumers and groups. "+
 		"All %d scenarios ran at once for %s on %s (%d cores, shared); times are from the start of the workload, "+
 		"ground truth (commit times, the moment a committed offset fell below the log start) is measured from Kafka by the harness.\n\n",
-		rep.t0.UTC().Format("2006-01-02 15:04"), gitRev(), len(rep.results), rep.runFor, cpuName(), runtime.NumCPU())
+		rep.t0.UTC().Format("2006-01-02 15:04"), rep.rev, len(rep.results), rep.runFor, cpuName(), runtime.NumCPU())
 
 	b.WriteString("| scenario | workload | expected (target) | reported | false alarms / extra findings | result |\n|---|---|---|---|---|---|\n")
 	for _, r := range rep.results {
@@ -335,12 +336,17 @@ func pct(n, of int) string {
 
 func trimFloat(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
 
+// gitRev names the checked-out commit, noting changes to the code (not docs).
 func gitRev() string {
 	out, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output()
 	if err != nil {
 		return "(unknown commit)"
 	}
-	return strings.TrimSpace(string(out))
+	rev := strings.TrimSpace(string(out))
+	if exec.Command("git", "-C", "../..", "diff", "--quiet", "HEAD", "--", ".", ":(exclude)docs").Run() != nil {
+		rev += " + uncommitted changes"
+	}
+	return rev
 }
 
 func cpuName() string {

@@ -55,6 +55,7 @@ func TestEvalE2E(t *testing.T) {
 		out = filepath.Join("..", "..", "docs", "detection.md")
 	}
 	dir := t.TempDir()
+	rev := gitRev() // what the binary is built from
 	bin := buildKwitness(t, dir)
 
 	cluster, err := kfake.NewCluster(kfake.NumBrokers(3),
@@ -116,7 +117,7 @@ wait:
 	env.stop()
 
 	rep := score(env, scenarios, findings, end)
-	rep.runFor = runFor
+	rep.runFor, rep.rev = runFor, rev
 	if err := writeSection(out, "e2e", rep.markdown()); err != nil {
 		t.Fatalf("writing %s: %v", out, err)
 	}
