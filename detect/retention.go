@@ -293,6 +293,76 @@ func (d *RetentionDetector) Sweep(v ConsumerView, topics map[string]TopicRetenti
 	return res
 }
 
+// StartReader is a ConsumerView that reads a partition's newest committed
+// and log start offsets without loading its window (state.View is one).
+// Gap stands for an absent offset.
+type StartReader interface {
+	NewestStart(gt *GroupTopic, j int) (committed, start int64)
+}
+
+// SweepSkipped reports DATA_SKIPPED alone, cheaply enough for every sweep:
+// one comparison per partition of the newest committed offset with the
+// newest log start offset. Only a group-topic with a partition below its log
+// start has its windows read, for the finding's evidence; topics is then
+// called once per call. The full Sweep reads every window and runs at a
+// slower cadence; between its runs, SweepSkipped brings DATA_SKIPPED's
+// latency down to one sweep (plus the Book's open_after).
+//
+// Its result marks every subject Present and none Observed, so that a Book
+// fed both into the same domain holds what only the full Sweep judges
+// (RETENTION_RISK, and DATA_SKIPPED recovering) between full Sweeps, and
+// never resolves it early.
+func (d *RetentionDetector) SweepSkipped(v ConsumerView, topics func() map[string]TopicRetention) SweepResult {
+	res := SweepResult{Observed: map[string]bool{}, Present: map[string]bool{}}
+	var limits map[string]TopicRetention
+	v.EachGroupTopic(func(gt *GroupTopic) {
+		res.Present[subjectOf(gt, nil).Key()] = true
+		if !anySkipped(v, gt) {
+			return
+		}
+		if limits == nil {
+			limits = topics()
+		}
+		for j := range gt.Partitions {
+			ensureLoaded(v, gt, j)
+		}
+		d.judge(gt, limits)
+		if c, ok := d.candidate(v, gt, RetentionDataSkipped); ok {
+			res.Candidates = append(res.Candidates, c)
+		}
+	})
+	return res
+}
+
+// anySkipped reports whether some partition of gt has its newest committed
+// offset below its newest log start offset.
+func anySkipped(v ConsumerView, gt *GroupTopic) bool {
+	sr, fast := v.(StartReader)
+	for j := range gt.Partitions {
+		var c, s int64
+		if fast {
+			c, s = sr.NewestStart(gt, j)
+		} else {
+			c, s = newestStart(v, gt, j)
+		}
+		if c != Gap && s != Gap && c < s {
+			return true
+		}
+	}
+	return false
+}
+
+// newestStart reads partition j's newest committed and log start offsets
+// from its window, loading it if v is lazy.
+func newestStart(v ConsumerView, gt *GroupTopic, j int) (committed, start int64) {
+	ensureLoaded(v, gt, j)
+	w := gt.Partitions[j].Window
+	if n := len(w.Times); n > 0 {
+		return w.Committed[n-1], w.Start[n-1]
+	}
+	return Gap, Gap
+}
+
 // Verdicts returns the verdicts of the last group-topic judged, in the order
 // of its partitions. The slice is reused by the next Sweep.
 func (d *RetentionDetector) Verdicts() []RetentionVerdict { return d.verdicts }

@@ -92,6 +92,23 @@ func (v *View) LoadOffsets(gt *detect.GroupTopic, j int) {
 	}
 }
 
+// NewestStart implements detect.StartReader: partition j's committed and
+// log start offsets at the newest sweep, read from the recent ring without
+// loading the window; Gap when absent or overwritten during the read.
+func (v *View) NewestStart(gt *detect.GroupTopic, j int) (committed, start int64) {
+	h := v.snap.Recent
+	if h == 0 {
+		return detect.Gap, detect.Gap
+	}
+	p := v.cur.Parts[j]
+	c, okC := v.w.recent.ReadAt(h, h-1, p.Series[detect.ColCommitted])
+	s, okS := v.w.recent.ReadAt(h, h-1, p.Series[detect.ColStart])
+	if !okC || !okS {
+		return detect.Gap, detect.Gap
+	}
+	return c, s
+}
+
 // Summary implements detect.LazyView from the newest sweeps: the newest
 // offsets, where the committed offset last moved (if within the recent
 // ring), the lag at the window's first sample, the lag's trough over the

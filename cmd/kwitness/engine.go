@@ -21,7 +21,7 @@ import (
 type engine struct {
 	window *state.Window
 	lag    *detect.LagDetector
-	tel    *state.Telemetry // nil when no scrape targets are configured
+	tel    *state.Telemetry // broker telemetry: admin collection, and scrapes when targets are configured
 	broker *detect.BrokerDetector
 	skew   *detect.SkewDetector
 	book   *detect.Book

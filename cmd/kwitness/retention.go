@@ -8,10 +8,16 @@ import (
 	"github.com/kwitness/kwitness/detect"
 )
 
-// judgeRetention runs the retention and hot-partition detectors when due
-// (both read whole windows; neither needs a per-second cadence).
+// judgeRetention runs the retention and hot-partition detectors every
+// slowEvery (both read whole windows), and between those runs the retention
+// detector's DATA_SKIPPED check alone, which costs one comparison per
+// partition, so that skipped data is reported within a sweep or two.
 func (e *engine) judgeRetention(v detect.ConsumerView, at time.Time) {
-	if e.retention == nil || at.Sub(e.lastRetention) < e.slowEvery {
+	if e.retention == nil {
+		return
+	}
+	if at.Sub(e.lastRetention) < e.slowEvery {
+		e.apply(at, e.book.Observe("retention", at, e.retention.SweepSkipped(v, e.topicRetention)))
 		return
 	}
 	e.lastRetention = at

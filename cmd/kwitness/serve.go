@@ -32,7 +32,7 @@ type sidecar struct {
 	findings *state.Findings
 	engine   *engine
 	poller   *ingest.Poller
-	brokers  *ingest.BrokerPoller // nil without scrape targets
+	brokers  *ingest.BrokerPoller // admin collection always; scrapes the telemetry targets, if any
 	store    *state.Store         // nil without a data dir
 	guard    *auth.Guard
 	grpc     *grpc.Server // the public listener
@@ -65,10 +65,11 @@ func startSidecar(ctx context.Context, cfg Config, log *slog.Logger, notify func
 	if s.engine, err = newEngine(cfg, s.window, s.findings, log, set); err != nil {
 		return nil, err
 	}
-	if len(cfg.Telemetry.Targets) > 0 {
-		if s.engine.tel, err = state.NewTelemetry(cfg.Window, cfg.Kafka.Cluster); err != nil {
-			return nil, err
-		}
+	// Broker telemetry is collected whenever Kafka is reachable: the admin
+	// API (Metadata, DescribeLogDirs, DescribeConfigs for retention.ms and
+	// retention.bytes) needs no scrape target.
+	if s.engine.tel, err = state.NewTelemetry(cfg.Window, cfg.Kafka.Cluster); err != nil {
+		return nil, err
 	}
 	s.engine.notify = notify
 	if err := s.openStore(set); err != nil {
@@ -97,21 +98,17 @@ func startSidecar(ctx context.Context, cfg Config, log *slog.Logger, notify func
 	if err := s.poller.CheckAuth(ctx); err != nil {
 		return nil, err
 	}
-	if len(cfg.Telemetry.Targets) > 0 {
-		if s.brokers, err = ingest.NewBrokerPoller(cfg.Telemetry, s.engine.tel, s.poller.Admin(), log, set, s.onTelemetry,
-			ingest.WithConsumedTopics(s.consumedTopics), ingest.WithKafkaClient(s.poller.Client())); err != nil {
-			return nil, err
-		}
-		s.engine.topicConfigs = s.brokers.TopicConfigs
+	if s.brokers, err = ingest.NewBrokerPoller(cfg.Telemetry, s.engine.tel, s.poller.Admin(), log, set, s.onTelemetry,
+		ingest.WithConsumedTopics(s.consumedTopics), ingest.WithKafkaClient(s.poller.Client())); err != nil {
+		return nil, err
 	}
+	s.engine.topicConfigs = s.brokers.TopicConfigs
 	s.goRun(s.engine.run, ctx)
 	if err := s.startAPI(ctx, set); err != nil {
 		return nil, err
 	}
 	s.goRun(s.poller.Run, ctx)
-	if s.brokers != nil {
-		s.goRun(s.brokers.Run, ctx)
-	}
+	s.goRun(s.brokers.Run, ctx)
 	ok = true
 	return s, nil
 }
@@ -144,9 +141,7 @@ func (s *sidecar) startAPI(ctx context.Context, set *metrics.Set) error {
 	s.grpc = grpc.NewServer(s.guard.ServerOptions()...)
 	s.gwGRPC = grpc.NewServer(s.guard.GatewayServerOptions()...)
 	srv := api.NewServer(s.findings, s.window, s.cfg.Lag).WithEvents(s.engine.events).WithLimits(s.cfg.API.Limits)
-	if s.store != nil || s.engine.tel != nil {
-		srv.WithHistory(s.store, s.engine.tel)
-	}
+	srv.WithHistory(s.store, s.engine.tel)
 	srv.Register(s.grpc)
 	srv.Register(s.gwGRPC)
 	s.serveGRPC(s.grpc, gl)
@@ -276,11 +271,9 @@ func (s *sidecar) warmRestart() error {
 	if err != nil {
 		return fmt.Errorf("warm restart: refill window from %s: %w", s.cfg.DataDir, err)
 	}
-	tn := 0
-	if s.engine.tel != nil {
-		if tn, err = s.store.LoadTelemetry(s.engine.tel, now.Add(-s.cfg.Window.Span)); err != nil {
-			return fmt.Errorf("warm restart: refill broker telemetry from %s: %w", s.cfg.DataDir, err)
-		}
+	tn, err := s.store.LoadTelemetry(s.engine.tel, now.Add(-s.cfg.Window.Span))
+	if err != nil {
+		return fmt.Errorf("warm restart: refill broker telemetry from %s: %w", s.cfg.DataDir, err)
 	}
 	fs, err := s.store.LoadFiring()
 	if err != nil {
