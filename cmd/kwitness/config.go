@@ -53,7 +53,8 @@ type FindingsConfig struct {
 	// SlowEvery is how often the detectors that read every partition's whole
 	// window run (retention risk, hot partitions): the log start moves by
 	// whole segments and hot partitions must be sustained, so they need not
-	// run every sweep. Default 30s.
+	// run every sweep. Default 30s. DATA_SKIPPED, one comparison per
+	// partition, is checked at every sweep in between.
 	SlowEvery   time.Duration `yaml:"slow_every"`
 	MaxResolved int           `yaml:"max_resolved"` // default 10000
 }
