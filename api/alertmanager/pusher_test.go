@@ -20,6 +20,7 @@ type fakeAM struct {
 	srv *httptest.Server
 	mu  sync.Mutex
 	got []Alert
+	at  []time.Time // when each alert of got arrived
 	// down makes it answer 503.
 	down bool
 }
@@ -39,17 +40,26 @@ func newFakeAM(t *testing.T) *fakeAM {
 			return
 		}
 		f.got = append(f.got, as...)
+		for range as {
+			f.at = append(f.at, time.Now())
+		}
 	}))
 	t.Cleanup(f.srv.Close)
 	return f
 }
 
 func (f *fakeAM) take() []Alert {
+	out, _ := f.takeTimed()
+	return out
+}
+
+// takeTimed is take with each alert's arrival time.
+func (f *fakeAM) takeTimed() ([]Alert, []time.Time) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	out := f.got
-	f.got = nil
-	return out
+	out, at := f.got, f.at
+	f.got, f.at = nil, nil
+	return out, at
 }
 
 func (f *fakeAM) setDown(d bool) {
@@ -97,16 +107,20 @@ func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
 func TestResendSemantics(t *testing.T) {
 	am1, am2 := newFakeAM(t), newFakeAM(t)
 	cfg := testConfig(am1.srv.URL, am2.srv.URL)
+	started := time.Now()
 	p := startPusher(t, cfg, metrics.NewSet())
 	f := lagFinding("g", 0, 1)
 	p.Observe(detect.Event{Type: detect.EventOpened, Finding: f})
 
+	// Each firing send carries endsAt = its sending time + 4 × resend: sent
+	// after the pusher started and before the fake received it.
 	n := 0
-	eventually(t, 10*time.Second, "three firing sends", func() bool {
-		for _, a := range am1.take() {
+	eventually(t, 30*time.Second, "three firing sends", func() bool {
+		as, at := am1.takeTimed()
+		for i, a := range as {
 			n++
-			if d := time.Until(a.EndsAt); d < cfg.ResendInterval || d > 4*cfg.ResendInterval {
-				t.Errorf("firing endsAt in %s, want ≈ 4 × %s", d, cfg.ResendInterval)
+			if sent := a.EndsAt.Add(-4 * cfg.ResendInterval); sent.Before(started) || sent.After(at[i]) {
+				t.Errorf("firing endsAt %s: sent at %s, want between the start %s and its arrival %s", a.EndsAt, sent, started, at[i])
 			}
 		}
 		return n >= 3
