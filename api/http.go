@@ -47,12 +47,16 @@ type HTTPConfig struct {
 	MCP *mcp.Config
 	// Version is the server version MCP clients are told.
 	Version string
+	// Pages, if set, serves the findings pages for people: GET /,
+	// GET /findings/{id} and GET /static/ (api/web).
+	Pages http.Handler
 }
 
 // NewHTTPHandler returns the HTTP API: REST (grpc-gateway, forwarding to the
 // gRPC listener), /openapi.json, /metrics, /healthz, /readyz and, with
-// cfg.MCP, the MCP endpoint /mcp, guarded by cfg.Guard when set. The returned close function releases the gateway's
-// connection.
+// cfg.MCP, the MCP endpoint /mcp, with cfg.Pages, the findings pages,
+// guarded by cfg.Guard when set. The returned close function releases the
+// gateway's connection.
 func NewHTTPHandler(ctx context.Context, cfg HTTPConfig) (http.Handler, func() error, error) {
 	dial := cfg.Dial
 	if dial == nil {
@@ -102,6 +106,11 @@ func NewHTTPHandler(ctx context.Context, cfg HTTPConfig) (http.Handler, func() e
 		enc.SetIndent("", "  ")
 		enc.Encode(cfg.Status())
 	})
+	if cfg.Pages != nil {
+		for _, p := range []string{"GET /{$}", "GET /findings/", "GET /static/"} {
+			mux.Handle(p, cfg.Pages)
+		}
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		io.WriteString(w, "ok\n")
 	})

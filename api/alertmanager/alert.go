@@ -3,6 +3,7 @@ package alertmanager
 import (
 	"fmt"
 	"maps"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -99,7 +100,7 @@ func (m Mapper) Alert(f *detect.Finding, endsAt time.Time) Alert {
 		a.Annotations["runbook_url"] = strings.ReplaceAll(m.RunbookURL, "{kind}", string(f.Kind))
 	}
 	if m.ExternalURL != "" {
-		a.GeneratorURL = strings.TrimSuffix(m.ExternalURL, "/") + "/v1/findings/" + f.ID
+		a.GeneratorURL = strings.TrimSuffix(m.ExternalURL, "/") + "/findings/" + url.PathEscape(f.ID)
 	}
 	return a
 }

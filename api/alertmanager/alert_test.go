@@ -94,7 +94,7 @@ func TestAnnotations(t *testing.T) {
 	if a.Annotations["summary"] != f.Summary || a.Annotations["finding_id"] != f.ID || a.Annotations["runbook_url"] != "https://runbooks.example/LAG_GROWING" {
 		t.Errorf("annotations %v", a.Annotations)
 	}
-	if a.GeneratorURL != "http://kw:9471/v1/findings/"+f.ID || !a.StartsAt.Equal(f.OpenedAt) {
+	if a.GeneratorURL != "http://kw:9471/findings/"+f.ID || !a.StartsAt.Equal(f.OpenedAt) {
 		t.Errorf("generatorURL %s startsAt %s", a.GeneratorURL, a.StartsAt)
 	}
 	withValues := Mapper{Values: func(detect.Citation) []float64 { return []float64{1, 2, 3, 8} }}.Alert(&f, time.Time{})

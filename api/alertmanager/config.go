@@ -29,7 +29,7 @@ type Config struct {
 	// critical. Default warning.
 	MinSeverity string `yaml:"min_severity"`
 	// ExternalURL is kwitness' own base URL, used for generatorURL
-	// (ExternalURL + "/v1/findings/" + id). Optional.
+	// (ExternalURL + "/findings/" + id, the finding's page). Optional.
 	ExternalURL string `yaml:"external_url"`
 	// RunbookURL is a template for runbook_url: "{kind}" is replaced by the
 	// finding kind, e.g. https://runbooks.example/kafka/{kind}. Optional.

@@ -44,7 +44,7 @@ func TestRealFiringThenResolved(t *testing.T) {
 		!strings.Contains(a.Annotations["description"], "total lag 2700 messages") {
 		t.Errorf("annotations %v", a.Annotations)
 	}
-	if a.GeneratorURL != "http://kwitness:9471/v1/findings/"+f.ID || !a.StartsAt.Equal(f.OpenedAt) {
+	if a.GeneratorURL != "http://kwitness:9471/findings/"+f.ID || !a.StartsAt.Equal(f.OpenedAt) {
 		t.Errorf("generatorURL %q startsAt %s", a.GeneratorURL, a.StartsAt)
 	}
 

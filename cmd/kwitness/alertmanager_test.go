@@ -58,7 +58,7 @@ func TestAlertmanagerEndToEnd(t *testing.T) {
 	}
 	if a.Annotations["finding_id"] != lagging.ID || !strings.Contains(a.Annotations["summary"], `"slow-group" is falling behind`) ||
 		!strings.Contains(a.Annotations["description"], "total lag") ||
-		a.GeneratorURL != "http://kwitness.test:9471/v1/findings/"+lagging.ID {
+		a.GeneratorURL != "http://kwitness.test:9471/findings/"+lagging.ID {
 		t.Fatalf("firing annotations: %v generatorURL %s", a.Annotations, a.GeneratorURL)
 	}
 	t.Logf("description:\n%s", a.Annotations["description"])

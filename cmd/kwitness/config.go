@@ -16,6 +16,7 @@ import (
 	"github.com/kwitness/kwitness/api/alertmanager"
 	"github.com/kwitness/kwitness/api/auth"
 	"github.com/kwitness/kwitness/api/mcp"
+	"github.com/kwitness/kwitness/api/exporter"
 	"github.com/kwitness/kwitness/detect"
 	"github.com/kwitness/kwitness/ingest"
 	"github.com/kwitness/kwitness/state"
@@ -43,6 +44,9 @@ type Config struct {
 	Broker    detect.BrokerConfig    `yaml:"broker"`
 
 	Alertmanager alertmanager.Config `yaml:"alertmanager"`
+
+	// Metrics shapes the lag metrics on /metrics (api/exporter).
+	Metrics exporter.Config `yaml:"metrics"`
 }
 
 // FindingsConfig is the finding lifecycle plus how long resolved findings
@@ -87,13 +91,14 @@ func DefaultConfig() Config {
 		Broker:    detect.DefaultBrokerConfig(),
 
 		Alertmanager: alertmanager.DefaultConfig(),
+		Metrics:      exporter.DefaultConfig(),
 	}
 }
 
 // Validate checks every section, naming keys.
 func (c Config) Validate() error {
 	var errs []error
-	errs = append(errs, c.Kafka.Validate(), c.Window.Validate(), c.Lag.Validate(), c.Retention.Validate(), c.HotPartition.Validate(), c.Rebalance.Validate(), c.Skew.Validate(), c.Findings.Validate(), c.Alertmanager.Validate(), c.Telemetry.Validate(), c.Broker.Validate(), c.Store.Validate())
+	errs = append(errs, c.Kafka.Validate(), c.Window.Validate(), c.Lag.Validate(), c.Retention.Validate(), c.HotPartition.Validate(), c.Rebalance.Validate(), c.Skew.Validate(), c.Findings.Validate(), c.Alertmanager.Validate(), c.Telemetry.Validate(), c.Broker.Validate(), c.Store.Validate(), c.Metrics.Validate())
 	if c.Findings.KeepResolved <= 0 {
 		errs = append(errs, fmt.Errorf("findings.keep_resolved: must be positive, got %s", c.Findings.KeepResolved))
 	}

@@ -18,6 +18,8 @@ import (
 	"github.com/kwitness/kwitness/api"
 	"github.com/kwitness/kwitness/api/alertmanager"
 	"github.com/kwitness/kwitness/api/auth"
+	"github.com/kwitness/kwitness/api/exporter"
+	"github.com/kwitness/kwitness/api/web"
 	"github.com/kwitness/kwitness/detect"
 	"github.com/kwitness/kwitness/ingest"
 	"github.com/kwitness/kwitness/state"
@@ -63,6 +65,9 @@ func startSidecar(ctx context.Context, cfg Config, log *slog.Logger, notify func
 	s.findings = state.NewFindings(cfg.Findings.KeepResolved, cfg.Findings.MaxResolved)
 	set := metrics.NewSet()
 	if s.engine, err = newEngine(cfg, s.window, s.findings, log, set); err != nil {
+		return nil, err
+	}
+	if _, err = exporter.New(cfg.Metrics, s.window, s.findings, log, set); err != nil {
 		return nil, err
 	}
 	// Broker telemetry is collected whenever Kafka is reachable: the admin
@@ -152,13 +157,18 @@ func (s *sidecar) startAPI(ctx context.Context, set *metrics.Set) error {
 		return fmt.Errorf("api: http listen %s: %w", s.cfg.API.HTTPListen, err)
 	}
 	s.HTTPAddr = hl.Addr().String()
+	pages, err := web.New(srv, web.Options{Cluster: s.cfg.Kafka.Cluster, Log: s.log})
+	if err != nil {
+		hl.Close()
+		return err
+	}
 	h, closeGW, err := api.NewHTTPHandler(ctx, api.HTTPConfig{
 		GRPCAddr: "passthrough:///kwitness-gateway",
 		Dial: []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials()),
 			grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return inproc.DialContext(ctx) })},
 		Guard:   s.guard,
 		Metrics: []*metrics.Set{set}, Ready: s.ready, Status: s.status,
-		MCP: &s.cfg.MCP, Version: version,
+		MCP: &s.cfg.MCP, Version: version, Pages: pages,
 	})
 	if err != nil {
 		hl.Close()
