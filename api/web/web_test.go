@@ -36,7 +36,7 @@ func pages(t *testing.T, opt web.Options) *httptest.Server {
 		{Type: detect.EventOpened, Finding: detect.Finding{ID: "lat-1", Kind: detect.KindLatencyRegression, Severity: detect.SeverityWarning, State: detect.StateFiring,
 			Subject: detect.Subject{Cluster: "c1", Broker: 1}, Summary: `Broker 1's <Produce> latency`, OpenedAt: now.Add(-2 * time.Minute),
 			Evidence: []detect.Citation{cite("kafka_broker_request_latency_ms", "Produce p99 latency"), cite("kafka_broker_request_latency_ms", "Fetch p99 latency")},
-			Facts: []detect.Fact{{Name: "threshold.Produce.p99", Value: 12, Unit: "ms"}, {Name: "baseline.Produce.p99", Value: 4, Unit: "ms"}, {Name: "group_state", Text: "Stable"}}}},
+			Facts:    []detect.Fact{{Name: "threshold.Produce.p99", Value: 12, Unit: "ms"}, {Name: "baseline.Produce.p99", Value: 4, Unit: "ms"}, {Name: "group_state", Text: "Stable"}}}},
 		{Type: detect.EventResolved, Finding: detect.Finding{ID: "lag-1", Kind: detect.KindLagGrowing, Severity: detect.SeverityCritical, State: detect.StateResolved,
 			Subject: detect.Subject{Cluster: "c1", Group: "g", Topic: "t", Partitions: []int32{0, 1}, Broker: -1}, Summary: "lag grew",
 			OpenedAt: now.Add(-time.Hour), ResolvedAt: now.Add(-time.Minute), Resolution: detect.ResolvedRecovered}},

@@ -115,6 +115,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	defer s.Stop()
 	fmt.Fprintf(stdout, "kwitness demo: embedded Kafka (kfake, 3 brokers) at %s\n", strings.Join(wl.cluster.ListenAddrs(), ","))
+	fmt.Fprintf(stdout, "findings page: http://%s/ (lag metrics: http://%s/metrics)\n", s.HTTPAddr, s.HTTPAddr)
 	fmt.Fprintf(stdout, "API: gRPC %s, HTTP http://%s (try: curl http://%s/v1/findings)\n", s.GRPCAddr, s.HTTPAddr, s.HTTPAddr)
 	fmt.Fprintf(stdout, "script: audit stalls at +%s; fraud-check is redeployed slower at +%s and fixed at +%s; billing, archiver and clickstream stay healthy;\n"+
 		"        clicks has a hot partition; retention deletes logs under reports and indexer; flaky rejoins every %s; one of etl's two members stalls;\n"+
