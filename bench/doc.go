@@ -33,6 +33,11 @@
 // (MB/sweep, sent and received, OffsetFetch and ListOffsets shares),
 // counted by a kgo hook.
 //
+// BenchmarkScrapeLag is one GET /metrics of the lag exporter (api/exporter)
+// over the 1 M group-partition estate with a full window, at partition, topic
+// and group granularity: MB/scrape of exposition text, ms/scrape, cpu-ns/gp
+// and the heap allocated per scrape (docs/metrics.md).
+//
 // BenchmarkListFindings (10,000 open findings, page_size 100) and
 // BenchmarkWatchFanout (100 subscribers) drive api.Server over gRPC on
 // loopback: p50/p99 latency and calls/s; events/s delivered and missed.

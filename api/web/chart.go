@@ -28,8 +28,9 @@ type chart struct {
 	Dots          string  // path data of isolated samples (a sample between gaps)
 	WinX, WinW    float64 // the cited window's shaded rectangle
 	Levels        []drawnLevel
-	YLo, YHi      string // y-axis labels
-	TLo, THi      string // x-axis labels (UTC)
+	YLo, YHi      string  // y-axis labels: the lowest and highest value drawn
+	YLoY, YHiY    float64 // their heights
+	TLo, THi      string  // x-axis labels (UTC)
 	PlotL, PlotR  float64
 	PlotT, PlotB  float64
 	PlotH, TickX  float64 // plot height; right edge of the y labels
@@ -71,6 +72,9 @@ func newChart(pts []point, from, to, wFrom, wTo time.Time, levels []level) chart
 	if hi == lo {
 		lo, hi = lo-1, hi+1
 	}
+	vLo, vHi := lo, hi
+	pad := (hi - lo) * 0.06 // keep the series off the axes
+	lo, hi = lo-pad, hi+pad
 	t0, t1 := from.UnixMilli(), to.UnixMilli()
 	if t1 <= t0 {
 		t1 = t0 + 1
@@ -109,7 +113,8 @@ func newChart(pts []point, from, to, wFrom, wTo time.Time, levels []level) chart
 	for _, l := range levels {
 		c.Levels = append(c.Levels, drawnLevel{level: l, Y: y(l.Value), Label: l.Name + " " + human(l.Value)})
 	}
-	c.YLo, c.YHi = human(lo), human(hi)
+	c.YLo, c.YHi = human(vLo), human(vHi)
+	c.YLoY, c.YHiY = y(vLo), y(vHi)
 	c.TLo, c.THi = from.UTC().Format(time.TimeOnly), to.UTC().Format(time.TimeOnly)
 	return c
 }
