@@ -21,6 +21,7 @@ import (
 	"context"
 	"embed"
 	"errors"
+	"fmt"
 	"html/template"
 	"io/fs"
 	"log/slog"
@@ -35,6 +36,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/kwitness/kwitness/api/auth"
 	pb "github.com/kwitness/kwitness/proto/kwitness/v1"
 )
 
@@ -56,11 +58,8 @@ type Options struct {
 	// PlanURL, if set, is the address of a finding's drafted plan ("" when
 	// there is none).
 	PlanURL func(*pb.Finding) string
-	// Allow, if set, is asked before each page is served (the API's scope
-	// check); a non-nil error is answered 403 with its text.
-	Allow func(r *http.Request) error
-	Now   func() time.Time // default time.Now
-	Log   *slog.Logger     // default slog.Default()
+	Now     func() time.Time // default time.Now
+	Log     *slog.Logger     // default slog.Default()
 }
 
 // Limits of one page.
@@ -107,15 +106,22 @@ func New(src Source, opt Options) (*Pages, error) {
 // Patterns are the ServeMux patterns the pages answer; mount Pages on each.
 var Patterns = []string{"GET /{$}", "GET /findings/", "GET /static/"}
 
-// ServeHTTP implements http.Handler.
+// ServeHTTP implements http.Handler. Behind auth.Guard's middleware the
+// request carries its caller: a page needs the method it reads with
+// (ListFindings for the list, GetFinding for a finding; QuerySeries for
+// its charts), and every Source call sees only what the caller's scopes
+// show, as over the API.
 func (p *Pages) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if p.opt.Allow != nil {
-		if err := p.opt.Allow(r); err != nil {
-			http.Error(w, err.Error(), http.StatusForbidden)
-			return
-		}
-	}
 	p.mux.ServeHTTP(w, r)
+}
+
+// allowed answers 403 unless the caller may call method.
+func allowed(w http.ResponseWriter, r *http.Request, method string) bool {
+	if auth.AllowsMethod(r.Context(), method) {
+		return true
+	}
+	http.Error(w, fmt.Sprintf("%s: %q has no scope for method %s", r.URL.Path, auth.FromContext(r.Context()).Name, method), http.StatusForbidden)
+	return false
 }
 
 func (p *Pages) age(t time.Time) string {
@@ -147,6 +153,9 @@ type listPage struct {
 }
 
 func (p *Pages) list(w http.ResponseWriter, r *http.Request) {
+	if !allowed(w, r, "ListFindings") {
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), QueryTimeout)
 	defer cancel()
 	page := listPage{Cluster: p.opt.Cluster}
@@ -175,7 +184,7 @@ func (p *Pages) list(w http.ResponseWriter, r *http.Request) {
 			rw.Owner = p.opt.Owner(f)
 			page.Owners = page.Owners || rw.Owner != ""
 		}
-		if i < MaxSparklines && len(f.Evidence) > 0 {
+		if i < MaxSparklines && len(f.Evidence) > 0 && auth.AllowsMethod(ctx, "QuerySeries") {
 			rw.Spark = newSparkline(p.values(ctx, f.Evidence[0]))
 		}
 		page.Rows = append(page.Rows, rw)
@@ -249,6 +258,9 @@ type findingPage struct {
 }
 
 func (p *Pages) finding(w http.ResponseWriter, r *http.Request) {
+	if !allowed(w, r, "GetFinding") {
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), QueryTimeout)
 	defer cancel()
 	id := r.PathValue("id")
@@ -299,6 +311,9 @@ func (p *Pages) figure(ctx context.Context, f *pb.Finding, c *pb.Citation) figur
 	q := url.Values{"series": {fig.Series}, "from": {from.UTC().Format(time.RFC3339Nano)}, "to": {to.UTC().Format(time.RFC3339Nano)}}
 	fig.JSON = "/v1/series?" + q.Encode()
 	pts, err := p.samples(ctx, fig.Series, from, to)
+	if !auth.AllowsMethod(ctx, "QuerySeries") {
+		err = status.Error(codes.PermissionDenied, "no scope for method QuerySeries")
+	}
 	if err != nil {
 		fig.Error = status.Convert(err).Message()
 		p.opt.Log.Warn("web: citation samples", "finding", f.Id, "series", fig.Series, "err", err)

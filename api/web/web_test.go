@@ -1,7 +1,6 @@
 package web_test
 
 import (
-	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -10,6 +9,7 @@ import (
 	"time"
 
 	"github.com/kwitness/kwitness/api"
+	"github.com/kwitness/kwitness/api/auth"
 	"github.com/kwitness/kwitness/api/web"
 	"github.com/kwitness/kwitness/detect"
 	pb "github.com/kwitness/kwitness/proto/kwitness/v1"
@@ -113,9 +113,31 @@ func TestFindingPage(t *testing.T) {
 	}
 }
 
-func TestAllowGuardsPages(t *testing.T) {
-	srv := pages(t, web.Options{Allow: func(*http.Request) error { return errors.New("scope findings:read required") }})
-	if code, body := get(t, srv.URL+"/"); code != http.StatusForbidden || !strings.Contains(body, "findings:read") {
-		t.Errorf("GET / without scope: %d %q", code, body)
+// With a caller (auth.Guard's middleware), a page needs its method's scope
+// and shows only what the caller's scopes show.
+func TestPagesFollowScopes(t *testing.T) {
+	srv := pages(t, web.Options{})
+	as := func(scope auth.Scope) *httptest.Server {
+		id := &auth.Identity{Name: "oncall", Scope: scope}
+		s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			srv.Config.Handler.ServeHTTP(w, r.WithContext(auth.WithIdentity(r.Context(), id)))
+		}))
+		t.Cleanup(s.Close)
+		return s
+	}
+	noList := as(auth.Scope{Methods: []string{"GetFinding"}, Groups: []string{"*"}, Topics: []string{"*"}, Brokers: []string{"*"}})
+	if code, body := get(t, noList.URL+"/"); code != http.StatusForbidden || !strings.Contains(body, "ListFindings") {
+		t.Errorf("GET / without ListFindings: %d %q", code, body)
+	}
+	if code, _ := get(t, noList.URL+"/findings/lat-1"); code != http.StatusOK {
+		t.Errorf("GET /findings/lat-1 with GetFinding: %d", code)
+	}
+	groupG := as(auth.Scope{Groups: []string{"g"}, Topics: []string{"t"}})
+	code, body := get(t, groupG.URL+"/")
+	if code != http.StatusOK || !strings.Contains(body, "lag-1") || strings.Contains(body, "lat-1") {
+		t.Errorf("GET / scoped to group g: %d; want lag-1 only", code)
+	}
+	if code, _ := get(t, groupG.URL+"/findings/lat-1"); code != http.StatusNotFound {
+		t.Errorf("GET /findings/lat-1 outside the scope: %d, want 404", code)
 	}
 }
