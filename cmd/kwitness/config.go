@@ -15,8 +15,8 @@ import (
 
 	"github.com/kwitness/kwitness/api/alertmanager"
 	"github.com/kwitness/kwitness/api/auth"
-	"github.com/kwitness/kwitness/api/mcp"
 	"github.com/kwitness/kwitness/api/exporter"
+	"github.com/kwitness/kwitness/api/mcp"
 	"github.com/kwitness/kwitness/detect"
 	"github.com/kwitness/kwitness/ingest"
 	"github.com/kwitness/kwitness/state"
