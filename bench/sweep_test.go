@@ -26,8 +26,11 @@ const t0 = 1_800_000_000_000
 //     included); steadier than wall time on a busy machine.
 //   - B/series: ring bytes (Window.Bytes) per registered ring series.
 //   - B/gp: ring bytes per group-partition.
-//   - heapB/series: Go heap in use held by the window after setup (rings,
-//     series catalog, id map, topology) per ring series.
+//   - heapB/series: Go heap in use held by the window and the lag detector
+//     after setup (rings, series catalog, id map, topology, the learned
+//     rhythms) per ring series.
+//   - heapB/gp: the same per group-partition: the all-in memory budget.
+//   - rhythmB/gp: the lag detector's learned rhythms per group-partition.
 //   - cand/sweep: lag candidates, a check that the lagging consumers are seen.
 func BenchmarkSweep(b *testing.B) {
 	for _, n := range []int{10_000, 100_000, 1_000_000} {
@@ -63,6 +66,8 @@ func benchSweep(b *testing.B, n int) {
 	b.ReportMetric(float64(f.w.Bytes())/float64(ring), "B/series")
 	b.ReportMetric(float64(f.w.Bytes())/float64(n), "B/gp")
 	b.ReportMetric(float64(f.heap)/float64(ring), "heapB/series")
+	b.ReportMetric(float64(f.heap)/float64(n), "heapB/gp")
+	b.ReportMetric(float64(f.det.RhythmBytes())/float64(n), "rhythmB/gp")
 	b.ReportMetric(float64(cands)/float64(b.N), "cand/sweep")
 }
 
@@ -70,13 +75,15 @@ type sweepFixture struct {
 	e    *estate
 	w    *state.Window
 	det  *detect.LagDetector
-	heap uint64 // heap in use held by the window after setup, bytes
+	heap uint64 // heap in use held by the window and the detector after setup, bytes
 }
 
 // newSweepFixture builds an estate of n group-partitions and a window with
 // full history: Points sweeps spaced one history step apart (each lands in
 // the decimated ring too), then Recent+1 sweeps one second apart, so the
-// View covers the whole span as it does after ten minutes of polling.
+// View covers the whole span as it does after ten minutes of polling. The
+// detector judges every one of those sweeps, as it does in production, so
+// the timed sweeps run against learned rhythms.
 func newSweepFixture(b *testing.B, n int) *sweepFixture {
 	b.Helper()
 	f := &sweepFixture{e: newEstate(n, t0)}
@@ -100,13 +107,15 @@ func newSweepFixture(b *testing.B, n int) *sweepFixture {
 		if first {
 			f.publish(topo)
 			first = false
-			continue
+		} else {
+			f.publish(nil)
 		}
-		f.publish(nil)
+		f.det.Sweep(f.w.View())
 	}
 	for range cfg.Recent + 1 {
 		f.e.advance(f.e.now + 1000)
 		f.publish(nil)
+		f.det.Sweep(f.w.View())
 	}
 	f.heap = heapInUse() - before
 	return f

@@ -96,7 +96,8 @@ func (d *LagDetector) assignmentCandidate(v ConsumerView, gt *GroupTopic) (Candi
 	}
 	if worst >= 0 {
 		ensureLoaded(v, gt, worst)
-		d.results[worst] = evaluatePartition(d.cfg, gt.Partitions[worst].Window, gt.Context, &d.scratch, true)
+		rh := d.rhythmOf(worst)
+		d.results[worst] = evaluatePartition(d.cfg, gt.Partitions[worst].Window, gt.Context, &d.scratch, &rh, true)
 		c.Evidence = d.Citations(v, gt, worst, d.results[worst].Status)
 		for i := range c.Evidence {
 			c.Evidence[i].Note += "; partition " + strconv.Itoa(int(gt.Partitions[worst].Partition)) + " is owned by " + top

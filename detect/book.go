@@ -93,11 +93,22 @@ func (b *Book) Restore(domain string, fs []Finding, now time.Time) {
 // Observe applies one sweep of a detector (its domain, e.g. "lag") and
 // returns the events it causes, in a deterministic order. Only entries of the
 // same domain are affected.
+//
+// One cause, one finding: a candidate whose kind another candidate of the
+// same sweep (or a firing finding) on the same subject explains (see
+// explainedBy) is attached to it as related evidence instead of opening its
+// own finding; a finding that opens resolves the firing ones of a kind it
+// supersedes (see supersedes) on the same subject whose partitions it
+// covers, with the resolution "superseded by KIND" — the finding changes
+// kind rather than two staying open.
 func (b *Book) Observe(domain string, now time.Time, res SweepResult) []Event {
 	var events []Event
-	for _, c := range res.Candidates {
+	for _, c := range b.attachRelated(res.Candidates) {
 		if ev, ok := b.observeCandidate(domain, now, c); ok {
 			events = append(events, ev)
+			if ev.Type == EventOpened {
+				events = append(events, b.supersede(ev.Finding, now)...)
+			}
 		}
 	}
 	for fp, e := range b.entries {
@@ -128,7 +139,7 @@ func (b *Book) observeCandidate(domain string, now time.Time, c Candidate) (Even
 	e.f.Severity, e.f.Summary, e.f.Evidence, e.f.Facts = c.Severity, c.Summary, c.Evidence, c.Facts
 	e.f.UpdatedAt = now
 	if !e.firing {
-		if now.Sub(e.pendingSince) < b.cfg.OpenAfter {
+		if !c.Confirmed && now.Sub(e.pendingSince) < b.cfg.OpenAfter {
 			return Event{}, false
 		}
 		e.firing, e.lastEmit = true, now
@@ -168,6 +179,102 @@ func (b *Book) observeAbsent(fp string, e *entry, now time.Time, res SweepResult
 	}
 	// Present but not observed: a data gap. Nothing changes.
 	return Event{}, false
+}
+
+// supersedes lists, per kind, the kinds a finding of it replaces on the
+// same subject: a stall explains the lag growth it causes, and a group that
+// stops or resumes membership while stalled changes kind.
+var supersedes = map[Kind][]Kind{
+	KindConsumerStalled: {KindLagGrowing, KindConsumerStopped},
+	KindConsumerStopped: {KindLagGrowing, KindConsumerStalled},
+}
+
+// explainedBy lists, per kind, the kinds whose finding on the same subject
+// explains it: lag concentrated on one member follows from that member's
+// partitions being stalled, stopped or falling behind.
+var explainedBy = map[Kind][]Kind{
+	KindAssignmentSkew: {KindConsumerStalled, KindConsumerStopped, KindLagGrowing},
+}
+
+// supersede resolves the firing findings f replaces.
+func (b *Book) supersede(f Finding, now time.Time) []Event {
+	var events []Event
+	key := f.Subject.Key()
+	for fp, e := range b.entries {
+		if !e.firing || e.f.Subject.Key() != key || !slices.Contains(supersedes[f.Kind], e.f.Kind) ||
+			!covers(f.Subject.Partitions, e.f.Subject.Partitions) {
+			continue
+		}
+		delete(b.entries, fp)
+		ev := b.resolve(e, now, "superseded by "+string(f.Kind))
+		ev.Finding.Facts = append(ev.Finding.Facts, Fact{Name: "superseded_by", Text: f.ID})
+		events = append(events, ev)
+	}
+	slices.SortFunc(events, func(x, y Event) int { return compareStrings(x.Finding.Fingerprint, y.Finding.Fingerprint) })
+	return events
+}
+
+// covers reports whether every partition of sub is in all (both sorted).
+func covers(all, sub []int32) bool {
+	for _, p := range sub {
+		if _, ok := slices.BinarySearch(all, p); !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// attachRelated returns cs without the candidates another candidate of the
+// sweep, or a firing finding, explains; an explained candidate's summary and
+// first citations are attached to its explaining candidate of the sweep. A
+// candidate whose own finding already fires stays, so it is never resolved
+// as recovered while its cause persists.
+func (b *Book) attachRelated(cs []Candidate) []Candidate {
+	var drop []bool
+	for i := range cs {
+		c := &cs[i]
+		kinds := explainedBy[c.Kind]
+		if len(kinds) == 0 {
+			continue
+		}
+		if e := b.entries[c.Fingerprint]; e != nil && e.firing {
+			continue
+		}
+		key := c.Subject.Key()
+		by := slices.IndexFunc(cs, func(x Candidate) bool { return x.Subject.Key() == key && slices.Contains(kinds, x.Kind) })
+		if by < 0 && !b.firingOn(key, kinds) {
+			continue
+		}
+		if drop == nil {
+			drop = make([]bool, len(cs))
+		}
+		drop[i] = true
+		if by >= 0 {
+			x := &cs[by]
+			x.Facts = append(slices.Clip(x.Facts), Fact{Name: "related." + string(c.Kind), Text: c.Summary})
+			x.Evidence = append(slices.Clip(x.Evidence), c.Evidence[:min(2, len(c.Evidence))]...)
+		}
+	}
+	if drop == nil {
+		return cs
+	}
+	out := make([]Candidate, 0, len(cs))
+	for i, c := range cs {
+		if !drop[i] {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// firingOn reports whether a finding of one of kinds fires on subject key.
+func (b *Book) firingOn(key string, kinds []Kind) bool {
+	for _, e := range b.entries {
+		if e.firing && e.f.Subject.Key() == key && slices.Contains(kinds, e.f.Kind) {
+			return true
+		}
+	}
+	return false
 }
 
 func (b *Book) resolve(e *entry, now time.Time, why string) Event {

@@ -95,3 +95,52 @@ func TestBookRestore(t *testing.T) {
 		t.Fatalf("restored finding must continue silently: events %v firing %v", evs, b.Firing())
 	}
 }
+
+// TestBookOneCauseOneFinding: a stall supersedes the lag growth it causes
+// (the finding changes kind, one stays open), and lag concentrated on one
+// member attaches to the stall as related evidence instead of opening.
+func TestBookOneCauseOneFinding(t *testing.T) {
+	b, _ := NewBook(BookConfig{OpenAfter: 5 * time.Second, ResolveAfter: 30 * time.Second, UpdateEvery: time.Hour})
+	subj := Subject{Cluster: "c", Group: "g", Topic: "t", Partitions: []int32{0, 1}, Broker: -1}
+	key := subj.Key()
+	cand := func(k Kind, parts ...int32) Candidate {
+		s := subj
+		s.Partitions = parts
+		return Candidate{Fingerprint: Fingerprint(k, s), Kind: k, Subject: s, Summary: string(k), Confirmed: k != KindAssignmentSkew}
+	}
+	res := func(cs ...Candidate) SweepResult {
+		return SweepResult{Candidates: cs, Observed: map[string]bool{key: true}, Present: map[string]bool{key: true}}
+	}
+	base := time.Unix(1_800_000_000, 0)
+	evs := b.Observe("lag", base, res(cand(KindLagGrowing, 0, 1)))
+	if len(evs) != 1 || evs[0].Type != EventOpened {
+		t.Fatalf("confirmed LAG_GROWING: %v, want opened at once", evs)
+	}
+	evs = b.Observe("lag", base.Add(time.Second), res(cand(KindConsumerStalled, 0, 1), cand(KindAssignmentSkew, 0, 1)))
+	if len(evs) != 2 || evs[0].Type != EventOpened || evs[0].Finding.Kind != KindConsumerStalled ||
+		evs[1].Type != EventResolved || evs[1].Finding.Resolution != "superseded by CONSUMER_STALLED" {
+		t.Fatalf("events %+v, want STALLED opened and LAG_GROWING superseded", evs)
+	}
+	related := false
+	for _, f := range evs[0].Finding.Facts {
+		related = related || f.Name == "related."+string(KindAssignmentSkew)
+	}
+	if !related {
+		t.Fatalf("the explained skew is not attached: %+v", evs[0].Finding.Facts)
+	}
+	for i := 2; i < 10; i++ {
+		if evs := b.Observe("lag", base.Add(time.Duration(i)*time.Second), res(cand(KindAssignmentSkew, 0, 1))); len(evs) != 0 {
+			t.Fatalf("sweep %d: %+v; the skew is explained by the firing stall", i, evs)
+		}
+	}
+	if n := len(b.Firing()); n != 1 {
+		t.Fatalf("%d firing, want 1", n)
+	}
+	// A stall on partition 0 alone does not supersede growth on 0 and 1.
+	b2, _ := NewBook(DefaultBookConfig())
+	b2.Observe("lag", base, res(cand(KindLagGrowing, 0, 1)))
+	evs = b2.Observe("lag", base.Add(time.Second), res(cand(KindConsumerStalled, 0), cand(KindLagGrowing, 1)))
+	if len(evs) != 2 || evs[0].Type != EventOpened || evs[1].Type != EventUpdated || evs[1].Finding.Kind != KindLagGrowing {
+		t.Fatalf("partial stall: %+v, want STALLED opened and LAG_GROWING updated to partition 1", evs)
+	}
+}

@@ -63,6 +63,10 @@ type Candidate struct {
 	Evidence    []Citation
 	Facts       []Fact
 	At          time.Time // the sweep judged
+	// Confirmed: the detector's rule already required the condition to
+	// persist (a learned slack, two rising lag troughs), so the Book opens
+	// the finding at once instead of after OpenAfter.
+	Confirmed bool
 }
 
 // SweepResult is what one lag-detector pass produced.
@@ -78,7 +82,9 @@ type LagDetector struct {
 	deploys map[string][]DeployEvent // reported deploy events by group (SetDeploys)
 	cfg     LagConfig
 	scratch LagScratch
+	rhythms rhythms // learned per group-partition, in the view's order
 	results []PartitionLag
+	slots   []int // rhythm slot of each result (rhythms.get)
 	cited   []int
 
 	observed, present int // map sizes of the previous Sweep
@@ -99,6 +105,8 @@ func (d *LagDetector) Config() LagConfig { return d.cfg }
 func (d *LagDetector) Sweep(v ConsumerView) SweepResult {
 	// Sized for as many group-topics as the previous sweep saw.
 	res := SweepResult{Observed: make(map[string]bool, d.observed), Present: make(map[string]bool, d.present)}
+	d.rhythms.begin()
+	defer d.rhythms.end()
 	v.EachGroupTopic(func(gt *GroupTopic) {
 		key := subjectOf(gt, nil).Key()
 		res.Present[key] = true
@@ -120,10 +128,17 @@ func (d *LagDetector) Sweep(v ConsumerView) SweepResult {
 }
 
 // GroupLag evaluates one group-topic and returns the per-partition verdicts,
-// in the order of gt.Partitions, with every rate. A lazy view's windows must
-// be loaded (see GroupLagOf). The slice is reused by the next call.
+// in the order of gt.Partitions, with every rate. Each partition's rhythm is
+// learned from its window alone (as EvaluatePartition does), not from the
+// sweeps this detector observed. A lazy view's windows must be loaded (see
+// GroupLagOf). The slice is reused by the next call.
 func (d *LagDetector) GroupLag(gt *GroupTopic) []PartitionLag {
-	d.evaluate(gt, true)
+	d.results, d.slots = d.results[:0], d.slots[:0]
+	for i := range gt.Partitions {
+		var rh Rhythm
+		observeWindow(&rh, gt.Partitions[i].Window, d.cfg)
+		d.results = append(d.results, evaluatePartition(d.cfg, gt.Partitions[i].Window, gt.Context, &d.scratch, &rh, true))
+	}
 	return d.results
 }
 
@@ -135,31 +150,43 @@ func (d *LagDetector) GroupLagOf(v ConsumerView, gt *GroupTopic) []PartitionLag 
 	return d.GroupLag(gt)
 }
 
-// evaluateLazy judges every partition of gt, proving healthy ones OK from
-// their summaries when v is lazy and reading whole windows for the rest.
+// rhythmOf returns a copy of the rhythm of result j of the group-topic
+// being judged by Sweep; outside a sweep (GroupLag) the zero Rhythm.
+func (d *LagDetector) rhythmOf(j int) Rhythm {
+	if j < len(d.slots) && len(d.slots) == len(d.results) {
+		return *d.rhythms.get(d.slots[j])
+	}
+	return Rhythm{}
+}
+
+// RhythmBytes is the memory the learned rhythms hold, bytes.
+func (d *LagDetector) RhythmBytes() int { return d.rhythms.Bytes() }
+
+// evaluateLazy feeds every partition's newest sweep to its learned rhythm
+// and judges it, proving healthy ones OK from their summaries when v is lazy
+// and reading whole windows for the rest.
 func (d *LagDetector) evaluateLazy(v ConsumerView, gt *GroupTopic) {
 	lv, lazy := v.(LazyView)
-	if !lazy {
-		d.evaluate(gt, false)
-		return
-	}
-	d.results = d.results[:0]
+	tk := groupTopicKey(gt)
+	stale := d.cfg.Window.Milliseconds()
+	d.results, d.slots = d.results[:0], d.slots[:0]
 	for j := range gt.Partitions {
-		if !loaded(gt, j) {
-			if r, ok := fastVerdict(d.cfg, lv.Summary(gt, j, &d.cfg), gt.Context); ok {
+		d.slots = append(d.slots, d.rhythms.k)
+		rh := d.rhythms.at(rhythmKey(tk, gt.Partitions[j].Partition))
+		if lazy && !loaded(gt, j) {
+			s := lv.Summary(gt, j, &d.cfg)
+			if s.Committed != Gap && s.End != Gap {
+				rh.Observe(s.ToMs, s.Committed, s.End, stale)
+			}
+			if r, ok := fastVerdict(d.cfg, s, gt.Context, rh); ok {
 				d.results = append(d.results, r)
 				continue
 			}
 			lv.LoadOffsets(gt, j)
+		} else {
+			observeWindow(rh, gt.Partitions[j].Window, d.cfg)
 		}
-		d.results = append(d.results, evaluatePartition(d.cfg, gt.Partitions[j].Window, gt.Context, &d.scratch, false))
-	}
-}
-
-func (d *LagDetector) evaluate(gt *GroupTopic, allRates bool) {
-	d.results = d.results[:0]
-	for i := range gt.Partitions {
-		d.results = append(d.results, evaluatePartition(d.cfg, gt.Partitions[i].Window, gt.Context, &d.scratch, allRates))
+		d.results = append(d.results, evaluatePartition(d.cfg, gt.Partitions[j].Window, gt.Context, &d.scratch, rh, false))
 	}
 }
 
@@ -224,6 +251,7 @@ func (d *LagDetector) candidate(v ConsumerView, gt *GroupTopic, st Status) Candi
 		c.Evidence = append(c.Evidence, d.Citations(v, gt, j, st)...)
 	}
 	c.Facts = d.facts(gt, worst[0], total, len(idx))
+	c.Confirmed = st != StatusRewind
 	c.Summary = summarize(gt, st, gt.Partitions[worst[0]].Partition, d.results[worst[0]], total, parts)
 	if st == StatusLagGrowing || st == StatusStalled {
 		d.correlateDeploy(v, gt, worst[0], &c)
@@ -341,6 +369,14 @@ func (d *LagDetector) facts(gt *GroupTopic, j int, total int64, n int) []Fact {
 		{Name: "stuck_with_lag_for", Value: float64(r.StuckForMs) / 1000, Unit: "s"},
 		catchUpFact(r.CatchUp),
 	}
+	if r.Status != StatusRewind {
+		f = append(f, Fact{Name: "judged_against", Text: "partition " + strconv.Itoa(int(gt.Partitions[j].Partition)) + ": " + r.Rhythm.Describe(r.ToMs)})
+		f = append(f, r.Rhythm.facts(r.ToMs)...)
+		if r.Status == StatusLagGrowing {
+			f = append(f, Fact{Name: "lag_trough_growth", Value: float64(r.Growth), Unit: "messages",
+				Text: "rise of the lag right after commits over the run of rising troughs"})
+		}
+	}
 	if tl := EstimateTimeLag(gt.Partitions[j].Window); tl.Method != TimeLagUnknown {
 		f = append(f, Fact{Name: "worst_partition_time_lag", Value: tl.Seconds, Unit: "s",
 			Text: fmt.Sprintf("%s, between %.0fs and %.0fs", tl.Method, tl.Low, tl.High)})
@@ -358,6 +394,7 @@ func (d *LagDetector) facts(gt *GroupTopic, j int, total int64, n int) []Fact {
 		Fact{Name: "config.lag.stop_after", Value: d.cfg.StopAfter.Seconds(), Unit: "s"},
 		Fact{Name: "config.lag.min_growth", Value: float64(d.cfg.MinGrowth), Unit: "messages"},
 		Fact{Name: "config.lag.trough_span", Value: d.cfg.TroughSpan.Seconds(), Unit: "s"},
+		Fact{Name: "config.lag.growth_sustain", Value: d.cfg.GrowthSustain.Seconds(), Unit: "s"},
 	)
 }
 
@@ -374,19 +411,28 @@ func summarize(gt *GroupTopic, st Status, worst int32, w PartitionLag, total int
 	ps := partitionList(parts)
 	switch st {
 	case StatusLagGrowing:
-		return fmt.Sprintf("Consumer group %s is falling behind on topic %s (%s): lag on partition %d grew from %d to %d messages in %s (%+.1f messages/s) and now totals %d; %s.",
-			g, t, ps, worst, w.LagFirst, w.Lag, secs(w.ToMs-w.FromMs), w.LagSlope, total, catchUpPhrase(w.CatchUp))
+		return fmt.Sprintf("Consumer group %s is falling behind on topic %s (%s): the lag right after its commits on partition %d rose by %d messages and the lag now totals %d; %s.",
+			g, t, ps, worst, w.Growth, total, catchUpPhrase(w.CatchUp))
 	case StatusStalled:
-		return fmt.Sprintf("Consumer group %s has members but has not advanced its committed offset on topic %s (%s) for %s while %d messages wait.",
-			g, t, ps, secs(w.StuckForMs), total)
+		return fmt.Sprintf("Consumer group %s has members but has not advanced its committed offset on topic %s (%s) for %s while %d messages wait (%s).",
+			g, t, ps, secs(w.UnchangedForMs), total, cadencePhrase(w.Rhythm))
 	case StatusStopped:
-		return fmt.Sprintf("Consumer group %s has no members and has not committed on topic %s (%s) for %s while %d messages wait.",
-			g, t, ps, secs(w.StuckForMs), total)
+		return fmt.Sprintf("Consumer group %s has no members and has not committed on topic %s (%s) for %s while %d messages wait (%s).",
+			g, t, ps, secs(w.UnchangedForMs), total, cadencePhrase(w.Rhythm))
 	case StatusRewind:
 		return fmt.Sprintf("Consumer group %s moved its committed offset on topic %s (%s) back by %d messages, to %d.",
 			g, t, ps, w.RewindBy, w.Committed)
 	}
 	return ""
+}
+
+// cadencePhrase says what a stall was judged against.
+func cadencePhrase(r Rhythm) string {
+	if !r.Learned() {
+		return "its commit cadence is not learned yet"
+	}
+	med, p95 := r.Interval()
+	return fmt.Sprintf("it commits every %.1f s, p95 %.1f s", med.Seconds(), p95.Seconds())
 }
 
 func catchUpPhrase(s float64) string {

@@ -9,31 +9,48 @@ import (
 )
 
 // Status is the health of one group-partition, with Burrow's semantics but
-// measured in seconds of wall time rather than in numbers of commits.
+// measured in seconds of wall time against the group-partition's own learned
+// rhythm (Rhythm) rather than in numbers of commits.
 //
 // Formulas, evaluated at the newest sweep t (lag = max(0, end − committed)):
 //
 //   - OFFSET_REWIND: committed(t) < max committed in the window — the offset
 //     went backwards and has not recovered. Worst-case detection latency: one
 //     poll interval (+ Book.OpenAfter).
-//   - CONSUMER_STOPPED: lag(t) > 0, the group has no members, and the committed
-//     offset has not changed for StopAfter (default 60 s). Worst case:
-//     StopAfter + the group-describe interval (default 10 polls = 10 s) + one
-//     poll interval (+ OpenAfter). Default 71 s.
-//   - CONSUMER_STALLED: lag > 0 at every sample for StallAfter (default 60 s)
-//     while the committed offset did not change and the group still has (or
-//     may have) members. Worst case: StallAfter + one poll interval
-//     (+ OpenAfter). Default 61 s.
-//   - LAG_GROWING: the consumer still commits (committed advanced in the
-//     window), the window spans at least MinSpan (default 30 s), the robust
-//     slope of lag is positive, and both the fitted growth (slope × span) and
-//     the observed growth reach MinGrowth (default 100 messages). The
-//     observed growth is the trough − first lag, where the trough is the
-//     smallest lag over the newest TroughSpan (default 6 s): a consumer that
-//     commits every 5 s shows a sawtooth lag whose peaks are not growth, and
-//     its trough is where it last caught up. Worst case: max(MinSpan,
-//     2 × MinGrowth / growth rate) + TroughSpan + one poll interval
-//     (+ OpenAfter); 37 s for a lag growing ≥ 7 messages/s.
+//   - CONSUMER_STALLED (the group has, or may have, members) and
+//     CONSUMER_STOPPED (it has none): lag(t) > 0 and a commit is overdue
+//     (Rhythm.Overdue): work has waited since it appeared after the last
+//     commit (the log end moved past the commit, or more than two records
+//     were left at it) for longer than
+//     interval + max(interval/4, 10 s), where interval is the p95 of the
+//     group-partition's newest 8 commit intervals. Worst case: last commit +
+//     interval + max(interval/4, 10 s) + one poll; a 5 s committer is
+//     reported ≤ 17 s after its last commit, a 60 s committer ≤ 16 s after
+//     its missed commit was due. With 1 or 2 intervals learned the interval
+//     is StallAfter (STOPPED: StopAfter; default 60 s) or the longest
+//     interval seen, with none 2 × StallAfter (so consumers committing up
+//     to every 120 s are never called stalled while kwitness learns them),
+//     and the wait is how long the committed offset has been unchanged with
+//     lag > 0 in the window: worst case 150 s + one poll for a group seen
+//     for the first time. A group's membership is described every 10 polls,
+//     so STOPPED can follow STALLED by up to 10 s. The wait already is the
+//     hysteresis: the finding opens without Book.OpenAfter.
+//   - LAG_GROWING: the lag troughs (the lag at each sweep that saw a
+//     commit) rose at least twice in a run of non-decreasing troughs, by at
+//     least MinGrowth + 2 × baseline production × poll interval + 2 × the
+//     troughs' learned noise, with no single step more than 2/3 of the rise
+//     (one jump — a burst caught at a commit — is not a trend), and either
+//     the run spans GrowthSustain (default 60 s; at least 3 learned commit
+//     intervals), or over the run the consumer read slower than 0.9 × the
+//     baseline production while production stayed within 1.5 × its
+//     baseline (it cannot catch up at normal load). A burst — production
+//     above 1.5 × baseline — therefore opens nothing unless troughs keep
+//     rising for GrowthSustain, and a lag sawtooth from rare commits never
+//     does: its troughs do not rise. Worst case for a consumer reading
+//     ≤ 50 % of production: four commits after kwitness first sees it
+//     (≤ 20 s at 5 s commits); for any sustained growth above the
+//     threshold: GrowthSustain + one commit interval. Two rising troughs
+//     are the hysteresis: the finding opens without Book.OpenAfter.
 //   - OK otherwise. An idle topic with zero lag is OK, never STOPPED: every
 //     non-OK status except REWIND needs lag > 0.
 //   - UNKNOWN when the newest sweep has no committed or end offset for the
@@ -41,9 +58,12 @@ import (
 //
 // Sources of defaults: Burrow's evaluator (linkedin/Burrow
 // core/internal/evaluator/caching.go: the WARN/STALL/STOP/REWIND rules),
-// judged in seconds rather than in commits; 60 s is twelve missed
-// auto-commits at the Kafka consumer's default auto.commit.interval.ms of
-// 5 s (Kafka docs, consumer configs).
+// judged in seconds and against each group's own cadence rather than in
+// commits; 60 s stall_after is twelve missed auto-commits at the Kafka
+// consumer's default auto.commit.interval.ms of 5 s (Kafka docs, consumer
+// configs) and one Kafka Connect offset.flush.interval.ms (60 s, Kafka
+// Connect worker configs); the slack max(interval/4, 10 s) absorbs the
+// jitter of a commit loop driven by poll() and of 1 s sweeps.
 type Status int
 
 // Partition statuses, least to most specific.
@@ -93,12 +113,20 @@ type LagConfig struct {
 	Window     time.Duration `yaml:"window"`      // how far back the detector looks; default 10m
 	StallAfter time.Duration `yaml:"stall_after"` // default 60s
 	StopAfter  time.Duration `yaml:"stop_after"`  // default 60s
-	MinSpan    time.Duration `yaml:"min_span"`    // default 30s
-	MinGrowth  int64         `yaml:"min_growth"`  // messages; default 100
-	// TroughSpan: LAG_GROWING compares the smallest lag over this newest
-	// span with the window's first lag; default 6s, one Kafka consumer
-	// auto.commit.interval.ms (5 s) plus a poll.
+	// MinSpan is accepted so existing configurations still load; no
+	// detector reads it since LAG_GROWING is decided by the troughs
+	// (GrowthSustain). Default 30s.
+	MinSpan   time.Duration `yaml:"min_span"`
+	MinGrowth int64         `yaml:"min_growth"` // messages; default 100
+	// TroughSpan: the span over which PartitionLag.LagTrough is the
+	// smallest lag; default 6s, one Kafka consumer auto.commit.interval.ms
+	// (5 s) plus a poll.
 	TroughSpan time.Duration `yaml:"trough_span"`
+	// GrowthSustain: troughs rising this long (and at least three learned
+	// commit intervals) open LAG_GROWING whatever the rates; default 60s,
+	// twice the longest burst (30 s) a healthy consumer is expected to
+	// absorb.
+	GrowthSustain time.Duration `yaml:"growth_sustain"`
 	// DeployWindow: a membership change this long before the onset of
 	// LAG_GROWING or CONSUMER_STALLED is reported with it; default 5m.
 	DeployWindow time.Duration `yaml:"deploy_window"`
@@ -122,6 +150,8 @@ func DefaultLagConfig() LagConfig {
 		MinGrowth:  100,
 		TroughSpan: 6 * time.Second,
 
+		GrowthSustain: 60 * time.Second,
+
 		DeployWindow: 5 * time.Minute,
 		DeploySlack:  15 * time.Second,
 
@@ -143,6 +173,7 @@ func (c LagConfig) Validate() error {
 	pos("stop_after", c.StopAfter)
 	pos("min_span", c.MinSpan)
 	pos("trough_span", c.TroughSpan)
+	pos("growth_sustain", c.GrowthSustain)
 	pos("deploy_window", c.DeployWindow)
 	if c.AssignLagShare <= 0.5 || c.AssignLagShare > 1 {
 		errs = append(errs, fmt.Errorf("lag.assign_lag_share: must be in (0.5, 1], got %g", c.AssignLagShare))
@@ -215,6 +246,10 @@ type PartitionLag struct {
 	LagTrough      int64   // smallest lag over the newest TroughSpan of the window
 	FromMs, ToMs   int64   // the window judged
 	Points         int     // samples with both offsets present
+	Growth         int64   // LAG_GROWING: how much the troughs rose, messages
+	// Rhythm is what was learned about the group-partition, as judged
+	// against; set for non-OK statuses and by GroupLag.
+	Rhythm Rhythm
 }
 
 // LagScratch holds buffers reused across evaluations; the zero value is ready.
@@ -223,17 +258,35 @@ type LagScratch struct {
 	xs, lag, com, end, buf []float64
 }
 
-// EvaluatePartition judges one group-partition from its window. It is a pure
-// function of its arguments; s only provides buffers.
+// EvaluatePartition judges one group-partition from its window: it learns
+// the rhythm from the window's samples (as the detector learns it online)
+// and judges the newest sweep against it. It is a pure function of its
+// arguments; s only provides buffers.
 func EvaluatePartition(cfg LagConfig, w PartitionWindow, g GroupContext, s *LagScratch) PartitionLag {
-	return evaluatePartition(cfg, w, g, s, true)
+	var rh Rhythm
+	observeWindow(&rh, w, cfg)
+	return evaluatePartition(cfg, w, g, s, &rh, true)
 }
 
-// evaluatePartition is EvaluatePartition. With allRates false it leaves
-// LagSlope, ConsumeRate, ProduceRate and CatchUp zero on partitions judged OK
-// unless the status needed them: a sweep reads them only for partitions it
-// cites, and their robust slopes are most of the cost of a judgement.
-func evaluatePartition(cfg LagConfig, w PartitionWindow, g GroupContext, s *LagScratch, allRates bool) PartitionLag {
+// observeWindow feeds rh the samples of w newer than it has seen.
+func observeWindow(rh *Rhythm, w PartitionWindow, cfg LagConfig) {
+	stale := cfg.Window.Milliseconds()
+	for i, t := range w.Times {
+		if t <= rh.LastMs {
+			continue
+		}
+		if c, e := w.Committed[i], w.End[i]; c != Gap && e != Gap {
+			rh.Observe(t, c, e, stale)
+		}
+	}
+}
+
+// evaluatePartition is EvaluatePartition against a rhythm already fed the
+// window's newest sample. With allRates false it leaves LagSlope,
+// ConsumeRate, ProduceRate and CatchUp zero on partitions judged OK unless
+// the status needed them: a sweep reads them only for partitions it cites,
+// and their robust slopes are most of the cost of a judgement.
+func evaluatePartition(cfg LagConfig, w PartitionWindow, g GroupContext, s *LagScratch, rh *Rhythm, allRates bool) PartitionLag {
 	r := PartitionLag{Lag: Gap, Committed: Gap, End: Gap}
 	last := len(w.Times) - 1
 	if last < 0 || w.Committed[last] == Gap || w.End[last] == Gap {
@@ -253,56 +306,48 @@ func evaluatePartition(cfg LagConfig, w PartitionWindow, g GroupContext, s *LagS
 	if r.Committed < maxC {
 		r.Status, r.RewindBy = StatusRewind, maxC-r.Committed
 	}
-	haveLagSlope := false
 	switch {
 	case r.Status == StatusRewind:
 	case r.Lag == 0:
 		r.Status = StatusOK
 	default:
-		r.Status, haveLagSlope = classifyLagging(cfg, &r, g, s)
+		r.Status, r.Growth = classifyLagging(cfg, r.ToMs, r.StuckForMs, g, rh)
 	}
 	if allRates || r.Status != StatusOK {
-		fillRates(&r, s, haveLagSlope)
+		fillRates(&r, s)
+		r.Rhythm = *rh
 	}
 	return r
 }
 
 // fillRates sets the robust slopes and the catch-up time of r from the
-// samples collected in s; LagSlope only if not computed yet.
-func fillRates(r *PartitionLag, s *LagScratch, haveLagSlope bool) {
+// samples collected in s.
+func fillRates(r *PartitionLag, s *LagScratch) {
 	if len(s.xs) >= 2 {
 		r.ConsumeRate, _, s.buf = RobustSlope(s.xs, s.com, s.buf)
 		r.ProduceRate, _, s.buf = RobustSlope(s.xs, s.end, s.buf)
-		if !haveLagSlope && (r.Lag > 0 || r.LagFirst > 0) {
+		if r.Lag > 0 || r.LagFirst > 0 {
 			r.LagSlope, _, s.buf = RobustSlope(s.xs, s.lag, s.buf)
 		}
 	}
 	r.CatchUp = catchUp(r.Lag, r.ConsumeRate-r.ProduceRate)
 }
 
-// classifyLagging picks the status of a partition with lag > 0. It computes
-// r.LagSlope only when the cheaper LAG_GROWING conditions hold, and reports
-// whether it did.
-func classifyLagging(cfg LagConfig, r *PartitionLag, g GroupContext, s *LagScratch) (Status, bool) {
-	stuck := time.Duration(r.StuckForMs) * time.Millisecond
-	if g.Known && g.Members == 0 && stuck >= cfg.StopAfter {
-		return StatusStopped, false
+// classifyLagging picks the status of a partition with lag > 0 at now (Unix
+// ms) against its rhythm; stuckMs is the window's StuckForMs. It returns the
+// troughs' growth for LAG_GROWING.
+func classifyLagging(cfg LagConfig, now, stuckMs int64, g GroupContext, rh *Rhythm) (Status, int64) {
+	if g.Known && g.Members == 0 {
+		if waited, limit := rh.Overdue(now, stuckMs, cfg.StopAfter); waited >= limit {
+			return StatusStopped, 0
+		}
+	} else if waited, limit := rh.Overdue(now, stuckMs, cfg.StallAfter); waited >= limit {
+		return StatusStalled, 0
 	}
-	if (!g.Known || g.Members > 0) && stuck >= cfg.StallAfter {
-		return StatusStalled, false
+	if ok, growth := rh.Growing(cfg); ok {
+		return StatusLagGrowing, growth
 	}
-	span := float64(r.ToMs-r.FromMs) / 1000
-	com := s.com
-	committing := len(com) > 1 && com[len(com)-1] > com[0]
-	growth := float64(cfg.MinGrowth)
-	if !committing || span < cfg.MinSpan.Seconds() || float64(r.LagTrough-r.LagFirst) < growth {
-		return StatusOK, false
-	}
-	r.LagSlope, _, s.buf = RobustSlope(s.xs, s.lag, s.buf) // committing: ≥ 2 samples
-	if r.LagSlope > 0 && r.LagSlope*span >= growth {
-		return StatusLagGrowing, true
-	}
-	return StatusOK, true
+	return StatusOK, 0
 }
 
 // collect fills s with the samples in [from, to] where both offsets are

@@ -55,18 +55,24 @@ func TestEvaluatePartitionTable(t *testing.T) {
 	f(3, "idle zero lag members", win(600, constant(500), constant(500)), stable, StatusOK)
 	// 4: producer 100/s, consumer 40/s, still committing: LAG_GROWING.
 	f(4, "growing", win(90, rate(0, 40), rate(0, 100)), stable, StatusLagGrowing)
-	// 5: growing but the window is shorter than MinSpan: not judged yet.
-	f(5, "growing too short", win(20, rate(0, 40), rate(0, 100)), stable, StatusOK)
+	// 5: 20 s of a consumer reading 40 % of production: its troughs rose
+	// past the threshold while it reads below the baseline: LAG_GROWING.
+	f(5, "growing early", win(20, rate(0, 40), rate(0, 100)), stable, StatusLagGrowing)
+	// 5b: the same after only 3 sweeps: two rises of 60 are below the
+	// threshold (100 + 2 × 100/s × 1 s): not yet.
+	f(5, "growing too short", win(3, rate(0, 40), rate(0, 100)), stable, StatusOK)
 	// 6: slow growth below MinGrowth over the window: OK.
 	f(6, "tiny growth", win(60, rate(0, 99), rate(0, 100)), stable, StatusOK)
-	// 7: committed frozen 90 s with lag > 0, members present: STALLED.
-	f(7, "stalled", win(90, constant(1000), rate(1000, 10)), stable, StatusStalled)
-	// 8: frozen only 40 s (< StallAfter): OK (and not growing: no commits).
-	f(8, "frozen briefly", win(40, constant(1000), rate(1000, 10)), stable, StatusOK)
+	// 7: committed frozen 160 s with lag > 0, members present, no cadence
+	// learned: past 2 × stall_after + 30 s: STALLED.
+	f(7, "stalled", win(160, constant(1000), rate(1000, 10)), stable, StatusStalled)
+	// 8: frozen 120 s, no cadence learned (a consumer committing every
+	// 2 × stall_after looks the same): OK.
+	f(8, "frozen briefly", win(120, constant(1000), rate(1000, 10)), stable, StatusOK)
 	// 9: frozen with lag > 0 on an idle topic (lag constant 50): STALLED.
-	f(9, "stalled idle topic", win(90, constant(950), constant(1000)), stable, StatusStalled)
-	// 10: no members, frozen 90 s, lag > 0: STOPPED.
-	f(10, "stopped", win(90, constant(1000), rate(1000, 10)), empty, StatusStopped)
+	f(9, "stalled idle topic", win(160, constant(950), constant(1000)), stable, StatusStalled)
+	// 10: no members, frozen 160 s, lag > 0: STOPPED.
+	f(10, "stopped", win(160, constant(1000), rate(1000, 10)), empty, StatusStopped)
 	// 11: no members, frozen 30 s only: not yet STOPPED.
 	f(11, "stopped too soon", win(30, constant(1000), rate(1000, 10)), empty, StatusOK)
 	// 12: committed went backwards and stayed there: REWIND.
@@ -93,7 +99,7 @@ func TestEvaluatePartitionTable(t *testing.T) {
 	// 15: auto-commit every 5 s at the produce rate: sawtooth lag, OK.
 	f(15, "sawtooth", win(300, steps(100, 5), rate(0, 100)), stable, StatusOK)
 	// 16: frozen with lag, members unknown (never described): STALLED, not STOPPED.
-	f(16, "stalled unknown group", win(90, constant(1000), rate(1000, 10)), unknown, StatusStalled)
+	f(16, "stalled unknown group", win(160, constant(1000), rate(1000, 10)), unknown, StatusStalled)
 	// 17: lag spike that is draining: OK.
 	f(17, "draining", win(90, rate(0, 200), func(i int) int64 { return 10000 + 100*int64(i) }), stable, StatusOK)
 	// 18: committed ahead of end (offsets listed before the commit): lag floored at 0, OK.
@@ -108,6 +114,16 @@ func TestEvaluatePartitionTable(t *testing.T) {
 	// 20: auto-commit every 5 s at 60 % of the produce rate: the sawtooth's
 	// troughs rise, LAG_GROWING.
 	f(20, "growing sawtooth", win(120, steps(60, 5), rate(0, 100)), stable, StatusLagGrowing)
+	// 22: a consumer that committed every 5 s, then stopped 20 s ago while
+	// production continues: its learned cadence says the commit is
+	// overdue (5 s + 10 s slack): STALLED long before stall_after.
+	f(22, "stalled against cadence", win(120, func(i int) int64 { return steps(100, 5)(min(i, 100)) }, rate(0, 100)), stable, StatusStalled)
+	// 23: the same 12 s after its last commit: not yet overdue.
+	f(23, "not yet overdue", win(112, func(i int) int64 { return steps(100, 5)(min(i, 100)) }, rate(0, 100)), stable, StatusOK)
+	// 24: a consumer committing every 60 s and keeping up, judged just
+	// before its next commit: its troughs are flat and its commit is not
+	// overdue: OK, never LAG_GROWING or STALLED.
+	f(24, "60 s committer", win(599, steps(100, 60), rate(0, 100)), stable, StatusOK)
 	// 21: a fast sawtooth (amplitude 4,000 ≫ MinGrowth) judged at a peak,
 	// its first sample a trough: OK, the newest trough is 0.
 	f(21, "sawtooth at a peak", win(125, steps(1000, 5), rate(0, 1000)), stable, StatusOK)

@@ -1,7 +1,5 @@
 package detect
 
-import "time"
-
 // Lazy views. Reading and converting a partition's whole window is most of
 // the cost of a sweep, and most partitions are healthy. A LazyView hands out
 // GroupTopics whose partition windows are empty until Load; the lag detector
@@ -58,10 +56,11 @@ func ensureLoaded(v ConsumerView, gt *GroupTopic, j int) {
 	}
 }
 
-// fastVerdict returns the verdict the summary proves, or false when the
-// whole window must be read. It mirrors evaluatePartition and
-// classifyLagging: only UNKNOWN (newest sweep a gap) and OK are decided here.
-func fastVerdict(cfg LagConfig, s PartitionSummary, g GroupContext) (PartitionLag, bool) {
+// fastVerdict returns the verdict the summary and the rhythm (already fed
+// the newest sweep) prove, or false when the whole window must be read. It
+// mirrors evaluatePartition: only UNKNOWN (newest sweep a gap) and OK are
+// decided here.
+func fastVerdict(cfg LagConfig, s PartitionSummary, g GroupContext, rh *Rhythm) (PartitionLag, bool) {
 	r := PartitionLag{Lag: Gap, Committed: Gap, End: Gap}
 	if s.Committed == Gap || s.End == Gap {
 		return r, true // unknown, as evaluatePartition
@@ -74,18 +73,11 @@ func fastVerdict(cfg LagConfig, s PartitionSummary, g GroupContext) (PartitionLa
 	if r.Lag == 0 {
 		return r, true
 	}
-	if !s.StuckKnown || s.TroughLag == Gap {
-		return r, false
+	if !s.StuckKnown && !rh.Learned() {
+		return r, false // the fallback needs the window's stuck time
 	}
-	stuck := time.Duration(s.StuckForMs) * time.Millisecond
-	if g.Known && g.Members == 0 && stuck >= cfg.StopAfter {
+	if st, _ := classifyLagging(cfg, s.ToMs, s.StuckForMs, g, rh); st != StatusOK {
 		return r, false
-	}
-	if (!g.Known || g.Members > 0) && stuck >= cfg.StallAfter {
-		return r, false
-	}
-	if s.TroughLag >= cfg.MinGrowth && (s.FirstLag == Gap || s.TroughLag-s.FirstLag >= cfg.MinGrowth) {
-		return r, false // may be growing: judge the slope
 	}
 	r.StuckForMs, r.LagFirst, r.LagTrough = s.StuckForMs, s.FirstLag, s.TroughLag
 	return r, true
