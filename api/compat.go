@@ -73,10 +73,13 @@ func partitionLagToProto(topic string, part int32, r detect.PartitionLag, tl det
 		CommittedOffset: gapToMinus1(r.Committed), EndOffset: gapToMinus1(r.End), Lag: gapToMinus1(r.Lag),
 		Status:        r.Status.String(),
 		LagGrowthRate: finite(r.LagSlope), ConsumeRate: finite(r.ConsumeRate), ProduceRate: finite(r.ProduceRate),
-		Evidence:          citationsToProto(ev),
-		TimeLagSeconds:    finite(tl.Seconds),
-		TimeLagLowSeconds: finite(tl.Low), TimeLagHighSeconds: finite(tl.High),
-		TimeLagMethod: tl.Method,
+		Evidence:       citationsToProto(ev),
+		TimeLagMethod:  tl.Method,
+		RecordsSkipped: tl.Skipped,
+	}
+	if tl.Known() { // an unknown time lag has no value, never 0 s
+		sec, low, high := finite(tl.Seconds), finite(tl.Low), finite(tl.High)
+		out.TimeLagSeconds, out.TimeLagLowSeconds, out.TimeLagHighSeconds = &sec, &low, &high
 	}
 	if !math.IsInf(r.CatchUp, 0) && !math.IsNaN(r.CatchUp) && r.Status != detect.StatusUnknown {
 		c := r.CatchUp

@@ -299,12 +299,12 @@ func TestGetGroupLag(t *testing.T) {
 	row(0, 0, 1390, 1780, 390, "LAG_GROWING")
 	// Offset 1390 was produced when the end offset passed 1391, 19.55 s
 	// after the first sweep: 19.45 s before the newest.
-	if p := resp.Partitions[0]; p.TimeLagMethod != "interpolated" || p.TimeLagSeconds < 19 || p.TimeLagSeconds > 20 ||
-		p.TimeLagLowSeconds > p.TimeLagSeconds || p.TimeLagHighSeconds < p.TimeLagSeconds {
-		t.Fatalf("time lag of partition 0: %v s [%v, %v] by %q", p.TimeLagSeconds, p.TimeLagLowSeconds, p.TimeLagHighSeconds, p.TimeLagMethod)
+	if p := resp.Partitions[0]; p.TimeLagMethod != "interpolated" || p.GetTimeLagSeconds() < 19 || p.GetTimeLagSeconds() > 20 ||
+		p.GetTimeLagLowSeconds() > p.GetTimeLagSeconds() || p.GetTimeLagHighSeconds() < p.GetTimeLagSeconds() {
+		t.Fatalf("time lag of partition 0: %v s [%v, %v] by %q", p.GetTimeLagSeconds(), p.GetTimeLagLowSeconds(), p.GetTimeLagHighSeconds(), p.TimeLagMethod)
 	}
-	if p := resp.Partitions[1]; p.TimeLagSeconds != 0 {
-		t.Fatalf("a caught-up partition is 0 s behind, got %v (%s)", p.TimeLagSeconds, p.TimeLagMethod)
+	if p := resp.Partitions[1]; p.GetTimeLagSeconds() != 0 {
+		t.Fatalf("a caught-up partition is 0 s behind, got %v (%s)", p.GetTimeLagSeconds(), p.TimeLagMethod)
 	}
 	row(1, 1, 695, 695, 0, "OK")
 	row(2, 2, -1, -1, -1, "UNKNOWN")

@@ -65,15 +65,15 @@ func TestGetGroupLagRefinesFromStore(t *testing.T) {
 		return resp.Partitions[0]
 	}
 	coarse := lagOf(api.NewServer(state.NewFindings(time.Hour, 10), w, detect.DefaultLagConfig()))
-	if coarse.TimeLagHighSeconds-coarse.TimeLagLowSeconds < 5 {
+	if coarse.GetTimeLagHighSeconds()-coarse.GetTimeLagLowSeconds() < 5 {
 		t.Fatalf("window-only bracket [%v, %v] s: the test needs a decimated step around the burst",
-			coarse.TimeLagLowSeconds, coarse.TimeLagHighSeconds)
+			coarse.GetTimeLagLowSeconds(), coarse.GetTimeLagHighSeconds())
 	}
 	fine := lagOf(api.NewServer(state.NewFindings(time.Hour, 10), w, detect.DefaultLagConfig()).WithHistory(st, nil))
-	if fine.TimeLagMethod != detect.TimeLagInterpolated || fine.TimeLagLowSeconds != 36 || fine.TimeLagHighSeconds != 37 ||
-		fine.TimeLagSeconds < 36 || fine.TimeLagSeconds > 37 {
+	if fine.TimeLagMethod != detect.TimeLagInterpolated || fine.GetTimeLagLowSeconds() != 36 || fine.GetTimeLagHighSeconds() != 37 ||
+		fine.GetTimeLagSeconds() < 36 || fine.GetTimeLagSeconds() > 37 {
 		t.Fatalf("with the store: %v s in [%v, %v] by %q; want within [36, 37] (window alone: %v s in [%v, %v])",
-			fine.TimeLagSeconds, fine.TimeLagLowSeconds, fine.TimeLagHighSeconds, fine.TimeLagMethod,
-			coarse.TimeLagSeconds, coarse.TimeLagLowSeconds, coarse.TimeLagHighSeconds)
+			fine.GetTimeLagSeconds(), fine.GetTimeLagLowSeconds(), fine.GetTimeLagHighSeconds(), fine.TimeLagMethod,
+			coarse.GetTimeLagSeconds(), coarse.GetTimeLagLowSeconds(), coarse.GetTimeLagHighSeconds())
 	}
 }

@@ -182,18 +182,20 @@ func (b *Book) observeAbsent(fp string, e *entry, now time.Time, res SweepResult
 }
 
 // supersedes lists, per kind, the kinds a finding of it replaces on the
-// same subject: a stall explains the lag growth it causes, and a group that
-// stops or resumes membership while stalled changes kind.
+// same subject: a stall explains the lag growth it causes and the lag it
+// concentrates on the stalled member, and a group that stops or resumes
+// membership while stalled changes kind.
 var supersedes = map[Kind][]Kind{
-	KindConsumerStalled: {KindLagGrowing, KindConsumerStopped},
-	KindConsumerStopped: {KindLagGrowing, KindConsumerStalled},
+	KindConsumerStalled: {KindLagGrowing, KindConsumerStopped, KindAssignmentSkew},
+	KindConsumerStopped: {KindLagGrowing, KindConsumerStalled, KindAssignmentSkew},
 }
 
 // explainedBy lists, per kind, the kinds whose finding on the same subject
 // explains it: lag concentrated on one member follows from that member's
-// partitions being stalled, stopped or falling behind.
+// partitions being stalled or stopped. (Lag growth does not explain it: a
+// member slower than the others is the more specific finding.)
 var explainedBy = map[Kind][]Kind{
-	KindAssignmentSkew: {KindConsumerStalled, KindConsumerStopped, KindLagGrowing},
+	KindAssignmentSkew: {KindConsumerStalled, KindConsumerStopped},
 }
 
 // supersede resolves the firing findings f replaces.
@@ -210,7 +212,7 @@ func (b *Book) supersede(f Finding, now time.Time) []Event {
 		ev.Finding.Facts = append(ev.Finding.Facts, Fact{Name: "superseded_by", Text: f.ID})
 		events = append(events, ev)
 	}
-	slices.SortFunc(events, func(x, y Event) int { return compareStrings(x.Finding.Fingerprint, y.Finding.Fingerprint) })
+	slices.SortFunc(events, func(x, y Event) int { return strings.Compare(x.Finding.Fingerprint, y.Finding.Fingerprint) })
 	return events
 }
 

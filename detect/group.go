@@ -377,9 +377,13 @@ func (d *LagDetector) facts(gt *GroupTopic, j int, total int64, n int) []Fact {
 				Text: "rise of the lag right after commits over the run of rising troughs"})
 		}
 	}
-	if tl := EstimateTimeLag(gt.Partitions[j].Window); tl.Method != TimeLagUnknown {
+	if tl := EstimateTimeLag(gt.Partitions[j].Window); tl.Known() {
 		f = append(f, Fact{Name: "worst_partition_time_lag", Value: tl.Seconds, Unit: "s",
 			Text: fmt.Sprintf("%s, between %.0fs and %.0fs", tl.Method, tl.Low, tl.High)})
+		if tl.Skipped > 0 {
+			f = append(f, Fact{Name: "worst_partition_records_skipped", Value: float64(tl.Skipped), Unit: "messages",
+				Text: "deleted by retention before the group read them; the time lag is the age of the oldest record it can still read"})
+		}
 	}
 	if gt.Context.Known {
 		f = append(f,

@@ -49,6 +49,17 @@ type TopicView interface {
 //
 //	r > Factor × median(rates of the topic's partitions in that sub-window)  and  r ≥ MinRate.
 //
+// Sustain scales with the evidence: a partition is also hot when the same
+// holds with FastFactor (default 8) in place of Factor over the last
+// FastSustain (default 45 s; at most Sustain) split into Slices
+// sub-windows. Worst-case
+// latency of a steady ≥ 10× partition (measured rates scatter by ±20 %
+// around it, so the threshold sits at 8×): FastSustain + the slow detectors'
+// cadence (findings.slow_every, 30 s) + one poll = 76 s; a marginal 3×
+// partition keeps the long sustain: Sustain + 30 s + one poll. The
+// sub-window requirement is the hysteresis, so the finding opens without
+// Book.OpenAfter.
+//
 // A partition is judged only with present samples spanning at least half of
 // every sub-window; the median is over judged partitions. With two
 // partitions the median is their mean, so neither can exceed 3× it: the
@@ -64,17 +75,23 @@ type TopicView interface {
 // near-idle topics, where one stray record is "infinitely" above a median of
 // zero, never flag; Slices 3 (5-minute sub-windows by default: long enough
 // for a robust slope over bursty traffic, short enough that a 5-minute burst
-// cannot carry the whole window).
+// cannot carry the whole window). FastFactor 8 and FastSustain 45 s are
+// kwitness's choices: 45 s in three 15 s sub-windows outlasts the 30 s
+// bursts a balanced but bursty topic shows on one partition at a time, and
+// 8× is far outside what key skew in a balanced topic produces while a
+// steady 10× partition clears it in every sub-window.
 type HotConfig struct {
-	Factor  float64       `yaml:"factor"`   // default 3
-	MinRate float64       `yaml:"min_rate"` // messages/s; default 1
-	Sustain time.Duration `yaml:"sustain"`  // default 15m
-	Slices  int           `yaml:"slices"`   // default 3
+	Factor      float64       `yaml:"factor"`       // default 3
+	MinRate     float64       `yaml:"min_rate"`     // messages/s; default 1
+	Sustain     time.Duration `yaml:"sustain"`      // default 15m
+	Slices      int           `yaml:"slices"`       // default 3
+	FastFactor  float64       `yaml:"fast_factor"`  // default 8
+	FastSustain time.Duration `yaml:"fast_sustain"` // default 45s
 }
 
 // DefaultHotConfig returns the defaults documented on HotConfig.
 func DefaultHotConfig() HotConfig {
-	return HotConfig{Factor: 3, MinRate: 1, Sustain: 15 * time.Minute, Slices: 3}
+	return HotConfig{Factor: 3, MinRate: 1, Sustain: 15 * time.Minute, Slices: 3, FastFactor: 8, FastSustain: 45 * time.Second}
 }
 
 // Validate reports invalid fields by YAML key.
@@ -88,6 +105,12 @@ func (c HotConfig) Validate() error {
 	}
 	if c.Sustain <= 0 {
 		errs = append(errs, fmt.Errorf("hot_partition.sustain: must be a positive duration, got %s", c.Sustain))
+	}
+	if !(c.FastFactor >= c.Factor) {
+		errs = append(errs, fmt.Errorf("hot_partition.fast_factor: must be ≥ factor (%g), got %g", c.Factor, c.FastFactor))
+	}
+	if c.FastSustain <= 0 {
+		errs = append(errs, fmt.Errorf("hot_partition.fast_sustain: must be a positive duration, got %s", c.FastSustain))
 	}
 	if c.Slices < 1 || c.Slices > 60 {
 		errs = append(errs, fmt.Errorf("hot_partition.slices: must be 1..60, got %d", c.Slices))
@@ -103,6 +126,7 @@ type HotPartition struct {
 	Median    float64 // the topic's median rate over the same window
 	Ratio     float64 // Rate / Median; +Inf when the median is 0
 	MinRatio  float64 // the smallest per-sub-window ratio (how sustained); +Inf when every median was 0
+	Fast      bool    // judged over FastSustain at FastFactor (not yet over Sustain)
 	Owner     string  // consumer member owning it, "" when not known
 	Series    uint32  // series id of its end offset
 	FromMs    int64   // the sustain window judged
@@ -117,7 +141,9 @@ func HotPartitions(topic string, parts []EndWindow, owners map[int32]string, cfg
 	return hot
 }
 
-// judgeHot returns the hot partitions and whether every partition was judged.
+// judgeHot returns the hot partitions and whether every partition was
+// judged over the long window: hot over Sustain at Factor, or over
+// FastSustain at FastFactor.
 func judgeHot(topic string, parts []EndWindow, owners map[int32]string, cfg HotConfig) ([]HotPartition, bool) {
 	to := int64(math.MinInt64)
 	for _, p := range parts {
@@ -128,7 +154,24 @@ func judgeHot(topic string, parts []EndWindow, owners map[int32]string, cfg HotC
 	if to == math.MinInt64 {
 		return nil, false
 	}
-	from := to - cfg.Sustain.Milliseconds()
+	hot, all := hotOver(topic, parts, owners, to, cfg.Sustain, cfg.Factor, cfg)
+	fast, _ := hotOver(topic, parts, owners, to, min(cfg.FastSustain, cfg.Sustain), cfg.FastFactor, cfg)
+	for _, h := range fast {
+		if !slices.ContainsFunc(hot, func(x HotPartition) bool { return x.Partition == h.Partition }) {
+			h.Fast = true
+			hot = append(hot, h)
+		}
+	}
+	slices.SortStableFunc(hot, func(a, b HotPartition) int {
+		return cmp.Or(cmp.Compare(b.Rate, a.Rate), cmp.Compare(a.Partition, b.Partition))
+	})
+	return hot, all
+}
+
+// hotOver returns the partitions hot over the span ending at to at factor,
+// and whether every partition was judged.
+func hotOver(topic string, parts []EndWindow, owners map[int32]string, to int64, span time.Duration, factor float64, cfg HotConfig) ([]HotPartition, bool) {
+	from := to - span.Milliseconds()
 	rates, medians := windowRates(parts, from, to, cfg.Slices)
 	all := true
 	var hot []HotPartition
@@ -137,7 +180,7 @@ func judgeHot(topic string, parts []EndWindow, owners map[int32]string, cfg HotC
 		for k := range cfg.Slices {
 			r := rates[k][i]
 			judged = judged && !math.IsNaN(r)
-			if !(r > cfg.Factor*medians[k] && r >= cfg.MinRate) {
+			if !(r > factor*medians[k] && r >= cfg.MinRate) {
 				minRatio = 0
 				continue
 			}
@@ -151,9 +194,6 @@ func judgeHot(topic string, parts []EndWindow, owners map[int32]string, cfg HotC
 		hot = append(hot, HotPartition{Topic: topic, Partition: parts[i].Partition, Rate: r, Median: m, Ratio: ratio(r, m),
 			MinRatio: minRatio, Owner: owners[parts[i].Partition], Series: parts[i].Series, FromMs: from, ToMs: to})
 	}
-	slices.SortStableFunc(hot, func(a, b HotPartition) int {
-		return cmp.Or(cmp.Compare(b.Rate, a.Rate), cmp.Compare(a.Partition, b.Partition))
-	})
 	return hot, all
 }
 
@@ -269,7 +309,7 @@ func (d *HotDetector) candidate(v TopicView, in *TopicInput, subj Subject, hot [
 	}
 	slices.Sort(subj.Partitions)
 	c := Candidate{Fingerprint: Fingerprint(KindHotPartition, subj), Kind: KindHotPartition, Severity: SeverityWarning,
-		Subject: subj, At: time.UnixMilli(hot[0].ToMs)}
+		Subject: subj, At: time.UnixMilli(hot[0].ToMs), Confirmed: true}
 	for _, h := range hot[:min(len(hot), maxCitedPartitions)] {
 		note := fmt.Sprintf("log end offset of partition %d: %.1f messages/s, %s the topic median of %.1f/s", h.Partition, h.Rate, times(h.Ratio), h.Median)
 		if h.Owner != "" {
@@ -341,6 +381,11 @@ func hotFacts(hot []HotPartition, owner string, partitions int, cfg HotConfig) [
 	if !math.IsInf(h.Ratio, 1) {
 		f = append(f, Fact{Name: "ratio_to_median", Value: h.Ratio})
 	}
+	sustain, factor := cfg.Sustain, cfg.Factor
+	if h.Fast {
+		sustain, factor = min(cfg.FastSustain, cfg.Sustain), cfg.FastFactor
+	}
+	f = append(f, Fact{Name: "judged_against", Text: fmt.Sprintf("above %g× the topic median in each of %d sub-windows of the last %s", factor, cfg.Slices, brief(sustain.Milliseconds()))})
 	if h.Owner != "" {
 		f = append(f, Fact{Name: "hottest_owner", Text: h.Owner})
 	}
@@ -351,14 +396,20 @@ func hotFacts(hot []HotPartition, owner string, partitions int, cfg HotConfig) [
 		Fact{Name: "config.hot_partition.factor", Value: cfg.Factor},
 		Fact{Name: "config.hot_partition.min_rate", Value: cfg.MinRate, Unit: "messages/s"},
 		Fact{Name: "config.hot_partition.sustain", Value: cfg.Sustain.Seconds(), Unit: "s"},
-		Fact{Name: "config.hot_partition.slices", Value: float64(cfg.Slices)})
+		Fact{Name: "config.hot_partition.slices", Value: float64(cfg.Slices)},
+		Fact{Name: "config.hot_partition.fast_factor", Value: cfg.FastFactor},
+		Fact{Name: "config.hot_partition.fast_sustain", Value: cfg.FastSustain.Seconds(), Unit: "s"})
 }
 
 // hotSummary writes the one-sentence summary of a candidate.
 func hotSummary(in *TopicInput, hot []HotPartition, owner string, cfg HotConfig) string {
 	h := hot[0]
+	sustain := cfg.Sustain
+	if h.Fast {
+		sustain = min(cfg.FastSustain, cfg.Sustain)
+	}
 	s := fmt.Sprintf("Partition %d of topic %s receives %.1f messages/s, %s the topic's median of %.1f/s, sustained for %s",
-		h.Partition, strconv.Quote(in.Topic), h.Rate, times(h.Ratio), h.Median, brief(cfg.Sustain.Milliseconds()))
+		h.Partition, strconv.Quote(in.Topic), h.Rate, times(h.Ratio), h.Median, brief(sustain.Milliseconds()))
 	if len(hot) > 1 {
 		parts := make([]int32, len(hot))
 		for i, x := range hot {

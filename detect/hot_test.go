@@ -58,6 +58,7 @@ func holes(drop func(k int) bool, end func(int) int64) func(int) int64 {
 
 func TestHotPartitionsTable(t *testing.T) {
 	cfg := DefaultHotConfig()
+	cfg.FastFactor = math.Inf(1) // the long rule alone; TestHotPartitionsFast covers the fast one
 	f := func(n int, name string, parts []EndWindow, want ...int32) {
 		t.Helper()
 		var got []int32
@@ -105,6 +106,51 @@ func TestHotPartitionsTable(t *testing.T) {
 	f(17, "most of the window", hotParts(100, c10, c10, switchAt(10, 100, 45), c10))
 	// 18: the hot partition has only 30 s of data in the first sub-window: not judged there, so not hot.
 	f(18, "thin sub-window", hotParts(100, c10, c10, holes(func(k int) bool { return k < 36 }, at(100)), c10))
+}
+
+// TestHotPartitionsFast: a partition far above the median (FastFactor) is
+// hot after FastSustain; a burst shorter than it, or a marginal ratio, is
+// not. One sweep per second.
+func TestHotPartitionsFast(t *testing.T) {
+	cfg := DefaultHotConfig()
+	sec := func(n int, hot func(k int) int64) []EndWindow {
+		ends := []func(int) int64{func(k int) int64 { return 100 * int64(k) }, func(k int) int64 { return 100 * int64(k) },
+			hot, func(k int) int64 { return 100 * int64(k) }, func(k int) int64 { return 100 * int64(k) }}
+		parts := make([]EndWindow, len(ends))
+		for i, end := range ends {
+			parts[i] = EndWindow{Partition: int32(i), Series: uint32(i + 1)}
+			for k := range n {
+				parts[i].Times = append(parts[i].Times, tlT0+int64(k)*1000)
+				parts[i].End = append(parts[i].End, end(k))
+			}
+		}
+		return parts
+	}
+	// from sweep `from` on, partition 2 produces factor × 100/s.
+	from := func(from int, factor float64) func(int) int64 {
+		return func(k int) int64 {
+			if k < from {
+				return 100 * int64(k)
+			}
+			return 100*int64(from) + int64(factor*100*float64(k-from))
+		}
+	}
+	for _, c := range []struct {
+		name string
+		n    int
+		end  func(int) int64
+		hot  bool
+	}{
+		{"10× for the last 50 s", 300, from(250, 10), true},
+		{"10× for the last 30 s (a burst)", 300, from(270, 10), false},
+		{"5× for the last 5 minutes (marginal: the long sustain)", 300, from(0, 5), false},
+		{"10× throughout a 50 s history", 50, from(0, 10), true},
+	} {
+		got := HotPartitions("t", sec(c.n, c.end), nil, cfg)
+		if (len(got) == 1 && got[0].Partition == 2 && got[0].Fast) != c.hot || len(got) > 1 {
+			t.Errorf("%s: hot %+v, want hot %v", c.name, got, c.hot)
+		}
+	}
 }
 
 // TestHotPartitionNumbers: the rate, median and ratio reported are the

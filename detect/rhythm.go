@@ -377,16 +377,17 @@ func (rs *rhythms) get(k int) *Rhythm {
 	return &rs.slots[k]
 }
 
-// end finishes a sweep: group-partitions not visited are forgotten.
+// end finishes a sweep: group-partitions not visited are forgotten. A
+// rebuilt order is copied into a slice of exactly its size and the
+// rebuild's buffer is released, so steady memory is one Rhythm per
+// group-partition.
 func (rs *rhythms) end() {
 	if !rs.rebuilding {
 		rs.slots = rs.slots[:min(rs.k, len(rs.slots))]
 		return
 	}
-	rs.slots, rs.next, rs.index = rs.next, rs.slots[:0], nil
-	if cap(rs.next) > 2*len(rs.slots) {
-		rs.next = nil // the estate shrank: let the old slice go
-	}
+	rs.slots = append(make([]Rhythm, 0, len(rs.next)), rs.next...)
+	rs.next, rs.index = nil, nil
 }
 
 // Bytes is the memory the learned rhythms hold.

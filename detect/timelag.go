@@ -31,14 +31,25 @@ type TimeLag struct {
 	Low, High    float64 // interval the true age lies in (see EstimateTimeLag for how sure)
 	Method       string  // one of the TimeLag* methods
 	Extrapolated bool    // the record was produced before the window: Seconds is not read off observed samples
+	// Skipped is how many records between the committed offset and the log
+	// start were deleted before the consumer read them; the age is then
+	// that of the oldest record it can still read (the one at the log
+	// start, which it reads next). 0 when nothing was skipped.
+	Skipped int64
 }
+
+// Known reports whether the time lag could be estimated: an unknown time
+// lag has no value, never 0 s.
+func (tl TimeLag) Known() bool { return tl.Method != TimeLagUnknown && tl.Method != "" }
 
 // EstimateTimeLag dates the oldest unread record of a group-partition from
 // the log end offset history held in its window. It is a pure function.
 //
 // Let C be the committed offset and E the log end offset at the newest sweep
-// "now". The record at offset C was appended at the moment the end offset
-// went from C to C+1, so:
+// "now". When the log start offset S is above C, retention deleted records
+// the consumer never read: the record it reads next is the one at S, so C
+// is taken to be S and Skipped = S − C. The record at offset C was appended
+// at the moment the end offset went from C to C+1, so:
 //
 //   - E ≤ C (caught up, or committed listed after end): 0 s, "caught-up".
 //   - Interpolated: find the newest present sample i with End[i] ≤ C and the
@@ -72,7 +83,13 @@ type TimeLag struct {
 //     span A. Seconds = Low = A (a lower bound), High = MaxTimeLag, flagged
 //     Extrapolated. Never NaN, never +Inf.
 //   - Unknown: the newest committed or end offset is a Gap, or there is a
-//     single sample and lag > 0 (nothing to date the record by).
+//     single sample and lag > 0 (nothing to date the record by). An
+//     unknown time lag has no value (Known is false), never 0 s.
+//
+// The partition's history starts at its first observed sample: when the
+// log end offset went backwards in the window (the topic was deleted and
+// recreated), only the samples since are used, and no estimate or bound
+// dates a record before the newest sample of the old log.
 //
 // Sources: kafka-lag-exporter's interpolation table (seglo/kafka-lag-exporter
 // src/main/scala/com/lightbend/kafkalagexporter/LookupTable.scala). Its
@@ -83,14 +100,58 @@ func EstimateTimeLag(w PartitionWindow) TimeLag {
 	if last < 0 || w.Committed[last] == Gap || w.End[last] == Gap {
 		return TimeLag{Method: TimeLagUnknown}
 	}
-	c := w.Committed[last]
+	c, skipped := w.Committed[last], int64(0)
+	if last < len(w.Start) && w.Start[last] != Gap && w.Start[last] > c {
+		c, skipped = w.Start[last], w.Start[last]-c
+	}
+	tl := estimateTimeLag(w, c)
+	tl.Skipped = skipped
+	return tl
+}
+
+func estimateTimeLag(w PartitionWindow, c int64) TimeLag {
+	last := len(w.Times) - 1
 	if w.End[last] <= c {
 		return TimeLag{Method: TimeLagCaughtUp}
 	}
+	w, bornAfter := sinceRecreated(w)
+	var tl TimeLag
 	if i, j, ok := endBracket(w, c); ok {
-		return interpolateTimeLag(w, c, i, j)
+		tl = interpolateTimeLag(w, c, i, j)
+	} else {
+		tl = extrapolateTimeLag(w, c)
 	}
-	return extrapolateTimeLag(w, c)
+	if bornAfter != Gap && tl.Method != TimeLagUnknown {
+		oldest := float64(w.Times[len(w.Times)-1]-bornAfter) / 1000
+		tl.Seconds, tl.Low, tl.High = min(tl.Seconds, oldest), min(tl.Low, oldest), min(tl.High, oldest)
+	}
+	return tl
+}
+
+// sinceRecreated returns the part of w after the newest fall of the log end
+// offset (a recreated partition), and the time of the newest sample before
+// the fall (no record of the new log is older); w itself and Gap when the
+// end offset never fell.
+func sinceRecreated(w PartitionWindow) (PartitionWindow, int64) {
+	prev := -1
+	cut, before := -1, Gap
+	for k, e := range w.End {
+		if e == Gap {
+			continue
+		}
+		if prev >= 0 && e < w.End[prev] {
+			cut, before = k, w.Times[prev]
+		}
+		prev = k
+	}
+	if cut < 0 {
+		return w, Gap
+	}
+	out := PartitionWindow{Times: w.Times[cut:], Committed: w.Committed[cut:], End: w.End[cut:]}
+	if len(w.Start) == len(w.Times) {
+		out.Start = w.Start[cut:]
+	}
+	return out, before
 }
 
 // endBracket finds the newest present sample i with End[i] ≤ c and the

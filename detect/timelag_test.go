@@ -200,3 +200,42 @@ func TestEstimateTimeLagBoundsHoldUnderRateChange(t *testing.T) {
 		t.Fatalf("estimate %.0f s more than 25%% off the true age %.0f s", got.Seconds, truth)
 	}
 }
+
+// TestTimeLagEdges: unknown has no value; below the log start the age is
+// that of the oldest readable record, with the skipped records counted; a
+// recreated partition's records are never dated before its recreation.
+func TestTimeLagEdges(t *testing.T) {
+	one := steadyAt(10, tlT0-600_000).window(1, 5_000)
+	if tl := EstimateTimeLag(one); tl.Known() || tl.Method != TimeLagUnknown {
+		t.Fatalf("one sample: %+v, want unknown", tl)
+	}
+	// 10 records/s; the consumer is 120 s behind but retention deleted
+	// everything older than 60 s: it reads the record produced 60 s ago next.
+	p := steadyAt(10, tlT0-600_000)
+	w := p.window(30, 120_000)
+	for i := range w.Start {
+		w.Start[i] = p(w.Times[i] - 60_000)
+	}
+	tl := EstimateTimeLag(w)
+	if tl.Skipped != 600 || math.Abs(tl.Seconds-60) > 1.5 {
+		t.Fatalf("below the log start: %.1f s, skipped %d; want ≈ 60 s and 600", tl.Seconds, tl.Skipped)
+	}
+	// The topic was recreated at sweep 20; the new log's committed offset
+	// is before every end offset sampled since, at 1 record/s: the
+	// extrapolation must not date it before sweep 19.
+	w = PartitionWindow{}
+	for i := range 40 {
+		end := int64(100_000 + 1000*i)
+		if i >= 20 {
+			end = int64(50 + (i - 20))
+		}
+		w.Times = append(w.Times, tlT0+int64(i)*1000)
+		w.End = append(w.End, end)
+		w.Committed = append(w.Committed, 10)
+		w.Start = append(w.Start, 0)
+	}
+	tl = EstimateTimeLag(w)
+	if tl.Seconds > 20 || tl.High > 20 {
+		t.Fatalf("recreated: %.1f s [%.1f, %.1f], want ≤ 20 s (the recreation)", tl.Seconds, tl.Low, tl.High)
+	}
+}

@@ -18,7 +18,8 @@ import (
 //     indexer reads slower than the log start advances → RETENTION_RISK.
 //   - flaky: a member on orders that restarts every 8 s → REBALANCE_STORM.
 //   - etl: two members on events, one of which stops processing at +10 s →
-//     CONSUMER_ASSIGNMENT_SKEW naming it (and CONSUMER_STALLED).
+//     CONSUMER_STALLED on its partitions, with the lag skew naming the
+//     member attached as related evidence (one cause, one finding).
 const (
 	demoHotRate     = 40 // records/s to each cold clicks partition; partition 0 gets 10×
 	demoLogsRate    = 50 // records/s to logs

@@ -113,7 +113,7 @@ func TestDemoRun(t *testing.T) {
 	wl, s := runDemo(ctx, t, nil, opened.notify)
 	opened.waitAll(t, wl.start, 100*time.Second, "LAG_GROWING fraud-check", "CONSUMER_STALLED audit", "DISK_FILL_FORECAST ",
 		"UNDER_REPLICATED ", "HOT_PARTITION ", "DATA_SKIPPED reports", "RETENTION_RISK indexer", "REBALANCE_STORM flaky",
-		"CONSUMER_ASSIGNMENT_SKEW etl", "TRAFFIC_SKEW ", "REPLICA_SKEW ", "DISK_SKEW ", "LEADER_SKEW ")
+		"CONSUMER_STALLED etl", "TRAFFIC_SKEW ", "REPLICA_SKEW ", "DISK_SKEW ", "LEADER_SKEW ")
 	for k, at := range opened.snapshot() {
 		t.Logf("%-28s opened at +%.1fs", k, at.Sub(wl.start).Seconds())
 	}

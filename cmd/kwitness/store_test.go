@@ -56,7 +56,7 @@ func TestCitationsResolve(t *testing.T) {
 	r.commit("stuck-group", "stuck", func(end, _ int64) int64 { return end / 2 })
 	r.client(kgo.ConsumerGroup("stuck-group"), kgo.ConsumeTopics("stuck"), kgo.DisableAutoCommit())
 	waitMembers(t, r, "stuck-group", 1)
-	runLagScenario(r, 90)
+	runLagScenario(r, 160) // the stalled group never commits: 2 × stall_after + 30 s
 
 	srv := api.NewServer(r.findings, r.window, detect.DefaultLagConfig()).WithHistory(r.store, nil)
 	fs := r.findings.List(state.FindingFilter{Broker: -1})

@@ -303,7 +303,7 @@ func runTimeLagAccuracy(tb testing.TB, scale float64) ([]accSample, *produceTime
 		seen[at.UnixMilli()] = true
 		for _, pl := range resp.Partitions {
 			out = append(out, accSample{phase: p.name, sweep: at.UnixMilli(), partition: pl.Partition,
-				committed: pl.CommittedOffset, end: pl.EndOffset, est: pl.TimeLagSeconds, method: pl.TimeLagMethod})
+				committed: pl.CommittedOffset, end: pl.EndOffset, est: pl.GetTimeLagSeconds(), method: pl.TimeLagMethod})
 		}
 	}
 	wcancel()

@@ -1244,11 +1244,16 @@ type PartitionLag struct {
 	// Seconds behind: the age of the oldest unread record, dated from the log
 	// end offset history (see detect.EstimateTimeLag), with the interval the
 	// true age lies in and how it was found: interpolated, extrapolated (the
-	// record is older than the window), idle, caught-up or unknown.
-	TimeLagSeconds     float64 `protobuf:"fixed64,12,opt,name=time_lag_seconds,json=timeLagSeconds,proto3" json:"time_lag_seconds,omitempty"`
-	TimeLagLowSeconds  float64 `protobuf:"fixed64,13,opt,name=time_lag_low_seconds,json=timeLagLowSeconds,proto3" json:"time_lag_low_seconds,omitempty"`
-	TimeLagHighSeconds float64 `protobuf:"fixed64,14,opt,name=time_lag_high_seconds,json=timeLagHighSeconds,proto3" json:"time_lag_high_seconds,omitempty"`
-	TimeLagMethod      string  `protobuf:"bytes,15,opt,name=time_lag_method,json=timeLagMethod,proto3" json:"time_lag_method,omitempty"`
+	// record is older than the window), idle, caught-up or unknown. The three
+	// numbers are absent when the method is unknown (never 0 s). Below the
+	// log start, they date the oldest record the consumer can still read
+	// (the one it reads next) and records_skipped counts those deleted
+	// before it read them.
+	TimeLagSeconds     *float64 `protobuf:"fixed64,12,opt,name=time_lag_seconds,json=timeLagSeconds,proto3,oneof" json:"time_lag_seconds,omitempty"`
+	TimeLagLowSeconds  *float64 `protobuf:"fixed64,13,opt,name=time_lag_low_seconds,json=timeLagLowSeconds,proto3,oneof" json:"time_lag_low_seconds,omitempty"`
+	TimeLagHighSeconds *float64 `protobuf:"fixed64,14,opt,name=time_lag_high_seconds,json=timeLagHighSeconds,proto3,oneof" json:"time_lag_high_seconds,omitempty"`
+	TimeLagMethod      string   `protobuf:"bytes,15,opt,name=time_lag_method,json=timeLagMethod,proto3" json:"time_lag_method,omitempty"`
+	RecordsSkipped     int64    `protobuf:"varint,16,opt,name=records_skipped,json=recordsSkipped,proto3" json:"records_skipped,omitempty"`
 	unknownFields      protoimpl.UnknownFields
 	sizeCache          protoimpl.SizeCache
 }
@@ -1361,22 +1366,22 @@ func (x *PartitionLag) GetEvidence() []*Citation {
 }
 
 func (x *PartitionLag) GetTimeLagSeconds() float64 {
-	if x != nil {
-		return x.TimeLagSeconds
+	if x != nil && x.TimeLagSeconds != nil {
+		return *x.TimeLagSeconds
 	}
 	return 0
 }
 
 func (x *PartitionLag) GetTimeLagLowSeconds() float64 {
-	if x != nil {
-		return x.TimeLagLowSeconds
+	if x != nil && x.TimeLagLowSeconds != nil {
+		return *x.TimeLagLowSeconds
 	}
 	return 0
 }
 
 func (x *PartitionLag) GetTimeLagHighSeconds() float64 {
-	if x != nil {
-		return x.TimeLagHighSeconds
+	if x != nil && x.TimeLagHighSeconds != nil {
+		return *x.TimeLagHighSeconds
 	}
 	return 0
 }
@@ -1386,6 +1391,13 @@ func (x *PartitionLag) GetTimeLagMethod() string {
 		return x.TimeLagMethod
 	}
 	return ""
+}
+
+func (x *PartitionLag) GetRecordsSkipped() int64 {
+	if x != nil {
+		return x.RecordsSkipped
+	}
+	return 0
 }
 
 type GetGroupLagResponse struct {
@@ -2003,7 +2015,7 @@ const file_kwitness_v1_findings_proto_rawDesc = "" +
 	"\afinding\x18\x02 \x01(\v2\x14.kwitness.v1.FindingR\afinding\x12\x16\n" +
 	"\x06missed\x18\x03 \x01(\x04R\x06missed\"*\n" +
 	"\x12GetGroupLagRequest\x12\x14\n" +
-	"\x05group\x18\x01 \x01(\tR\x05group\"\xd1\x04\n" +
+	"\x05group\x18\x01 \x01(\tR\x05group\"\xd1\x05\n" +
 	"\fPartitionLag\x12\x14\n" +
 	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
 	"\tpartition\x18\x02 \x01(\x05R\tpartition\x12)\n" +
@@ -2017,12 +2029,16 @@ const file_kwitness_v1_findings_proto_rawDesc = "" +
 	"\fproduce_rate\x18\t \x01(\x01R\vproduceRate\x12-\n" +
 	"\x10catch_up_seconds\x18\n" +
 	" \x01(\x01H\x00R\x0ecatchUpSeconds\x88\x01\x01\x121\n" +
-	"\bevidence\x18\v \x03(\v2\x15.kwitness.v1.CitationR\bevidence\x12(\n" +
-	"\x10time_lag_seconds\x18\f \x01(\x01R\x0etimeLagSeconds\x12/\n" +
-	"\x14time_lag_low_seconds\x18\r \x01(\x01R\x11timeLagLowSeconds\x121\n" +
-	"\x15time_lag_high_seconds\x18\x0e \x01(\x01R\x12timeLagHighSeconds\x12&\n" +
-	"\x0ftime_lag_method\x18\x0f \x01(\tR\rtimeLagMethodB\x13\n" +
-	"\x11_catch_up_seconds\"\x93\x02\n" +
+	"\bevidence\x18\v \x03(\v2\x15.kwitness.v1.CitationR\bevidence\x12-\n" +
+	"\x10time_lag_seconds\x18\f \x01(\x01H\x01R\x0etimeLagSeconds\x88\x01\x01\x124\n" +
+	"\x14time_lag_low_seconds\x18\r \x01(\x01H\x02R\x11timeLagLowSeconds\x88\x01\x01\x126\n" +
+	"\x15time_lag_high_seconds\x18\x0e \x01(\x01H\x03R\x12timeLagHighSeconds\x88\x01\x01\x12&\n" +
+	"\x0ftime_lag_method\x18\x0f \x01(\tR\rtimeLagMethod\x12'\n" +
+	"\x0frecords_skipped\x18\x10 \x01(\x03R\x0erecordsSkippedB\x13\n" +
+	"\x11_catch_up_secondsB\x13\n" +
+	"\x11_time_lag_secondsB\x17\n" +
+	"\x15_time_lag_low_secondsB\x18\n" +
+	"\x16_time_lag_high_seconds\"\x93\x02\n" +
 	"\x13GetGroupLagResponse\x12\x18\n" +
 	"\acluster\x18\x01 \x01(\tR\acluster\x12\x14\n" +
 	"\x05group\x18\x02 \x01(\tR\x05group\x12\x1f\n" +
