@@ -61,8 +61,10 @@ func sweepTime(i int) time.Time { return time.UnixMilli(1_700_000_000_000 + int6
 //
 // By hand, at the newest sweep 119: committed 3000 (100/s up to sweep 30),
 // end 200 + 100 × 119 = 12100, lag 9100. Lag has been > 0 at every sample
-// and the committed offset has not moved since sweep 30: 89 s ≥ stop_after
-// (60 s). Partition 1 has lag 0 and is neither named nor cited.
+// and the committed offset has not moved since sweep 30: the group committed
+// every sweep (1 s) before, so the commit is overdue after 1 s + 10 s, and
+// 89 s is well past it. Partition 1 has lag 0 and is neither named nor
+// cited.
 func TestConsumerStoppedContent(t *testing.T) {
 	d, _ := NewLagDetector(DefaultLagConfig())
 	com := func(i int) int64 { return 100 * int64(min(i, 30)) }
@@ -76,7 +78,7 @@ func TestConsumerStoppedContent(t *testing.T) {
 		t.Fatalf("want one candidate, got %+v", res.Candidates)
 	}
 	checkCandidate(t, res.Candidates[0], KindConsumerStopped, SeverityWarning, []int32{0},
-		`Consumer group "g" has no members and has not committed on topic "t" (partition 0) for 89s while 9100 messages wait.`,
+		`Consumer group "g" has no members and has not committed on topic "t" (partition 0) for 89s while 9100 messages wait (it commits every 1.0 s, p95 1.0 s).`,
 		wantCitation{api: "OffsetFetch", note: "committed offset unchanged for 89s while lag > 0",
 			first: 0, last: 3000, min: 0, max: 3000, fromSweep: 0, toSweep: 119, series: 1},
 		wantCitation{api: "ListOffsets(latest)", note: "log end offset: its slope is the produce rate",
