@@ -303,8 +303,11 @@ func TestGetGroupLag(t *testing.T) {
 		p.GetTimeLagLowSeconds() > p.GetTimeLagSeconds() || p.GetTimeLagHighSeconds() < p.GetTimeLagSeconds() {
 		t.Fatalf("time lag of partition 0: %v s [%v, %v] by %q", p.GetTimeLagSeconds(), p.GetTimeLagLowSeconds(), p.GetTimeLagHighSeconds(), p.TimeLagMethod)
 	}
-	if p := resp.Partitions[1]; p.GetTimeLagSeconds() != 0 {
-		t.Fatalf("a caught-up partition is 0 s behind, got %v (%s)", p.GetTimeLagSeconds(), p.TimeLagMethod)
+	if p := resp.Partitions[1]; p.TimeLagSeconds == nil || p.GetTimeLagSeconds() != 0 {
+		t.Fatalf("a caught-up partition is 0 s behind, got %v (%s)", p.TimeLagSeconds, p.TimeLagMethod)
+	}
+	if p := resp.Partitions[2]; p.TimeLagSeconds != nil || p.TimeLagLowSeconds != nil || p.TimeLagHighSeconds != nil || p.TimeLagMethod != "unknown" {
+		t.Fatalf("an unknown time lag has no value, got %v [%v, %v] (%s)", p.TimeLagSeconds, p.TimeLagLowSeconds, p.TimeLagHighSeconds, p.TimeLagMethod)
 	}
 	row(1, 1, 695, 695, 0, "OK")
 	row(2, 2, -1, -1, -1, "UNKNOWN")
