@@ -99,19 +99,12 @@ func checkMCPClient(ctx context.Context, t *testing.T, c *client.Client) {
 	}
 	checkToolsReadOnly(ctx, t, c)
 
-	var list pb.ListFindingsResponse
-	callTool(ctx, t, c, "list_findings", map[string]any{"state": "firing"}, &list)
-	i := slices.IndexFunc(list.Findings, func(f *pb.Finding) bool {
-		return slices.Contains(mcpGroupFindings, f.Kind+" "+f.Subject.GetGroup()) && len(f.Evidence) > 0
-	})
-	if i < 0 {
-		t.Fatalf("list_findings: none of %v among %d firing findings", mcpGroupFindings, len(list.Findings))
-	}
+	f0 := findGroupFinding(ctx, t, c)
 	var got pb.GetFindingResponse
-	callTool(ctx, t, c, "get_finding", map[string]any{"id": list.Findings[i].Id}, &got)
+	callTool(ctx, t, c, "get_finding", map[string]any{"id": f0.Id}, &got)
 	f := got.Finding
-	if f.GetId() != list.Findings[i].Id || len(f.Evidence) == 0 {
-		t.Fatalf("get_finding %s: %v", list.Findings[i].Id, f)
+	if f.GetId() != f0.Id || len(f.Evidence) == 0 {
+		t.Fatalf("get_finding %s: %v", f0.Id, f)
 	}
 	var lag pb.GetGroupLagResponse
 	group := f.Subject.GetGroup()
@@ -130,6 +123,32 @@ func checkMCPClient(ctx context.Context, t *testing.T, c *client.Client) {
 	if err != nil || !res.IsError || !strings.Contains(toolText(res), "NotFound") {
 		t.Errorf("get_finding of an unknown id: err %v, result %+v", err, res)
 	}
+}
+
+// findGroupFinding pages through the firing findings with list_findings
+// (a page may be cut to the byte budget; its token continues after what
+// it holds) until one of mcpGroupFindings with evidence.
+func findGroupFinding(ctx context.Context, t *testing.T, c *client.Client) *pb.Finding {
+	t.Helper()
+	token, seen := "", 0
+	for range 100 {
+		var list pb.ListFindingsResponse
+		note := callToolCut(ctx, t, c, "list_findings", map[string]any{"state": "firing", "page_token": token}, &list)
+		if note != "" && !strings.HasPrefix(note, "cut: ") {
+			t.Fatalf("list_findings: second text %q is not a cut note", note)
+		}
+		for _, f := range list.Findings {
+			if slices.Contains(mcpGroupFindings, f.Kind+" "+f.Subject.GetGroup()) && len(f.Evidence) > 0 {
+				return f
+			}
+		}
+		seen += len(list.Findings)
+		if token = list.NextPageToken; token == "" {
+			break
+		}
+	}
+	t.Fatalf("list_findings: none of %v among %d firing findings", mcpGroupFindings, seen)
+	return nil
 }
 
 // checkToolsReadOnly lists the tools and checks each is one of mcpTools,
@@ -185,14 +204,27 @@ func toolText(res *mcp.CallToolResult) string {
 // must not be an error and must not have been cut.
 func callTool(ctx context.Context, t *testing.T, c *client.Client, name string, args map[string]any, into proto.Message) {
 	t.Helper()
+	if note := callToolCut(ctx, t, c, name, args, into); note != "" {
+		t.Fatalf("%s %v: cut: %s", name, args, note)
+	}
+}
+
+// callToolCut is callTool for an answer that may be cut: it returns the
+// note saying what was cut, if any.
+func callToolCut(ctx context.Context, t *testing.T, c *client.Client, name string, args map[string]any, into proto.Message) string {
+	t.Helper()
 	res, err := c.CallTool(ctx, toolCall(name, args))
 	if err != nil {
 		t.Fatalf("%s %v: %v", name, args, err)
 	}
-	if res.IsError || len(res.Content) != 1 {
+	if res.IsError || len(res.Content) == 0 || len(res.Content) > 2 {
 		t.Fatalf("%s %v: %s", name, args, toolText(res))
 	}
-	if err := protojson.Unmarshal([]byte(toolText(res)), into); err != nil {
+	if err := protojson.Unmarshal([]byte(res.Content[0].(mcp.TextContent).Text), into); err != nil {
 		t.Fatalf("%s %v: answer is not a %T: %v", name, args, into, err)
 	}
+	if len(res.Content) == 2 {
+		return res.Content[1].(mcp.TextContent).Text
+	}
+	return ""
 }
