@@ -17,16 +17,17 @@ import (
 	"github.com/kwitness/kwitness/detect"
 	pb "github.com/kwitness/kwitness/proto/kwitness/v1"
 	"github.com/kwitness/kwitness/state"
+	"github.com/kwitness/kwitness/state/store"
 )
 
 // History is the store and the in-memory broker telemetry behind
 // QuerySeries: offsets come from the store; broker series from the store
 // and, for the sweeps not checkpointed yet, the telemetry window
-// (state.ResolveTelemetry). The store is flushed before a query that reaches
+// (store.ResolveTelemetry). The store is flushed before a query that reaches
 // past the newest sweep known flushed, at most once per sweep, so that
 // citations of a finding that just opened resolve.
 type History struct {
-	Store     *state.Store
+	Store     *store.Store
 	Telemetry *state.Telemetry // nil without scrape targets
 
 	mu      sync.Mutex
@@ -107,7 +108,7 @@ func (s *Server) seriesKey(ref detect.SeriesRef) (state.SeriesKey, error) {
 	if err := s.checkCluster(ref); err != nil {
 		return state.SeriesKey{}, err
 	}
-	k, err := state.SeriesKeyOf(ref)
+	k, err := store.SeriesKeyOf(ref)
 	if err != nil {
 		return k, status.Error(codes.InvalidArgument, err.Error())
 	}
@@ -139,11 +140,11 @@ func (s *Server) queryTelemetry(ctx context.Context, ref detect.SeriesRef, from,
 	if s.history.Store != nil {
 		// A store that cannot flush (a full disk) still answers what it holds,
 		// and ResolveTelemetry falls back to the window when it cannot read.
-		if err := s.history.flushFor(ctx, to, s.newestSweep()); err != nil && !errors.Is(err, state.ErrUnavailable) {
+		if err := s.history.flushFor(ctx, to, s.newestSweep()); err != nil && !errors.Is(err, store.ErrUnavailable) {
 			return nil, status.Errorf(codes.Unavailable, "store flush: %v", err)
 		}
 	}
-	pts, ok, err := state.ResolveTelemetry(s.history.Store, s.history.Telemetry, ref, from, to)
+	pts, ok, err := store.ResolveTelemetry(s.history.Store, s.history.Telemetry, ref, from, to)
 	switch {
 	case err != nil:
 		return nil, status.Errorf(codes.Internal, "query %s: %v", ref, err)

@@ -17,6 +17,7 @@ import (
 	"github.com/kwitness/kwitness/detect"
 	pb "github.com/kwitness/kwitness/proto/kwitness/v1"
 	"github.com/kwitness/kwitness/state"
+	"github.com/kwitness/kwitness/state/store"
 )
 
 func TestParseSeriesText(t *testing.T) {
@@ -73,9 +74,9 @@ func FuzzParseSeriesText(f *testing.F) {
 // flushes); other clusters, minute resolution and unknown series are
 // refused.
 func TestQuerySeriesBroker(t *testing.T) {
-	cfg := state.DefaultStoreConfig()
+	cfg := store.DefaultConfig()
 	cfg.FS, cfg.FlushInterval, cfg.Queue = vfs.NewMem(), time.Hour, 512
-	st, err := state.Open("db", cfg, slog.New(slog.DiscardHandler), metrics.NewSet())
+	st, err := store.Open("db", cfg, slog.New(slog.DiscardHandler), metrics.NewSet())
 	if err != nil {
 		t.Fatal(err)
 	}

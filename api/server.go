@@ -23,6 +23,7 @@ import (
 	"github.com/kwitness/kwitness/detect"
 	pb "github.com/kwitness/kwitness/proto/kwitness/v1"
 	"github.com/kwitness/kwitness/state"
+	"github.com/kwitness/kwitness/state/store"
 )
 
 // Page sizes of ListFindings.
@@ -60,7 +61,7 @@ func (s *Server) WithLimits(l auth.Limits) *Server {
 
 // WithHistory makes QuerySeries read offsets from st (may be nil) and broker
 // series from tel (may be nil).
-func (s *Server) WithHistory(st *state.Store, tel *state.Telemetry) *Server {
+func (s *Server) WithHistory(st *store.Store, tel *state.Telemetry) *Server {
 	s.history = &History{Store: st, Telemetry: tel}
 	return s
 }

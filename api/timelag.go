@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/kwitness/kwitness/detect"
-	"github.com/kwitness/kwitness/state"
+	"github.com/kwitness/kwitness/state/store"
 )
 
 // Time lag at full resolution. The detectors' window keeps the newest
@@ -47,7 +47,7 @@ func (s *Server) timeLag(ctx context.Context, gt *detect.GroupTopic, j int) dete
 // withRawEnds returns w with the raw end offsets strictly inside (ti, tj)
 // inserted in time order (their committed offsets Gap: the estimate reads
 // only the newest committed offset). w's own samples are kept.
-func withRawEnds(w detect.PartitionWindow, ti, tj int64, raw []state.Point) detect.PartitionWindow {
+func withRawEnds(w detect.PartitionWindow, ti, tj int64, raw []store.Point) detect.PartitionWindow {
 	n := len(w.Times) + len(raw)
 	out := detect.PartitionWindow{Times: make([]int64, 0, n), Committed: make([]int64, 0, n), End: make([]int64, 0, n)}
 	add := func(t, c, e int64) {
@@ -68,7 +68,7 @@ func withRawEnds(w detect.PartitionWindow, ti, tj int64, raw []state.Point) dete
 	return out
 }
 
-func endValue(p state.Point) int64 {
+func endValue(p store.Point) int64 {
 	if p.Gap {
 		return detect.Gap
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/kwitness/kwitness/detect"
 	pb "github.com/kwitness/kwitness/proto/kwitness/v1"
 	"github.com/kwitness/kwitness/state"
+	"github.com/kwitness/kwitness/state/store"
 )
 
 // TestGetGroupLagRefinesFromStore: 500 records are produced in one burst
@@ -27,10 +28,10 @@ func TestGetGroupLagRefinesFromStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	scfg := state.DefaultStoreConfig()
+	scfg := store.DefaultConfig()
 	scfg.FS = vfs.NewMem()
 	scfg.Queue = 64 // the test hands sweeps over faster than a poller would
-	st, err := state.Open("data", scfg, slog.New(slog.DiscardHandler), metrics.NewSet())
+	st, err := store.Open("data", scfg, slog.New(slog.DiscardHandler), metrics.NewSet())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/kwitness/kwitness/state"
+	"github.com/kwitness/kwitness/state/store"
 )
 
 // storeEstateGP is the estate of BenchmarkStoreEstate, in group-partitions:
@@ -29,7 +30,7 @@ const storeFlushEvery = 60
 
 // BenchmarkStoreEstate is the on-disk cost of an hour of the estate's offset
 // series as kwitness stores them: each sweep is published into a
-// state.Window (DefaultWindowConfig) and handed to a state.Store
+// state.Window (DefaultWindowConfig) and handed to a store.Store
 // (DefaultStoreConfig on b.TempDir()) with AppendWindow, one sweep per
 // simulated second, 3600 sweeps. The store is then closed (writing the open
 // block), reopened with the store's own Pebble format and compression, and
@@ -110,10 +111,10 @@ func ingestEstateHour(b *testing.B, n int, col string) storeEstateRun {
 	b.Log(e.mix())
 
 	dir := b.TempDir()
-	cfg := state.DefaultStoreConfig()
+	cfg := store.DefaultConfig()
 	cfg.FlushInterval, cfg.Queue = time.Hour, storeFlushEvery+4
 	set := metrics.NewSet()
-	s, err := state.Open(dir, cfg, slog.New(slog.DiscardHandler), set)
+	s, err := store.Open(dir, cfg, slog.New(slog.DiscardHandler), set)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -124,3 +124,30 @@ func (c *catalog[K]) live() int { return len(c.ids) }
 func (c *catalog[K]) key(id uint32) K {
 	return (*c.blocks.Load())[id/blockSeries][id%blockSeries]
 }
+
+// Journal is a writer-side handle on a catalog for whoever mirrors its ids
+// elsewhere (the store): the key of an id, and the ids given or stripped of
+// a key since a position. A mirror turns it on with Track, then after each
+// Commit reads Assigned from the position it holds, updates its copy, and
+// calls Trim with the new position. Writer only: call its methods on the
+// window's writer goroutine, between Commit and the next Begin.
+type Journal[K comparable] struct{ c *catalog[K] }
+
+// Track starts the journal (positions count from 0); a second call does
+// nothing.
+func (j Journal[K]) Track() { j.c.track() }
+
+// Assigned returns the ids given or stripped of a key since position from,
+// oldest first (an id may repeat; Key tells its key now), and the position
+// after them. The slice is valid until the window's next Register. ok is
+// false when from is older than the journal holds: the mirror must then
+// treat every id as reassigned.
+func (j Journal[K]) Assigned(from uint64) (ids []uint32, next uint64, ok bool) {
+	return j.c.assigned(from)
+}
+
+// Trim lets the journal drop the entries before position to.
+func (j Journal[K]) Trim(to uint64) { j.c.trimJournal(to) }
+
+// Key returns the key of id; the zero key for a released id.
+func (j Journal[K]) Key(id uint32) K { return j.c.key(id) }

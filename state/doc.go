@@ -1,7 +1,7 @@
 // Package state holds what kwitness knows between sweeps: the detectors'
-// in-memory window of offset series (lock-free rings), the current findings
-// with their event fan-out, and (see chunk.go and docs/format.md) the encoding
-// of the on-disk history.
+// in-memory window of offset series (lock-free rings), the broker telemetry
+// window, and the current findings with their event fan-out. The on-disk
+// history is package state/store, its chunk codec package state/chunkenc.
 //
 // # Window
 //
@@ -31,8 +31,8 @@
 //
 // # Store
 //
-// Store (store*.go) is the Pebble history: two streams of sweeps (offsets
-// and broker telemetry) in compressed chunks under time-bucket-major keys,
-// per-minute rollups of the offsets, the firing findings, warm restart, and
-// recovery from write failures such as a full disk; see docs/format.md.
+// The store (package state/store) mirrors a Window and a Telemetry on disk:
+// after each Commit the writer hands it the dense values (Window.Values) and
+// the ids reassigned since (Window.Journal), so it never reads a window's
+// private fields.
 package state

@@ -2,13 +2,8 @@ package state
 
 import (
 	"fmt"
-	"log/slog"
-	"slices"
 	"testing"
 	"time"
-
-	"github.com/VictoriaMetrics/metrics"
-	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/kwitness/kwitness/detect"
 )
@@ -122,78 +117,6 @@ func TestReclaimKeepsReturningSeries(t *testing.T) {
 	if k, _ := c.w.Key(c.ids["b"]); k.Group != "b" || k.Metric != MetricCommitted {
 		t.Fatalf("id %d now names %+v, want b's committed offset", c.ids["b"], k)
 	}
-}
-
-// TestReclaimStore: the store follows id reuse. Group a's series live in
-// sweeps 0–4 and are released; group b reuses their ids from sweep 60.
-// Queried by key, a's stored samples are a's alone (gaps after it left) and
-// b's are b's alone, before and after a restart.
-func TestReclaimStore(t *testing.T) {
-	c := newChurn(t)
-	cfg := DefaultStoreConfig()
-	cfg.FS = vfs.NewMem()
-	cfg.Queue = 128
-	st, err := Open("data", cfg, slog.New(slog.DiscardHandler), metrics.NewSet())
-	if err != nil {
-		t.Fatal(err)
-	}
-	step := func(k int, groups ...string) {
-		c.sweep(k, groups)
-		if !st.AppendWindow(c.w) {
-			t.Fatalf("sweep %d dropped", k)
-		}
-	}
-	for k := range 5 {
-		step(k, "a")
-	}
-	aID := c.ids["a"]
-	for k := 5; k < 60; k++ {
-		step(k)
-	}
-	step(60, "b")
-	step(61, "b")
-	if c.w.Reclaimed() == 0 || c.ids["b"] > 2 || c.w.catalog.len() != 3 {
-		t.Fatalf("b got id %d (a had %d), id space %d, reclaimed %d: want b on a released id", c.ids["b"], aID, c.w.catalog.len(), c.w.Reclaimed())
-	}
-	check := func(when string, st *Store) {
-		t.Helper()
-		from, to := time.UnixMilli(1_800_000_000_000), c.at
-		for _, g := range []struct {
-			group      string
-			first, end int64 // sweeps with values: [first, end)
-		}{{"a", 0, 5}, {"b", 60, 62}} {
-			pts, err := st.Query(SeriesKey{Metric: MetricCommitted, Group: g.group, Topic: "t"}, from, to)
-			if err != nil {
-				t.Fatalf("%s: %s: %v", when, g.group, err)
-			}
-			var vals []int64
-			for _, p := range pts {
-				if !p.Gap {
-					vals = append(vals, p.V)
-				}
-			}
-			var want []int64
-			for k := g.first; k < g.end; k++ {
-				want = append(want, k)
-			}
-			if !slices.Equal(vals, want) {
-				t.Fatalf("%s: group %s stored %v, want %v", when, g.group, vals, want)
-			}
-		}
-	}
-	if err := st.Flush(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	check("before restart", st)
-	if err := st.Close(); err != nil {
-		t.Fatal(err)
-	}
-	st, err = Open("data", cfg, slog.New(slog.DiscardHandler), metrics.NewSet())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	check("after restart", st)
 }
 
 // TestReclaimWaitsForHistory: with sweeps 5 s apart, every sweep lands in

@@ -136,6 +136,15 @@ func (t *Telemetry) Commit(s *TelemetrySweep) {
 // Snapshot returns the newest published snapshot.
 func (t *Telemetry) Snapshot() *TelemetrySnapshot { return t.snap.Load() }
 
+// Values returns the dense values of the sweep last committed, indexed by
+// series id (float64 bits, detect.Gap when absent), like Window.Values.
+// Writer only.
+func (t *Telemetry) Values() []int64 { return t.vals }
+
+// Journal returns the handle on the telemetry's series catalog for a mirror
+// of its ids (the store). Writer only.
+func (t *Telemetry) Journal() Journal[TelemetryKey] { return Journal[TelemetryKey]{t.catalog} }
+
 // floatBits encodes v for a ring slot: NaN becomes a gap, -0 becomes +0.
 func floatBits(v float64) int64 {
 	if math.IsNaN(v) {

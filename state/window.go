@@ -13,6 +13,9 @@ import (
 // Metric names the offset series kept in the window.
 type Metric uint8
 
+// Valid reports whether m is one of the metrics below.
+func (m Metric) Valid() bool { return int(m) < len(metricNames) }
+
 // Offset metrics. Names are what citations and the API show.
 const (
 	MetricCommitted  Metric = iota // kafka_consumergroup_committed_offset{cluster,group,partition,topic}
@@ -280,6 +283,16 @@ func (w *Window) RefOf(k SeriesKey) detect.SeriesRef {
 		detect.Label{Name: "topic", Value: k.Topic})
 	return detect.SeriesRef{Metric: k.Metric.String(), Labels: labels}
 }
+
+// Values returns the dense values of the sweep last committed, indexed by
+// series id (Snapshot().Series of them; released ids included), detect.Gap
+// when absent. Writer only: valid until the next Begin, and not to be
+// modified.
+func (w *Window) Values() []int64 { return w.vals }
+
+// Journal returns the handle on the window's series catalog for a mirror of
+// its ids (the store). Writer only.
+func (w *Window) Journal() Journal[SeriesKey] { return Journal[SeriesKey]{w.catalog} }
 
 // Bytes is the memory held by both rings.
 func (w *Window) Bytes() int { return w.recent.Bytes() + w.history.Bytes() }

@@ -20,6 +20,7 @@ import (
 	"github.com/kwitness/kwitness/detect"
 	"github.com/kwitness/kwitness/ingest"
 	"github.com/kwitness/kwitness/state"
+	"github.com/kwitness/kwitness/state/store"
 )
 
 // Config is the whole kwitness.yaml. Each section belongs to one component.
@@ -37,8 +38,8 @@ type Config struct {
 
 	// DataDir holds the Pebble store (history, evidence, warm restart);
 	// "" runs without history. Default "kwitness-data".
-	DataDir string            `yaml:"data_dir"`
-	Store   state.StoreConfig `yaml:"store"`
+	DataDir string       `yaml:"data_dir"`
+	Store   store.Config `yaml:"store"`
 
 	Telemetry ingest.TelemetryConfig `yaml:"telemetry"`
 	Broker    detect.BrokerConfig    `yaml:"broker"`
@@ -86,7 +87,7 @@ func DefaultConfig() Config {
 		MCP:          mcp.DefaultConfig(),
 
 		DataDir:   "kwitness-data",
-		Store:     state.DefaultStoreConfig(),
+		Store:     store.DefaultConfig(),
 		Telemetry: ingest.DefaultTelemetryConfig(),
 		Broker:    detect.DefaultBrokerConfig(),
 

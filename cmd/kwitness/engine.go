@@ -14,6 +14,7 @@ import (
 	"github.com/kwitness/kwitness/detect"
 	"github.com/kwitness/kwitness/ingest"
 	"github.com/kwitness/kwitness/state"
+	"github.com/kwitness/kwitness/state/store"
 )
 
 // engine runs the detectors after each published sweep. It owns the lag
@@ -34,7 +35,7 @@ type engine struct {
 	events        *state.Events                       // reported deploy events
 	topicConfigs  func() map[string]map[string]string // nil without the broker poller
 	findings      *state.Findings
-	store         *state.Store            // nil without a data dir
+	store         *store.Store            // nil without a data dir
 	unsaved       map[string]detect.Event // newest event per finding the store has not taken yet
 	saveFailing   bool
 	log           *slog.Logger

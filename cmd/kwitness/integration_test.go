@@ -21,6 +21,7 @@ import (
 	"github.com/kwitness/kwitness/detect"
 	"github.com/kwitness/kwitness/ingest"
 	"github.com/kwitness/kwitness/state"
+	"github.com/kwitness/kwitness/state/store"
 )
 
 // rig is kwitness (window, engine, poller) against a kfake cluster, driven
@@ -39,7 +40,7 @@ type rig struct {
 	at       time.Time
 	keys     *keyRecorder
 	events   []detect.Event
-	store    *state.Store // optional: set by withStore
+	store    *store.Store // optional: set by withStore
 }
 
 // keyRecorder records the API key of every request kwitness's client writes.

@@ -23,6 +23,7 @@ import (
 	"github.com/kwitness/kwitness/detect"
 	"github.com/kwitness/kwitness/ingest"
 	"github.com/kwitness/kwitness/state"
+	"github.com/kwitness/kwitness/state/store"
 )
 
 // sidecar is one running kwitness: window, findings, engine, API, poller.
@@ -35,7 +36,7 @@ type sidecar struct {
 	engine   *engine
 	poller   *ingest.Poller
 	brokers  *ingest.BrokerPoller // admin collection always; scrapes the telemetry targets, if any
-	store    *state.Store         // nil without a data dir
+	store    *store.Store         // nil without a data dir
 	guard    *auth.Guard
 	grpc     *grpc.Server // the public listener
 	gwGRPC   *grpc.Server // in-process, reached only by the REST gateway
@@ -262,7 +263,7 @@ func (s *sidecar) openStore(set *metrics.Set) error {
 	if s.cfg.DataDir == "" {
 		return nil
 	}
-	st, err := state.Open(s.cfg.DataDir, s.cfg.Store, s.log, set)
+	st, err := store.Open(s.cfg.DataDir, s.cfg.Store, s.log, set)
 	if err != nil {
 		return err
 	}

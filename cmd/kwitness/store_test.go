@@ -20,14 +20,15 @@ import (
 	"github.com/kwitness/kwitness/detect"
 	pb "github.com/kwitness/kwitness/proto/kwitness/v1"
 	"github.com/kwitness/kwitness/state"
+	"github.com/kwitness/kwitness/state/store"
 )
 
 // withStore gives the rig a Pebble store on fs.
 func (r *rig) withStore(fs vfs.FS) {
 	r.t.Helper()
-	cfg := state.DefaultStoreConfig()
+	cfg := store.DefaultConfig()
 	cfg.FS = fs
-	st, err := state.Open("kw", cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), metrics.NewSet())
+	st, err := store.Open("kw", cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), metrics.NewSet())
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -169,9 +170,9 @@ func TestFindingsSavedAfterFullDisk(t *testing.T) {
 		return nil
 	}))
 	r := newRig(t, "slow", "stuck")
-	cfg := state.DefaultStoreConfig()
+	cfg := store.DefaultConfig()
 	cfg.FS, cfg.RetryBackoff = fs, time.Millisecond
-	st, err := state.Open("kw", cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), metrics.NewSet())
+	st, err := store.Open("kw", cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), metrics.NewSet())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,10 +1,12 @@
-package state
+package store
 
 import (
 	"sync/atomic"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
+
+	"github.com/kwitness/kwitness/state"
 )
 
 // stream is one sequence of sweeps with its own sweep times, stored as
@@ -34,7 +36,7 @@ type stream[K comparable] struct {
 	lost   lostRun // sweeps dropped since the last one handed over
 }
 
-// handoff is one sweep on its way to a stream's encoder: SweepData for any
+// handoff is one sweep on its way to a stream's encoder: sweepData for any
 // key type.
 type handoff[K comparable] struct {
 	at     int64
@@ -123,18 +125,18 @@ func (st *stream[K]) append(h handoff[K]) bool {
 // appendDense hands over the sweep at of a window with series ids in use
 // (released ones included) whose dense values are vals: it copies vals and
 // the keys of the ids new since the last successful call or reassigned
-// since (c's journal, which the first call turns on). One caller
-// goroutine, on the window's writer right after its Commit.
-func (st *stream[K]) appendDense(at int64, vals []int64, series int, c *catalog[K]) bool {
+// since (j, which the first call turns on). One caller goroutine, on the
+// window's writer right after its Commit.
+func (st *stream[K]) appendDense(at int64, vals []int64, series int, j state.Journal[K]) bool {
 	if !st.jtrack {
-		c.track()
+		j.Track()
 		st.jtrack, st.jpos = true, 0
 	}
 	h := handoff[K]{at: at}
 	for id := st.handed; id < series; id++ {
-		h.ids, h.keys = append(h.ids, uint32(id)), append(h.keys, c.key(uint32(id)))
+		h.ids, h.keys = append(h.ids, uint32(id)), append(h.keys, j.Key(uint32(id)))
 	}
-	changed, next, ok := c.assigned(st.jpos)
+	changed, next, ok := j.Assigned(st.jpos)
 	if !ok { // cannot happen with one stream per catalog; resend every key
 		changed = nil
 		for id := range st.handed {
@@ -143,7 +145,7 @@ func (st *stream[K]) appendDense(at int64, vals []int64, series int, c *catalog[
 	}
 	for _, id := range changed {
 		if int(id) < st.handed {
-			h.ids, h.keys = append(h.ids, id), append(h.keys, c.key(id))
+			h.ids, h.keys = append(h.ids, id), append(h.keys, j.Key(id))
 		}
 	}
 	n := min(len(vals), series)
@@ -153,7 +155,7 @@ func (st *stream[K]) appendDense(at int64, vals []int64, series int, c *catalog[
 		return false
 	}
 	st.handed, st.jpos = series, next
-	c.trimJournal(next)
+	j.Trim(next)
 	return true
 }
 

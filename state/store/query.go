@@ -1,4 +1,4 @@
-package state
+package store
 
 import (
 	"errors"
@@ -9,6 +9,8 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/kwitness/kwitness/detect"
+	"github.com/kwitness/kwitness/state"
+	"github.com/kwitness/kwitness/state/chunkenc"
 )
 
 // Point is one raw sample of a series: its sweep's time (Unix ms) and value,
@@ -42,7 +44,7 @@ func (st *stream[K]) readBlocks(b, from, to int64) ([]storedBlock, error) {
 		if len(it.Key()) != 17 || be64(it.Key(), 9) > to {
 			continue
 		}
-		if vals, present, err = DecodeIntChunk(it.Value(), vals, present); err != nil {
+		if vals, present, err = chunkenc.DecodeInt(it.Value(), vals, present); err != nil {
 			s.chunkCorrupt(it.Key(), err)
 			continue
 		}
@@ -91,7 +93,7 @@ func (st *stream[K]) seriesChunk(it *pebble.Iterator, blk storedBlock, sid uint3
 // adjacent only if no sweep between them was lost. A corrupt chunk reads
 // as gaps (and is counted and logged). While the store is closed after a
 // write failure it fails with ErrUnavailable.
-func (s *Store) Query(k SeriesKey, from, to time.Time) ([]Point, error) {
+func (s *Store) Query(k state.SeriesKey, from, to time.Time) ([]Point, error) {
 	return s.off.query(k, from, to)
 }
 
@@ -149,7 +151,7 @@ func (st *stream[K]) decodeOrGaps(c []byte, blk storedBlock, sid uint32, vals []
 	if st.float {
 		vals, present, err = decodeFloatBits(c, vals, present)
 	} else {
-		vals, present, err = DecodeIntChunk(c, vals, present)
+		vals, present, err = chunkenc.DecodeInt(c, vals, present)
 	}
 	if err != nil {
 		st.s.chunkCorrupt(st.ks.chunkKey(nil, blk.bucket, sid, blk.start), err)
@@ -160,8 +162,8 @@ func (st *stream[K]) decodeOrGaps(c []byte, blk storedBlock, sid uint32, vals []
 
 // decodeFloatBits decodes a float chunk into the bit patterns of its values.
 func decodeFloatBits(c []byte, dst []int64, present []bool) ([]int64, []bool, error) {
-	fs, present, err := DecodeFloatChunk(c, nil, present)
-	dst = sliceOfLen(dst, len(fs))
+	fs, present, err := chunkenc.DecodeFloat(c, nil, present)
+	dst = slices.Grow(dst[:0], len(fs))[:len(fs)]
 	for i, v := range fs {
 		dst[i] = int64(math.Float64bits(v))
 	}
@@ -195,7 +197,7 @@ const replayMemory = 64 << 20
 // out. A stretch of sweeps the store could not keep replays as all-gap
 // sweeps at its first and last times. fn must not call the store. An error
 // from fn stops the replay and is returned.
-func (s *Store) Replay(from time.Time, fn func(at int64, keys []SeriesKey, vals []int64) error) error {
+func (s *Store) Replay(from time.Time, fn func(at int64, keys []state.SeriesKey, vals []int64) error) error {
 	return s.off.replay(from, fn)
 }
 
@@ -309,10 +311,10 @@ func (st *stream[K]) scatterPages(blk storedBlock, fn func(uint32, []byte)) erro
 // time.Now() minus the window span): for each it calls w.Begin, registers
 // and sets the series with a value, and commits. It returns the number of
 // sweeps restored. Call it on w's writer goroutine before ingest starts.
-func (s *Store) LoadWindow(w *Window, since time.Time) (int, error) {
+func (s *Store) LoadWindow(w *state.Window, since time.Time) (int, error) {
 	var wids []int64 // sid → window id + 1; 0: not registered yet
 	n := 0
-	err := s.Replay(since, func(at int64, keys []SeriesKey, vals []int64) error {
+	err := s.Replay(since, func(at int64, keys []state.SeriesKey, vals []int64) error {
 		for len(wids) < len(keys) {
 			wids = append(wids, 0)
 		}

@@ -1,7 +1,8 @@
-package state
+package store
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"log/slog"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 
 	"github.com/kwitness/kwitness/detect"
+	"github.com/kwitness/kwitness/state"
 )
 
 const (
@@ -22,11 +24,15 @@ const (
 	crashSeries   = 200
 	crashFlush    = 100 * time.Millisecond
 	crashSweepGap = 2 * time.Millisecond // real time between sweeps
+	crashSweeps   = 700                  // the parent kills the child after these
+	crashFlushAt  = 150                  // the child flushes after every crashFlushAt sweeps
 )
 
-func crashConfig() StoreConfig {
-	c := DefaultStoreConfig()
-	c.FlushInterval, c.ChunkSamples = crashFlush, 120
+// crashConfig checkpoints often, and queues more sweeps than the child
+// hands over, so that none is dropped however slowly the encoder runs.
+func crashConfig() Config {
+	c := DefaultConfig()
+	c.FlushInterval, c.ChunkSamples, c.Queue = crashFlush, 120, 2*crashSweeps
 	return c
 }
 
@@ -39,7 +45,8 @@ func crashValue(sid, n int) int64 {
 
 // TestStoreCrashChild is the process TestStoreCrashKill9 kills: it appends
 // sweeps (simulated one second apart) to the store in $KWITNESS_STORE_CRASH_DIR
-// forever, printing the index of each sweep handed over.
+// forever, printing the index of each sweep handed over, and after every
+// crashFlushAt of them flushes the store and prints "flushed".
 func TestStoreCrashChild(t *testing.T) {
 	dir := os.Getenv(crashDirEnv)
 	if dir == "" {
@@ -50,31 +57,40 @@ func TestStoreCrashChild(t *testing.T) {
 		fmt.Println("open:", err)
 		os.Exit(2)
 	}
-	keys := make([]SeriesKey, crashSeries)
+	keys := make([]state.SeriesKey, crashSeries)
 	for i := range keys {
-		keys[i] = SeriesKey{Metric: MetricEnd, Topic: "t", Partition: int32(i)}
+		keys[i] = state.SeriesKey{Metric: state.MetricEnd, Topic: "t", Partition: int32(i)}
 	}
 	out := bufio.NewWriter(os.Stdout)
 	for n := 0; ; n++ {
-		sd := SweepData{At: t0 + int64(n)*1000, Values: s.Buffer(crashSeries)}
+		sd := sweepData{At: t0 + int64(n)*1000, Values: s.buffer(crashSeries)}
 		if n == 0 {
 			sd.NewKeys = keys
 		}
 		for i := range sd.Values {
 			sd.Values[i] = crashValue(i, n)
 		}
-		for !s.Append(sd) {
-			time.Sleep(time.Millisecond) // never happens with this load; keep sweeps dense
+		if !s.appendSweep(sd) {
+			fmt.Println("dropped:", n)
+			os.Exit(2)
 		}
 		fmt.Fprintln(out, n)
+		if (n+1)%crashFlushAt == 0 {
+			if err := s.Flush(context.Background()); err != nil {
+				fmt.Println("flush:", err)
+				os.Exit(2)
+			}
+			fmt.Fprintln(out, "flushed")
+		}
 		_ = out.Flush()
 		time.Sleep(crashSweepGap)
 	}
 }
 
-// TestStoreCrashKill9 kills a process in the middle of ingest and proves the
-// store opens cleanly, lost only the sweeps appended in the last flush
-// interval (plus scheduling slack), replays in order, and refills a window.
+// TestStoreCrashKill9 kills a process in the middle of ingest (its periodic
+// checkpoints every crashFlush running) and proves the store opens cleanly,
+// kept every sweep of the last Flush that returned, replays in order, and
+// refills a window.
 func TestStoreCrashKill9(t *testing.T) {
 	if testing.Short() {
 		t.Skip("spawns a child process")
@@ -89,26 +105,32 @@ func TestStoreCrashKill9(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	// Read sweep indexes and when each was handed over, until a few blocks
-	// and checkpoints have been written.
-	var handedAt []time.Time
+	// Read sweep indexes until a few blocks and checkpoints have been
+	// written; flushed is how many sweeps the last Flush covered.
+	handed, flushed := 0, 0
 	sc := bufio.NewScanner(stdout)
-	for sc.Scan() && len(handedAt) < 700 {
+	for handed < crashSweeps && sc.Scan() {
+		if sc.Text() == "flushed" {
+			flushed = handed
+			continue
+		}
 		n, err := strconv.Atoi(strings.TrimSpace(sc.Text()))
-		if err != nil || n != len(handedAt) {
+		if err != nil || n != handed {
 			_ = cmd.Process.Kill()
 			t.Fatalf("child said %q", sc.Text())
 		}
-		handedAt = append(handedAt, time.Now())
+		handed++
 	}
-	killed := time.Now()
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	for sc.Scan() { // sweeps handed over before the kill landed
-		handedAt = append(handedAt, killed)
+		handed++
 	}
 	_ = cmd.Wait()
+	if flushed < crashFlushAt {
+		t.Fatalf("child flushed %d sweeps before the kill, want ≥ %d", flushed, crashFlushAt)
+	}
 
 	s, err := Open(dir, crashConfig(), slog.New(slog.DiscardHandler), metrics.NewSet())
 	if err != nil {
@@ -116,7 +138,7 @@ func TestStoreCrashKill9(t *testing.T) {
 	}
 	defer s.Close()
 	lastAt, sweeps := int64(-1), 0
-	err = s.Replay(time.UnixMilli(t0), func(at int64, _ []SeriesKey, vals []int64) error {
+	err = s.Replay(time.UnixMilli(t0), func(at int64, _ []state.SeriesKey, vals []int64) error {
 		n := int((at - t0) / 1000)
 		if at <= lastAt || n != sweeps {
 			return fmt.Errorf("sweep %d at %d after %d: not the next sweep", sweeps, at, lastAt)
@@ -132,18 +154,13 @@ func TestStoreCrashKill9(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Every lost sweep was handed over within FlushInterval (plus slack for
-	// scheduling under -race) of the kill.
-	slack := 500 * time.Millisecond
-	if sweeps < len(handedAt) {
-		if lost := handedAt[sweeps]; killed.Sub(lost) > crashFlush+slack {
-			t.Fatalf("lost sweeps %d..%d; the first was handed over %s before the kill (flush interval %s)",
-				sweeps, len(handedAt)-1, killed.Sub(lost), crashFlush)
-		}
+	// Every sweep the last returned Flush covered survived.
+	if sweeps < flushed {
+		t.Fatalf("kept %d sweeps; the last Flush before the kill covered %d", sweeps, flushed)
 	}
-	t.Logf("kept %d of %d sweeps handed over", sweeps, len(handedAt))
+	t.Logf("kept %d of %d sweeps handed over (%d flushed)", sweeps, handed, flushed)
 
-	w, err := NewWindow(DefaultWindowConfig(), "c1")
+	w, err := state.NewWindow(state.DefaultWindowConfig(), "c1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +170,7 @@ func TestStoreCrashKill9(t *testing.T) {
 		t.Fatalf("LoadWindow: %d sweeps, newest %d, %d series, %v; want %d sweeps up to %d", n, w.Snapshot().At, w.Snapshot().Series, err, want, lastAt)
 	}
 	// The restarted process keeps appending after the restored sweeps.
-	if !s.Append(SweepData{At: lastAt + 1000, Values: []int64{1}, NewKeys: []SeriesKey{{Metric: MetricEnd, Topic: "t"}}}) {
+	if !s.appendSweep(sweepData{At: lastAt + 1000, Values: []int64{1}, NewKeys: []state.SeriesKey{{Metric: state.MetricEnd, Topic: "t"}}}) {
 		t.Fatal("append after restart dropped")
 	}
 }

@@ -10,7 +10,7 @@
 // which refuses, and every other use of Pebble through read or update,
 // which fail with ErrUnavailable while it is closed.
 
-package state
+package store
 
 import (
 	"errors"
@@ -25,7 +25,7 @@ import (
 // write failure (until the store has reopened it) or the store is closed.
 var ErrUnavailable = errors.New("state: store unavailable")
 
-// maxRetryBackoff caps StoreConfig.RetryBackoff; the wait between reopen
+// maxRetryBackoff caps Config.RetryBackoff; the wait between reopen
 // attempts grows to at most retryBackoffGrowth × RetryBackoff.
 const (
 	maxRetryBackoff    = time.Minute

@@ -1,23 +1,26 @@
-// Store: the on-disk history of the offset series and of the broker
-// telemetry, in Pebble.
+// Package store is the on-disk history of the offset series and of the
+// broker telemetry, in Pebble: it mirrors a state.Window and a
+// state.Telemetry (following their series ids through the catalog journal,
+// state.Journal), answers queries of raw samples and minute rollups, keeps
+// the firing findings, refills the windows on a warm restart, and survives
+// write failures such as a full disk. Values are encoded by state/chunkenc.
 //
-// Contract
+// # Contract
 //
 //   - Streams. The offsets and the broker telemetry are two independent
-//     streams of sweeps (store_stream.go) with their own sweep times, series
+//     streams of sweeps (stream.go) with their own sweep times, series
 //     ids and key kinds (docs/format.md); everything below holds for each.
 //     The offsets' metrics are named kwitness_store_*, the telemetry's
 //     kwitness_store_telemetry_*.
-//   - Feeding. The ingester hands each committed sweep to Append (or
-//     AppendWindow, which copies the window's dense values itself) right after
-//     Window.Commit; the broker poller hands each telemetry sweep to
+//   - Feeding. The ingester hands each committed sweep to AppendWindow
+//     (which copies the window's dense values) right after Window.Commit; the broker poller hands each telemetry sweep to
 //     AppendTelemetry right after Telemetry.Commit. The hand-off is a
 //     non-blocking send on a bounded channel
-//     (StoreConfig.Queue sweeps): when the store falls behind, the sweep is
+//     (Config.Queue sweeps): when the store falls behind, the sweep is
 //     dropped, kwitness_store_dropped_sweeps_total counts it, a rate-limited
-//     log line says so, and Append returns false; the stretch of dropped
+//     log line says so, and AppendWindow returns false; the stretch of dropped
 //     sweeps is stored as an explicit gap ahead of the next sweep handed
-//     over. The poller never waits on disk. Append and AppendWindow are
+//     over. The poller never waits on disk. AppendWindow is
 //     meant for one caller goroutine (the window's writer), AppendTelemetry
 //     for another (the telemetry's writer);
 //     sweeps must arrive with increasing At, older ones are
@@ -25,7 +28,7 @@
 //   - Encoding. One goroutine per stream, started by Open and stopped (and
 //     waited for) by Close, owns the open block: a timestamp chunk shared by
 //     all series plus one int (offsets) or float (telemetry) chunk per series
-//     (chunk.go). A block ends after ChunkSamples
+//     (package chunkenc). A block ends after ChunkSamples
 //     sweeps or at a bucket boundary and is then written as one key per
 //     series. Every FlushInterval the open block is checkpointed (synced) as a
 //     few pages of partial chunks, so a crash (kill -9) loses at most
@@ -44,13 +47,13 @@
 //     one (call Flush first to include everything appended). A corrupt chunk
 //     is skipped (its samples read as gaps), counted in
 //     kwitness_store_corrupt_chunks_total and logged; it never fails a read.
-//   - Health and recovery (store_recover.go). A failed write (a full disk,
+//   - Health and recovery (recover.go). A failed write (a full disk,
 //     an I/O error, Pebble giving up on its WAL or an sstable) is counted
 //     in kwitness_store_write_errors_total; the first of an outage is
 //     logged and becomes Healthy's reason (naming the data dir and the OS
 //     error; mapped to /readyz), and kwitness_store_healthy drops to 0.
 //     The store then closes Pebble (a failed Pebble must not be written
-//     again) and reopens it with backoff (StoreConfig.RetryBackoff, 1 s,
+//     again) and reopens it with backoff (Config.RetryBackoff, 1 s,
 //     doubling up to a minute) until a synced probe write succeeds; then
 //     Healthy is true again, kwitness_store_recoveries_total counts it, one
 //     log line says so, and the encoders write what they held. Meanwhile
@@ -63,8 +66,7 @@
 //     first and the last of them (docs/format.md, "Lost sweeps").
 //
 // The key layout and value formats are specified in docs/format.md.
-
-package state
+package store
 
 import (
 	"context"
@@ -83,10 +85,12 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/kwitness/kwitness/detect"
+	"github.com/kwitness/kwitness/state"
+	"github.com/kwitness/kwitness/state/chunkenc"
 )
 
-// StoreConfig configures the on-disk store.
-type StoreConfig struct {
+// Config configures the on-disk store.
+type Config struct {
 	// RawRetention is how long raw samples are kept, measured back from the
 	// newest stored sweep; default 24h, at least 2 × Bucket.
 	RawRetention time.Duration `yaml:"raw_retention"`
@@ -116,16 +120,16 @@ type StoreConfig struct {
 	FS vfs.FS `yaml:"-"`
 }
 
-// DefaultStoreConfig returns the defaults documented on StoreConfig.
-func DefaultStoreConfig() StoreConfig {
-	return StoreConfig{
+// DefaultConfig returns the defaults documented on Config.
+func DefaultConfig() Config {
+	return Config{
 		RawRetention: 24 * time.Hour, RollupRetention: 30 * 24 * time.Hour, Bucket: time.Hour,
 		ChunkSamples: 240, FlushInterval: time.Minute, Queue: 4, RetryBackoff: time.Second,
 	}
 }
 
 // Validate reports invalid fields by YAML key.
-func (c StoreConfig) Validate() error {
+func (c Config) Validate() error {
 	var errs []error
 	if c.Bucket < time.Minute || c.Bucket > 24*time.Hour || (24*time.Hour)%c.Bucket != 0 || c.Bucket%time.Minute != 0 {
 		errs = append(errs, fmt.Errorf("store.bucket: must be whole minutes dividing 24h, got %s", c.Bucket))
@@ -136,8 +140,8 @@ func (c StoreConfig) Validate() error {
 	if c.RollupRetention < c.RawRetention {
 		errs = append(errs, fmt.Errorf("store.rollup_retention: must be ≥ raw_retention, got %s", c.RollupRetention))
 	}
-	if c.ChunkSamples < 120 || c.ChunkSamples > MaxChunkSamples {
-		errs = append(errs, fmt.Errorf("store.chunk_samples: must be in [120, %d], got %d", MaxChunkSamples, c.ChunkSamples))
+	if c.ChunkSamples < 120 || c.ChunkSamples > chunkenc.MaxSamples {
+		errs = append(errs, fmt.Errorf("store.chunk_samples: must be in [120, %d], got %d", chunkenc.MaxSamples, c.ChunkSamples))
 	}
 	if c.FlushInterval < 10*time.Millisecond {
 		errs = append(errs, fmt.Errorf("store.flush_interval: must be ≥ 10ms, got %s", c.FlushInterval))
@@ -151,28 +155,14 @@ func (c StoreConfig) Validate() error {
 	return errors.Join(errs...)
 }
 
-// SweepData is one sweep handed to the store. The store takes ownership of
-// Values and NewKeys; Values may come from Store.Buffer. Series ids handed
-// over this way are never reassigned; a Window, whose ids are reused, goes
-// through AppendWindow.
-type SweepData struct {
-	At int64 // Unix ms, shared by every sample of the sweep
-	// Values[i] is the value of window series i, detect.Gap when absent.
-	Values []int64
-	// NewKeys are the keys of window series FirstNew, FirstNew+1, … not
-	// handed over before. Every index of Values must have been handed over.
-	FirstNew uint32
-	NewKeys  []SeriesKey
-}
-
 // Store is the Pebble-backed history. See the contract above.
 type Store struct {
-	cfg  StoreConfig
+	cfg  Config
 	dir  string
 	log  *slog.Logger
 	m    storeMetrics
-	off  *stream[SeriesKey]    // offsets
-	tel  *stream[TelemetryKey] // broker telemetry
+	off  *stream[state.SeriesKey]    // offsets
+	tel  *stream[state.TelemetryKey] // broker telemetry
 	stop chan struct{}
 	wg   sync.WaitGroup
 
@@ -207,7 +197,7 @@ type Store struct {
 // Open opens (creating if needed) the store in dir and starts its encoder,
 // maintenance and recovery goroutines. An unwritable dir fails with an
 // error naming it.
-func Open(dir string, cfg StoreConfig, log *slog.Logger, set *metrics.Set) (*Store, error) {
+func Open(dir string, cfg Config, log *slog.Logger, set *metrics.Set) (*Store, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -236,7 +226,7 @@ func Open(dir string, cfg StoreConfig, log *slog.Logger, set *metrics.Set) (*Sto
 }
 
 // newStore returns a store with its streams, not yet opened.
-func newStore(cfg StoreConfig, dir string, log *slog.Logger, set *metrics.Set) *Store {
+func newStore(cfg Config, dir string, log *slog.Logger, set *metrics.Set) *Store {
 	s := &Store{cfg: cfg, dir: dir, log: log.With("component", "store"), m: newStoreMetrics(set),
 		stop: make(chan struct{}), kick: make(chan struct{}, 1), wake: make(chan struct{}, 1)}
 	s.health.up = make(chan struct{})
@@ -328,7 +318,7 @@ func (s *Store) init() error {
 // Close stops the goroutines, writes the open blocks and closes Pebble.
 // Sweeps still queued are written first. If the store is failing at that
 // point, what it held is lost (counted as dropped) and Close returns the
-// failure. Safe to call twice and concurrently with Append (which then
+// failure. Safe to call twice and concurrently with AppendWindow (which then
 // returns false); reads after Close fail with ErrUnavailable.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
@@ -352,28 +342,13 @@ func (s *Store) Close() error {
 	return s.closeErr
 }
 
-// Append hands a sweep of offsets to the encoder without blocking. It
-// returns false (counted and logged) if the queue is full or the store is
-// closed.
-func (s *Store) Append(sd SweepData) bool {
-	h := handoff[SeriesKey]{at: sd.At, values: sd.Values, keys: sd.NewKeys}
-	for i := range sd.NewKeys {
-		h.ids = append(h.ids, sd.FirstNew+uint32(i))
-	}
-	return s.off.append(h)
-}
-
 // AppendWindow hands the sweep w just committed to the store: it copies w's
 // dense values and the keys registered since the last call. Call it on the
 // window's writer goroutine right after Commit, and only for one window.
-func (s *Store) AppendWindow(w *Window) bool {
+func (s *Store) AppendWindow(w *state.Window) bool {
 	snap := w.Snapshot()
-	return s.off.appendDense(snap.At, w.vals, snap.Series, w.catalog)
+	return s.off.appendDense(snap.At, w.Values(), snap.Series, w.Journal())
 }
-
-// Buffer returns a value slice of length n for Append, reusing one the
-// encoder is done with when it can.
-func (s *Store) Buffer(n int) []int64 { return s.off.buffer(n) }
 
 // Flush writes a checkpoint of everything appended so far (and queued before
 // the call) to both streams and waits for it, or for ctx. While the store is
@@ -452,7 +427,7 @@ func (r *rateLimit) allow(now time.Time) bool {
 // disk), on the committing goroutine or on its own background ones, and a
 // panic there would end the process. It reports a write failure instead
 // (fatal); the store's commits notice it (Store.commit) and the store
-// closes and reopens that Pebble (store_recover.go).
+// closes and reopens that Pebble (recover.go).
 type pebbleLogger struct {
 	log   *slog.Logger
 	fatal func(what string, err error)

@@ -1,7 +1,10 @@
-package state
+package store
 
 import (
 	"testing"
+
+	"github.com/kwitness/kwitness/state"
+	"github.com/kwitness/kwitness/state/chunkenc"
 )
 
 // FuzzStoreValues feeds arbitrary bytes to the store's own value decoders
@@ -10,9 +13,9 @@ import (
 // re-encodes to bytes that decode to the same key and time; every page
 // record lies inside the page and names a sid of the page.
 func FuzzStoreValues(f *testing.F) {
-	f.Add(appendRegistryValue(nil, SeriesKey{Metric: MetricCommitted, Group: "g", Topic: "t", Partition: 3}, t0))
-	f.Add(appendTelemetryRegistryValue(nil, TelemetryKey{Signal: "request_latency_ms", Broker: 2, Partition: -1, Request: "Produce", Quantile: "0.99", Origin: "admin"}, t0))
-	var e IntChunkEncoder
+	f.Add(appendRegistryValue(nil, state.SeriesKey{Metric: state.MetricCommitted, Group: "g", Topic: "t", Partition: 3}, t0))
+	f.Add(appendTelemetryRegistryValue(nil, state.TelemetryKey{Signal: "request_latency_ms", Broker: 2, Partition: -1, Request: "Produce", Quantile: "0.99", Origin: "admin"}, t0))
+	var e chunkenc.IntEncoder
 	e.Append(5)
 	f.Add(append([]byte{0x02, byte(len(e.Bytes()))}, e.Bytes()...))
 	agg := newMinuteAgg(0, 3)

@@ -1,4 +1,4 @@
-package state
+package chunkenc
 
 import (
 	"encoding/binary"
@@ -18,7 +18,7 @@ import (
 // other byte, or a mask shorter than vals, means present). Values at gap
 // positions are ignored.
 func encodeInts(vals []int64, mask string) []byte {
-	var e IntChunkEncoder
+	var e IntEncoder
 	for i, v := range vals {
 		if i < len(mask) && mask[i] == '_' {
 			e.AppendGap()
@@ -30,7 +30,7 @@ func encodeInts(vals []int64, mask string) []byte {
 }
 
 func encodeFloats(vals []float64, mask string) []byte {
-	var e FloatChunkEncoder
+	var e FloatEncoder
 	for i, v := range vals {
 		if i < len(mask) && mask[i] == '_' {
 			e.AppendGap()
@@ -60,7 +60,7 @@ func TestIntChunkRoundTrip(t *testing.T) {
 	f := func(name string, vals []int64, mask string) {
 		t.Helper()
 		b := encodeInts(vals, mask)
-		got, present, err := DecodeIntChunk(b, nil, nil)
+		got, present, err := DecodeInt(b, nil, nil)
 		if err != nil {
 			t.Fatalf("%s: decode: %v", name, err)
 		}
@@ -126,14 +126,14 @@ func TestIntChunkRoundTrip(t *testing.T) {
 	}
 	f("random", vals, "")
 	// 16. The largest chunk.
-	f("max samples", make([]int64, MaxChunkSamples), "")
+	f("max samples", make([]int64, MaxSamples), "")
 }
 
 func TestFloatChunkRoundTrip(t *testing.T) {
 	f := func(name string, vals []float64, mask string) {
 		t.Helper()
 		b := encodeFloats(vals, mask)
-		got, present, err := DecodeFloatChunk(b, nil, nil)
+		got, present, err := DecodeFloat(b, nil, nil)
 		if err != nil {
 			t.Fatalf("%s: decode: %v", name, err)
 		}
@@ -209,7 +209,7 @@ func TestChunkSize(t *testing.T) {
 }
 
 // TestChunkCorruption flips every bit of a chunk and truncates it at every
-// length: each must fail with a *ChunkError, a flip as a checksum mismatch
+// length: each must fail with a *Error, a flip as a checksum mismatch
 // (or, in byte 0, an unknown version: the version is checked first).
 func TestChunkCorruption(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
@@ -220,25 +220,25 @@ func TestChunkCorruption(t *testing.T) {
 		for bit := range 8 {
 			b := slices.Clone(orig)
 			b[i] ^= 1 << bit
-			_, _, err := DecodeIntChunk(b, dst, present)
-			want := ChunkError{Offset: len(b) - chunkCRCLen, Reason: "checksum mismatch"}
+			_, _, err := DecodeInt(b, dst, present)
+			want := Error{Offset: len(b) - chunkCRCLen, Reason: "checksum mismatch"}
 			if i == 0 {
-				want = ChunkError{Offset: 0, Reason: fmt.Sprintf("unknown version %d", b[0])}
+				want = Error{Offset: 0, Reason: fmt.Sprintf("unknown version %d", b[0])}
 			}
-			var ce *ChunkError
+			var ce *Error
 			if !errors.As(err, &ce) || *ce != want {
 				t.Fatalf("flip byte %d bit %d: err = %v, want %v", i, bit, err, &want)
 			}
 		}
 	}
 	for n := range len(orig) {
-		_, _, err := DecodeIntChunk(orig[:n], dst, present)
-		var ce *ChunkError
+		_, _, err := DecodeInt(orig[:n], dst, present)
+		var ce *Error
 		if !errors.As(err, &ce) {
-			t.Fatalf("truncated to %d bytes: err = %v, want *ChunkError", n, err)
+			t.Fatalf("truncated to %d bytes: err = %v, want *Error", n, err)
 		}
-		if _, _, err := DecodeFloatChunk(orig[:n], nil, nil); !errors.As(err, &ce) {
-			t.Fatalf("float, truncated to %d bytes: err = %v, want *ChunkError", n, err)
+		if _, _, err := DecodeFloat(orig[:n], nil, nil); !errors.As(err, &ce) {
+			t.Fatalf("float, truncated to %d bytes: err = %v, want *Error", n, err)
 		}
 	}
 }
@@ -254,16 +254,16 @@ func TestChunkRejects(t *testing.T) {
 		}
 		b := withCRC(body)
 		if float {
-			_, _, err = DecodeFloatChunk(b, nil, nil)
+			_, _, err = DecodeFloat(b, nil, nil)
 		} else {
-			_, _, err = DecodeIntChunk(b, nil, nil)
+			_, _, err = DecodeInt(b, nil, nil)
 		}
-		var ce *ChunkError
+		var ce *Error
 		if !errors.As(err, &ce) || !strings.Contains(ce.Reason, reason) {
-			t.Errorf("%s: err = %v, want a *ChunkError containing %q", name, err, reason)
+			t.Errorf("%s: err = %v, want a *Error containing %q", name, err, reason)
 		}
 	}
-	e := &ChunkError{Offset: 7, Reason: "checksum mismatch"}
+	e := &Error{Offset: 7, Reason: "checksum mismatch"}
 	if got, want := e.Error(), "state: bad chunk at byte 7: checksum mismatch"; got != want {
 		t.Errorf("Error() = %q, want %q", got, want)
 	}
@@ -300,24 +300,24 @@ func TestChunkDecodeReuse(t *testing.T) {
 	a := encodeInts([]int64{1, 2, 3, 4, 5, 6}, "")
 	b := encodeInts([]int64{9, 0, 9}, "p_p")
 	dst, present := make([]int64, 0, 8), make([]bool, 0, 8)
-	dst, present, err := DecodeIntChunk(a, dst, present)
+	dst, present, err := DecodeInt(a, dst, present)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// 1. A shorter chunk overwrites the slices in place; the gap slot is 0,
 	// not the stale 2 from the previous chunk.
-	dst, present, err = DecodeIntChunk(b, dst, present)
+	dst, present, err = DecodeInt(b, dst, present)
 	if err != nil || !slices.Equal(dst, []int64{9, 0, 9}) || !slices.Equal(present, []bool{true, false, true}) {
 		t.Fatalf("reuse: %v %v %v", dst, present, err)
 	}
 	// 2. With enough capacity, decoding allocates nothing.
 	allocs := testing.AllocsPerRun(100, func() {
-		dst, present, _ = DecodeIntChunk(a, dst, present)
+		dst, present, _ = DecodeInt(a, dst, present)
 	})
 	fb := encodeFloats([]float64{1, 2, 3, math.NaN()}, "pp_p")
 	fdst := make([]float64, 0, 8)
 	allocs += testing.AllocsPerRun(100, func() {
-		fdst, present, _ = DecodeFloatChunk(fb, fdst, present)
+		fdst, present, _ = DecodeFloat(fb, fdst, present)
 	})
 	if allocs != 0 {
 		t.Errorf("decode allocated %v times per run, want 0", allocs)
@@ -325,7 +325,7 @@ func TestChunkDecodeReuse(t *testing.T) {
 }
 
 func TestChunkEncoderReuse(t *testing.T) {
-	var e IntChunkEncoder
+	var e IntEncoder
 	for _, v := range []int64{5, 8, 13} {
 		e.Append(v)
 	}
@@ -351,7 +351,7 @@ func TestChunkEncoderReuse(t *testing.T) {
 		t.Fatalf("after Reset: %x (Len %d), want %x", got, e.Len(), want)
 	}
 	// 3. Same for floats.
-	var fe FloatChunkEncoder
+	var fe FloatEncoder
 	fe.Append(1e9)
 	fe.Append(-3)
 	fe.Reset()
@@ -359,9 +359,9 @@ func TestChunkEncoderReuse(t *testing.T) {
 	if got, want := fe.Bytes(), encodeFloats([]float64{2}, ""); !slices.Equal(got, want) || fe.Len() != 1 {
 		t.Fatalf("float after Reset: %x, want %x", got, want)
 	}
-	// 4. Appending past MaxChunkSamples panics rather than corrupting.
-	var full IntChunkEncoder
-	for range MaxChunkSamples {
+	// 4. Appending past MaxSamples panics rather than corrupting.
+	var full IntEncoder
+	for range MaxSamples {
 		full.AppendGap()
 	}
 	defer func() {
@@ -388,7 +388,7 @@ var docExamples = []struct {
 }
 
 func TestDocExamples(t *testing.T) {
-	doc, err := os.ReadFile("../docs/format.md")
+	doc, err := os.ReadFile("../../docs/format.md")
 	if err != nil {
 		t.Fatal(err)
 	}

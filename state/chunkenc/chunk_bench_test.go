@@ -1,4 +1,4 @@
-package state
+package chunkenc
 
 import (
 	"math"
@@ -109,7 +109,7 @@ func benchSet(kind string) []benchChunk {
 var benchKindNames = []string{"idle", "steady", "bursty", "noisy", "mix"}
 
 // encodeBench encodes c with e and returns the chunk size in bytes.
-func encodeBench(e *IntChunkEncoder, c benchChunk) int {
+func encodeBench(e *IntEncoder, c benchChunk) int {
 	e.Reset()
 	for i, v := range c.vals {
 		if c.gap[i] {
@@ -125,7 +125,7 @@ func BenchmarkChunkEncode(b *testing.B) {
 	for _, kind := range benchKindNames {
 		b.Run("kind="+kind, func(b *testing.B) {
 			set := benchSet(kind)
-			var e IntChunkEncoder
+			var e IntEncoder
 			size := 0
 			for _, c := range set {
 				size += encodeBench(&e, c)
@@ -147,7 +147,7 @@ func BenchmarkChunkDecode(b *testing.B) {
 	for _, kind := range benchKindNames {
 		b.Run("kind="+kind, func(b *testing.B) {
 			var chunks [][]byte
-			var e IntChunkEncoder
+			var e IntEncoder
 			for _, c := range benchSet(kind) {
 				encodeBench(&e, c)
 				chunks = append(chunks, append([]byte(nil), e.Bytes()...))
@@ -158,7 +158,7 @@ func BenchmarkChunkDecode(b *testing.B) {
 			for b.Loop() {
 				for _, c := range chunks {
 					var err error
-					if dst, present, err = DecodeIntChunk(c, dst, present); err != nil {
+					if dst, present, err = DecodeInt(c, dst, present); err != nil {
 						b.Fatal(err)
 					}
 				}
@@ -181,7 +181,7 @@ func genGauge(r *rand.Rand, n int) []float64 {
 
 func BenchmarkFloatChunk(b *testing.B) {
 	vals := genGauge(rand.New(rand.NewPCG(42, 1)), benchChunkLen)
-	var e FloatChunkEncoder
+	var e FloatEncoder
 	encode := func() []byte {
 		e.Reset()
 		for _, v := range vals {
@@ -204,7 +204,7 @@ func BenchmarkFloatChunk(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			var err error
-			if dst, present, err = DecodeFloatChunk(chunk, dst, present); err != nil {
+			if dst, present, err = DecodeFloat(chunk, dst, present); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -1,4 +1,4 @@
-package state
+package store
 
 import "encoding/binary"
 
@@ -22,7 +22,7 @@ const (
 	kindTelOpen   = 'O' // 'O' bucket(8) start(8) page(4)    → checkpoint page of an open telemetry block
 )
 
-// keyspace is the key kinds of one stream of sweeps (store_stream.go).
+// keyspace is the key kinds of one stream of sweeps (stream.go).
 type keyspace struct {
 	series, times, chunk, open byte
 	rollup, rolledUp           byte // 0 when the stream keeps no rollups

@@ -1,4 +1,4 @@
-package state
+package store
 
 import (
 	"encoding/binary"
@@ -9,6 +9,7 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/kwitness/kwitness/detect"
+	"github.com/kwitness/kwitness/state/chunkenc"
 )
 
 const (
@@ -29,7 +30,7 @@ type writer[K comparable] struct {
 	start     int64 // At of the block's first sweep
 	n         int   // sweeps in the open block
 	lastAt    int64 // At of the newest sweep accepted
-	ts        IntChunkEncoder
+	ts        chunkenc.IntEncoder
 	cols      columns
 	win2sid   []uint32 // window series id → sid
 	persisted int      // registry entries on disk: sids below it
@@ -240,17 +241,17 @@ func (w *writer[K]) flushBlock() error {
 // offsets, float chunks (values are float64 bits) for broker telemetry.
 type columns struct {
 	float  bool
-	ints   []IntChunkEncoder
-	floats []FloatChunkEncoder
+	ints   []chunkenc.IntEncoder
+	floats []chunkenc.FloatEncoder
 }
 
 // grow makes room for n sids.
 func (c *columns) grow(n int) {
 	for c.float && len(c.floats) < n {
-		c.floats = append(c.floats, FloatChunkEncoder{})
+		c.floats = append(c.floats, chunkenc.FloatEncoder{})
 	}
 	for !c.float && len(c.ints) < n {
-		c.ints = append(c.ints, IntChunkEncoder{})
+		c.ints = append(c.ints, chunkenc.IntEncoder{})
 	}
 }
 
@@ -286,12 +287,12 @@ func (c *columns) add(sid uint32, v int64, i int) {
 // chunk returns sid's encoded chunk, or nil if it has no present sample.
 func (c *columns) chunk(sid int) []byte {
 	if c.float {
-		if e := &c.floats[sid]; e.nPresent > 0 {
+		if e := &c.floats[sid]; e.Present() > 0 {
 			return e.Bytes()
 		}
 		return nil
 	}
-	if e := &c.ints[sid]; e.nPresent > 0 {
+	if e := &c.ints[sid]; e.Present() > 0 {
 		return e.Bytes()
 	}
 	return nil
@@ -300,10 +301,10 @@ func (c *columns) chunk(sid int) []byte {
 // drop replaces sid's encoder with an empty one, freeing its buffers.
 func (c *columns) drop(sid int) {
 	if c.float {
-		c.floats[sid] = FloatChunkEncoder{}
+		c.floats[sid] = chunkenc.FloatEncoder{}
 		return
 	}
-	c.ints[sid] = IntChunkEncoder{}
+	c.ints[sid] = chunkenc.IntEncoder{}
 }
 
 func (c *columns) reset(sid int) {
@@ -393,7 +394,7 @@ func (st *stream[K]) lastStoredAt() int64 {
 	if !it.Last() {
 		return 0
 	}
-	ts, present, err := DecodeIntChunk(it.Value(), nil, nil)
+	ts, present, err := chunkenc.DecodeInt(it.Value(), nil, nil)
 	if err != nil {
 		s.chunkCorrupt(it.Key(), err)
 		return be64(it.Key(), 9)

@@ -1,4 +1,4 @@
-package state
+package store
 
 import (
 	"encoding/binary"
@@ -11,6 +11,7 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/kwitness/kwitness/detect"
+	"github.com/kwitness/kwitness/state"
 )
 
 // ErrUnknownSeries is returned by queries for a series the store never saw.
@@ -120,7 +121,7 @@ func (r *registry[K]) len() int {
 // appendRegistryValue encodes a registry entry:
 //
 //	metric(1) created(varint ms) len(uvarint) group len(uvarint) topic partition(varint)
-func appendRegistryValue(dst []byte, k SeriesKey, created int64) []byte {
+func appendRegistryValue(dst []byte, k state.SeriesKey, created int64) []byte {
 	dst = append(dst, byte(k.Metric))
 	dst = binary.AppendVarint(dst, created)
 	dst = binary.AppendUvarint(dst, uint64(len(k.Group)))
@@ -130,13 +131,13 @@ func appendRegistryValue(dst []byte, k SeriesKey, created int64) []byte {
 	return binary.AppendVarint(dst, int64(k.Partition))
 }
 
-func decodeRegistryValue(b []byte) (SeriesKey, int64, error) {
-	var k SeriesKey
+func decodeRegistryValue(b []byte) (state.SeriesKey, int64, error) {
+	var k state.SeriesKey
 	bad := errors.New("malformed registry entry")
-	if len(b) < 1 || int(b[0]) >= len(metricNames) {
+	if len(b) < 1 || !state.Metric(b[0]).Valid() {
 		return k, 0, bad
 	}
-	k.Metric = Metric(b[0])
+	k.Metric = state.Metric(b[0])
 	created, n := binary.Varint(b[1:])
 	if n <= 0 {
 		return k, 0, bad
@@ -168,13 +169,13 @@ func readString(b []byte) (string, []byte, bool) {
 // SeriesKeyOf parses the series reference a citation gives (Window.RefOf)
 // back into a key. The cluster label is not part of the key: a store holds
 // one cluster.
-func SeriesKeyOf(ref detect.SeriesRef) (SeriesKey, error) {
-	m, ok := MetricByName(ref.Metric)
+func SeriesKeyOf(ref detect.SeriesRef) (state.SeriesKey, error) {
+	m, ok := state.MetricByName(ref.Metric)
 	if !ok {
-		return SeriesKey{}, fmt.Errorf("state: series %s: unknown metric %q", ref, ref.Metric)
+		return state.SeriesKey{}, fmt.Errorf("state: series %s: unknown metric %q", ref, ref.Metric)
 	}
-	k := SeriesKey{Metric: m}
-	if m == MetricGeneration {
+	k := state.SeriesKey{Metric: m}
+	if m == state.MetricGeneration {
 		k.Partition = -1
 		for _, l := range ref.Labels {
 			if l.Name == "group" {
@@ -203,8 +204,8 @@ func SeriesKeyOf(ref detect.SeriesRef) (SeriesKey, error) {
 			k.Topic = l.Value
 		}
 	}
-	if (k.Group == "") != (m != MetricCommitted) {
-		return k, fmt.Errorf("state: series %s: group label must be present exactly for %s", ref, MetricCommitted)
+	if (k.Group == "") != (m != state.MetricCommitted) {
+		return k, fmt.Errorf("state: series %s: group label must be present exactly for %s", ref, state.MetricCommitted)
 	}
 	return k, nil
 }

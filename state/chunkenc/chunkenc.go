@@ -1,7 +1,9 @@
-// Chunk codec: one compressed value column of one series, aligned to a range
-// of sweep indexes [start, start+n). The start index lives in the store key
-// and timestamps are not stored per series: each sweep's timestamp is stored
-// once, in a timestamp column encoded as an int chunk like any other.
+// Package chunkenc is the chunk codec of the store: one compressed value
+// column of one series, aligned to a range of sweep indexes [start, start+n).
+// The start index lives in the store key and timestamps are not stored per
+// series: each sweep's timestamp is stored once, in a timestamp column
+// encoded as an int chunk like any other. It is a leaf: it imports nothing of
+// the store, which imports it (as Prometheus keeps tsdb/chunkenc).
 //
 // A chunk is
 //
@@ -10,11 +12,21 @@
 // presence is run-length coded (a chunk without gaps spends one byte on it);
 // int columns are bit-packed delta-of-delta in variable-width buckets (one bit
 // per sample while the rate is constant); float columns use Gorilla XOR
-// coding; the CRC32C trailer covers every preceding byte. The encoding is
-// canonical: any byte string the decoders accept is exactly what the encoders
-// produce for the decoded samples. docs/format.md specifies every bit.
-
-package state
+// coding; the CRC32C trailer covers every preceding byte. docs/format.md
+// specifies every bit.
+//
+// Contract:
+//   - Round trip: every int64 and every float64 bit pattern (NaN payloads,
+//     ±Inf, -0) decodes to exactly what was appended, absent samples as
+//     absent.
+//   - Canonical: any byte string the decoders accept is exactly what the
+//     encoders produce for the decoded samples (FuzzIntChunkRoundTrip,
+//     FuzzDecodeIntChunk and their float twins check it).
+//   - Untrusted input: DecodeInt and DecodeFloat never panic and allocate at
+//     most MaxSamples values; an undecodable chunk is an *Error naming the
+//     byte offset.
+//   - Encoders are not safe for concurrent use; their zero value is empty.
+package chunkenc
 
 import (
 	"encoding/binary"
@@ -22,15 +34,16 @@ import (
 	"hash/crc32"
 	"math"
 	"math/bits"
+	"unsafe"
 )
 
 const (
-	// ChunkVersion is the format version written in byte 0 of every chunk.
-	ChunkVersion = 1
+	// Version is the format version written in byte 0 of every chunk.
+	Version = 1
 
-	// MaxChunkSamples is the largest sample count (present + absent) a chunk
+	// MaxSamples is the largest sample count (present + absent) a chunk
 	// may hold. It bounds what a decoder allocates for untrusted input.
-	MaxChunkSamples = 1 << 16
+	MaxSamples = 1 << 16
 
 	chunkKindInt   = 1 // delta-of-delta int64 column
 	chunkKindFloat = 2 // Gorilla XOR float64 column
@@ -42,20 +55,20 @@ const (
 
 var chunkCRCTable = crc32.MakeTable(crc32.Castagnoli)
 
-// ChunkError reports a chunk that cannot be decoded: truncated, corrupt
+// Error reports a chunk that cannot be decoded: truncated, corrupt
 // (checksum mismatch or a non-canonical field), of an unknown version, or of
 // another kind than the decoder expects.
-type ChunkError struct {
+type Error struct {
 	Offset int    // byte offset in the chunk where the problem was detected
 	Reason string // what was wrong
 }
 
-func (e *ChunkError) Error() string {
+func (e *Error) Error() string {
 	return fmt.Sprintf("state: bad chunk at byte %d: %s", e.Offset, e.Reason)
 }
 
-func chunkErr(off int, reason string) *ChunkError {
-	return &ChunkError{Offset: off, Reason: reason}
+func chunkErr(off int, reason string) *Error {
+	return &Error{Offset: off, Reason: reason}
 }
 
 // ---- bit stream ----
@@ -185,7 +198,7 @@ func (r *bitReader) offset() int {
 
 // finish checks that the stream ends here: fewer than 8 bits remain and
 // they are all zero.
-func (r *bitReader) finish() *ChunkError {
+func (r *bitReader) finish() *Error {
 	r.refill()
 	if r.pos != len(r.b) || r.nacc >= 8 {
 		return chunkErr(r.offset(), "trailing bytes after last sample")
@@ -207,10 +220,10 @@ type presenceRuns struct {
 	n     int      // samples so far
 }
 
-// add records one sample. It panics if the chunk already holds MaxChunkSamples.
+// add records one sample. It panics if the chunk already holds MaxSamples.
 func (p *presenceRuns) add(present bool) {
-	if p.n >= MaxChunkSamples {
-		panic("state: chunk already holds MaxChunkSamples samples")
+	if p.n >= MaxSamples {
+		panic("state: chunk already holds MaxSamples samples")
 	}
 	if p.inGap == present { // run kind changes
 		p.runs = append(p.runs, p.cur)
@@ -227,7 +240,7 @@ func (p *presenceRuns) reset() {
 // appendHeader appends version, kind, n and the presence runs to dst. The
 // last run is implied by n, so a chunk without gaps writes a single 0x00.
 func appendHeader(dst []byte, kind byte, p *presenceRuns) []byte {
-	dst = append(dst, ChunkVersion, kind)
+	dst = append(dst, Version, kind)
 	dst = binary.AppendUvarint(dst, uint64(p.n))
 	dst = binary.AppendUvarint(dst, uint64(len(p.runs)))
 	for _, r := range p.runs {
@@ -250,7 +263,7 @@ type chunkHeader struct {
 }
 
 // readUvarint reads a minimally encoded uvarint at b[off:].
-func readUvarint(b []byte, off int, what string) (uint64, int, *ChunkError) {
+func readUvarint(b []byte, off int, what string) (uint64, int, *Error) {
 	v, k := binary.Uvarint(b[off:])
 	switch {
 	case k == 0:
@@ -266,11 +279,11 @@ func readUvarint(b []byte, off int, what string) (uint64, int, *ChunkError) {
 // checkFrame checks, in this order, the length, version, checksum and kind
 // of chunk b, and returns b without its CRC trailer. The version comes first
 // because a later version may frame chunks differently.
-func checkFrame(b []byte, kind byte) ([]byte, *ChunkError) {
+func checkFrame(b []byte, kind byte) ([]byte, *Error) {
 	if len(b) < minChunkLen {
 		return nil, chunkErr(len(b), "truncated: shorter than the minimal chunk")
 	}
-	if b[0] != ChunkVersion {
+	if b[0] != Version {
 		return nil, chunkErr(0, fmt.Sprintf("unknown version %d", b[0]))
 	}
 	body := b[:len(b)-chunkCRCLen]
@@ -285,9 +298,9 @@ func checkFrame(b []byte, kind byte) ([]byte, *ChunkError) {
 
 // readHeader checks the frame of b and decodes its header, storing the
 // presence column in present[:n] (resized as needed).
-func readHeader(b []byte, kind byte, present []bool) (chunkHeader, []bool, *ChunkError) {
+func readHeader(b []byte, kind byte, present []bool) (chunkHeader, []bool, *Error) {
 	var h chunkHeader
-	var err *ChunkError
+	var err *Error
 	if h.body, err = checkFrame(b, kind); err != nil {
 		return h, present, err
 	}
@@ -295,8 +308,8 @@ func readHeader(b []byte, kind byte, present []bool) (chunkHeader, []bool, *Chun
 	if err != nil {
 		return h, present, err
 	}
-	if n == 0 || n > MaxChunkSamples {
-		return h, present, chunkErr(2, fmt.Sprintf("sample count %d outside [1, %d]", n, MaxChunkSamples))
+	if n == 0 || n > MaxSamples {
+		return h, present, chunkErr(2, fmt.Sprintf("sample count %d outside [1, %d]", n, MaxSamples))
 	}
 	h.n = int(n)
 	present = sliceOfLen(present, h.n)
@@ -306,7 +319,7 @@ func readHeader(b []byte, kind byte, present []bool) (chunkHeader, []bool, *Chun
 
 // readPresence decodes the presence runs at body[off:] into present (len n)
 // and returns the number of present samples and the offset after the runs.
-func readPresence(body []byte, off int, present []bool) (int, int, *ChunkError) {
+func readPresence(body []byte, off int, present []bool) (int, int, *Error) {
 	n := uint64(len(present))
 	kAt := off
 	k, off, err := readUvarint(body, off, "run count")
@@ -344,16 +357,6 @@ func readPresence(body []byte, off int, present []bool) (int, int, *ChunkError) 
 	return int(nPresent), off, nil
 }
 
-// noValues finishes decoding a chunk without present samples: dst is
-// zeroed, and nothing may follow the presence runs.
-func noValues[T int64 | float64](h chunkHeader, dst []T) *ChunkError {
-	clear(dst)
-	if h.off != len(h.body) {
-		return chunkErr(h.off, "trailing bytes after last sample")
-	}
-	return nil
-}
-
 func fillBools(p []bool, v bool) {
 	for i := range p {
 		p[i] = v
@@ -383,13 +386,13 @@ func fitsBits(x int64, w uint) bool {
 	return -1<<(w-1) <= x && x < 1<<(w-1)
 }
 
-// IntChunkEncoder builds an int64 chunk (offsets, byte counts, timestamps in
+// IntEncoder builds an int64 chunk (offsets, byte counts, timestamps in
 // milliseconds). Values are stored as delta-of-delta over the present
 // samples: a constant or constant-rate series costs one bit per sample.
 // Every int64 round-trips exactly (arithmetic wraps).
 //
 // The zero value is an empty encoder. It is not safe for concurrent use.
-type IntChunkEncoder struct {
+type IntEncoder struct {
 	p        presenceRuns
 	w        bitWriter
 	nPresent int
@@ -399,8 +402,8 @@ type IntChunkEncoder struct {
 	out      []byte
 }
 
-// Append adds a present sample. It panics if Len() == MaxChunkSamples.
-func (e *IntChunkEncoder) Append(v int64) {
+// Append adds a present sample. It panics if Len() == MaxSamples.
+func (e *IntEncoder) Append(v int64) {
 	e.p.add(true)
 	e.nPresent++
 	if e.nPresent == 1 {
@@ -412,7 +415,7 @@ func (e *IntChunkEncoder) Append(v int64) {
 	e.prev, e.delta = v, d
 }
 
-func (e *IntChunkEncoder) writeDod(dod int64) {
+func (e *IntEncoder) writeDod(dod int64) {
 	if dod == 0 {
 		e.w.write(0, 1)
 		return
@@ -429,14 +432,17 @@ func (e *IntChunkEncoder) writeDod(dod int64) {
 }
 
 // AppendGap adds an absent sample (the poll failed). It panics if
-// Len() == MaxChunkSamples.
-func (e *IntChunkEncoder) AppendGap() { e.p.add(false) }
+// Len() == MaxSamples.
+func (e *IntEncoder) AppendGap() { e.p.add(false) }
 
 // Len returns the number of samples appended, present and absent.
-func (e *IntChunkEncoder) Len() int { return e.p.n }
+func (e *IntEncoder) Len() int { return e.p.n }
+
+// Present returns the number of present samples appended.
+func (e *IntEncoder) Present() int { return e.nPresent }
 
 // Reset empties the encoder, keeping its buffers.
-func (e *IntChunkEncoder) Reset() {
+func (e *IntEncoder) Reset() {
 	e.p.reset()
 	e.w.reset()
 	e.nPresent, e.first, e.prev, e.delta = 0, 0, 0, 0
@@ -445,7 +451,7 @@ func (e *IntChunkEncoder) Reset() {
 // Bytes returns the encoded chunk, or nil if no sample was appended. The
 // slice is owned by the encoder and valid until its next method call; more
 // samples may be appended afterwards.
-func (e *IntChunkEncoder) Bytes() []byte {
+func (e *IntEncoder) Bytes() []byte {
 	if e.p.n == 0 {
 		return nil
 	}
@@ -457,17 +463,23 @@ func (e *IntChunkEncoder) Bytes() []byte {
 	return e.out
 }
 
-// DecodeIntChunk decodes an int chunk into dst[:n] and present[:n], where n
+// DecodeInt decodes an int chunk into dst[:n] and present[:n], where n
 // is the chunk's sample count; present[i] reports whether sample i was
 // present, and dst[i] is 0 when it was not. Both slices are reused when their
 // capacity suffices (then decoding does not allocate) and grown otherwise.
-// On error it returns a *ChunkError, and the contents of dst and present are
+// On error it returns a *Error, and the contents of dst and present are
 // unspecified. It never panics, whatever b holds.
-func DecodeIntChunk(b []byte, dst []int64, present []bool) ([]int64, []bool, error) {
-	h, present, err := readHeader(b, chunkKindInt, present)
+func DecodeInt(b []byte, dst []int64, present []bool) ([]int64, []bool, error) {
+	return decode(b, chunkKindInt, dst, present)
+}
+
+// decode is DecodeInt and DecodeFloat: the header and presence runs, then
+// the values of the present samples.
+func decode[T int64 | float64](b []byte, kind byte, dst []T, present []bool) ([]T, []bool, error) {
+	h, present, err := readHeader(b, kind, present)
 	if err == nil {
 		dst = sliceOfLen(dst, h.n)
-		err = decodeInts(h, dst, present)
+		err = decodeValues(h, kind, asBits(dst), present)
 	}
 	if err != nil {
 		return dst, present, err
@@ -475,42 +487,90 @@ func DecodeIntChunk(b []byte, dst []int64, present []bool) ([]int64, []bool, err
 	return dst, present, nil
 }
 
-// decodeInts decodes the values of an int chunk, which follow its header.
-func decodeInts(h chunkHeader, dst []int64, present []bool) *ChunkError {
+// decodeValues decodes the bits of a chunk's values, which follow its
+// header, into dst.
+func decodeValues(h chunkHeader, kind byte, dst []uint64, present []bool) *Error {
 	if h.nPresent == 0 {
-		return noValues(h, dst)
+		clear(dst)
+		if h.off != len(h.body) {
+			return chunkErr(h.off, "trailing bytes after last sample")
+		}
+		return nil
 	}
-	first, k := binary.Varint(h.body[h.off:])
-	if k <= 0 || (k > 1 && h.body[h.off+k-1] == 0) {
-		return chunkErr(h.off, "bad first value")
+	c := column{kind: kind}
+	if err := c.first(h); err != nil {
+		return err
 	}
-	r := bitReader{b: h.body[h.off+k:], base: h.off + k}
-	var prev, delta int64
 	seen := false
 	for i := range dst {
-		if !present[i] {
+		switch {
+		case !present[i]:
 			dst[i] = 0
 			continue
+		case seen:
+			if err := c.next(); err != nil {
+				return err
+			}
 		}
-		if !seen {
-			prev, seen = first, true
-			dst[i] = prev
-			continue
-		}
-		dod, err := r.readDod()
-		if err != nil {
-			return err
-		}
-		delta += dod
-		prev += delta
-		dst[i] = prev
+		seen = true
+		dst[i] = c.prev
 	}
-	return r.finish()
+	return c.r.finish()
+}
+
+// asBits views s as the bits of its values: an int64 in two's complement,
+// a float64 in IEEE 754 (the reinterpretation math.Float64frombits makes),
+// both 8 bytes wide.
+func asBits[T int64 | float64](s []T) []uint64 {
+	return unsafe.Slice((*uint64)(unsafe.Pointer(unsafe.SliceData(s))), len(s))
+}
+
+// column is the decoding state of one chunk's values: the bit stream, and
+// the bits of the last value with the state its kind needs to read the next
+// (the last delta of an int column, the XOR window of a float column).
+type column struct {
+	kind  byte
+	r     bitReader
+	prev  uint64
+	delta int64     // int columns
+	win   xorWindow // float columns
+}
+
+// first reads the first present value, which follows the header.
+func (c *column) first(h chunkHeader) *Error {
+	off := h.off
+	if c.kind == chunkKindInt {
+		first, k := binary.Varint(h.body[off:])
+		if k <= 0 || (k > 1 && h.body[off+k-1] == 0) {
+			return chunkErr(off, "bad first value")
+		}
+		c.prev, off = uint64(first), off+k
+	} else {
+		if len(h.body)-off < 8 {
+			return chunkErr(off, "truncated first value")
+		}
+		c.prev, off = binary.BigEndian.Uint64(h.body[off:]), off+8
+	}
+	c.r = bitReader{b: h.body[off:], base: off}
+	return nil
+}
+
+// next reads the next present value from the bit stream.
+func (c *column) next() *Error {
+	if c.kind == chunkKindInt {
+		dod, err := c.r.readDod()
+		c.delta += dod
+		c.prev = uint64(int64(c.prev) + c.delta)
+		return err
+	}
+	x, err := c.r.readXOR(&c.win)
+	c.prev ^= x
+	return err
 }
 
 // readDod reads one delta-of-delta and checks that it sits in the smallest
 // bucket that holds it.
-func (r *bitReader) readDod() (int64, *ChunkError) {
+func (r *bitReader) readDod() (int64, *Error) {
 	at := r.offset()
 	j, ok := r.ones(lastIntBucket)
 	if !ok {
@@ -544,11 +604,11 @@ const (
 	maxLeading = 31 // largest L that fits 5 bits
 )
 
-// FloatChunkEncoder builds a float64 chunk with Gorilla XOR coding. Values
+// FloatEncoder builds a float64 chunk with Gorilla XOR coding. Values
 // round-trip bit-exactly, including NaN payloads, ±Inf and -0.
 //
 // The zero value is an empty encoder. It is not safe for concurrent use.
-type FloatChunkEncoder struct {
+type FloatEncoder struct {
 	p        presenceRuns
 	w        bitWriter
 	nPresent int
@@ -571,8 +631,8 @@ func (w *xorWindow) fits(lead, trail uint) bool {
 	return w.set && lead >= w.lead && trail >= w.trail
 }
 
-// Append adds a present sample. It panics if Len() == MaxChunkSamples.
-func (e *FloatChunkEncoder) Append(v float64) {
+// Append adds a present sample. It panics if Len() == MaxSamples.
+func (e *FloatEncoder) Append(v float64) {
 	e.p.add(true)
 	e.nPresent++
 	u := math.Float64bits(v)
@@ -584,7 +644,7 @@ func (e *FloatChunkEncoder) Append(v float64) {
 	e.prev = u
 }
 
-func (e *FloatChunkEncoder) writeXOR(x uint64) {
+func (e *FloatEncoder) writeXOR(x uint64) {
 	if x == 0 {
 		e.w.write(0, 1)
 		return
@@ -603,14 +663,17 @@ func (e *FloatChunkEncoder) writeXOR(x uint64) {
 }
 
 // AppendGap adds an absent sample (the poll failed). It panics if
-// Len() == MaxChunkSamples.
-func (e *FloatChunkEncoder) AppendGap() { e.p.add(false) }
+// Len() == MaxSamples.
+func (e *FloatEncoder) AppendGap() { e.p.add(false) }
 
 // Len returns the number of samples appended, present and absent.
-func (e *FloatChunkEncoder) Len() int { return e.p.n }
+func (e *FloatEncoder) Len() int { return e.p.n }
+
+// Present returns the number of present samples appended.
+func (e *FloatEncoder) Present() int { return e.nPresent }
 
 // Reset empties the encoder, keeping its buffers.
-func (e *FloatChunkEncoder) Reset() {
+func (e *FloatEncoder) Reset() {
 	e.p.reset()
 	e.w.reset()
 	e.nPresent, e.first, e.prev, e.win = 0, 0, 0, xorWindow{}
@@ -619,7 +682,7 @@ func (e *FloatChunkEncoder) Reset() {
 // Bytes returns the encoded chunk, or nil if no sample was appended. The
 // slice is owned by the encoder and valid until its next method call; more
 // samples may be appended afterwards.
-func (e *FloatChunkEncoder) Bytes() []byte {
+func (e *FloatEncoder) Bytes() []byte {
 	if e.p.n == 0 {
 		return nil
 	}
@@ -631,58 +694,17 @@ func (e *FloatChunkEncoder) Bytes() []byte {
 	return e.out
 }
 
-// DecodeFloatChunk decodes a float chunk into dst[:n] and present[:n], with
-// the same contract as DecodeIntChunk: dst[i] is 0 where present[i] is
+// DecodeFloat decodes a float chunk into dst[:n] and present[:n], with
+// the same contract as DecodeInt: dst[i] is 0 where present[i] is
 // false, slices are reused when large enough (no allocation), errors are
-// *ChunkError, and no input makes it panic.
-func DecodeFloatChunk(b []byte, dst []float64, present []bool) ([]float64, []bool, error) {
-	h, present, err := readHeader(b, chunkKindFloat, present)
-	if err == nil {
-		dst = sliceOfLen(dst, h.n)
-		err = decodeFloats(h, dst, present)
-	}
-	if err != nil {
-		return dst, present, err
-	}
-	return dst, present, nil
-}
-
-// decodeFloats decodes the values of a float chunk, which follow its header.
-func decodeFloats(h chunkHeader, dst []float64, present []bool) *ChunkError {
-	if h.nPresent == 0 {
-		return noValues(h, dst)
-	}
-	if len(h.body)-h.off < 8 {
-		return chunkErr(h.off, "truncated first value")
-	}
-	first := binary.BigEndian.Uint64(h.body[h.off:])
-	r := bitReader{b: h.body[h.off+8:], base: h.off + 8}
-	var prev uint64
-	var win xorWindow
-	seen := false
-	for i := range dst {
-		if !present[i] {
-			dst[i] = 0
-			continue
-		}
-		if !seen {
-			prev, seen = first, true
-			dst[i] = math.Float64frombits(prev)
-			continue
-		}
-		x, err := r.readXOR(&win)
-		if err != nil {
-			return err
-		}
-		prev ^= x
-		dst[i] = math.Float64frombits(prev)
-	}
-	return r.finish()
+// *Error, and no input makes it panic.
+func DecodeFloat(b []byte, dst []float64, present []bool) ([]float64, []bool, error) {
+	return decode(b, chunkKindFloat, dst, present)
 }
 
 // readXOR reads one XOR record, updating win, and checks that it is the
 // record the encoder would have written.
-func (r *bitReader) readXOR(win *xorWindow) (uint64, *ChunkError) {
+func (r *bitReader) readXOR(win *xorWindow) (uint64, *Error) {
 	at := r.offset()
 	j, ok := r.ones(2)
 	switch {
@@ -707,7 +729,7 @@ func (r *bitReader) readXOR(win *xorWindow) (uint64, *ChunkError) {
 }
 
 // readXORWindow reads the body of a '11' record at chunk offset at.
-func (r *bitReader) readXORWindow(win *xorWindow, at int) (uint64, *ChunkError) {
+func (r *bitReader) readXORWindow(win *xorWindow, at int) (uint64, *Error) {
 	ls, ok := r.read(11)
 	if !ok {
 		return 0, chunkErr(at, "truncated bit stream")

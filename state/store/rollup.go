@@ -1,4 +1,4 @@
-package state
+package store
 
 import (
 	"encoding/binary"
@@ -7,6 +7,9 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/kwitness/kwitness/state"
+	"github.com/kwitness/kwitness/state/chunkenc"
 )
 
 const (
@@ -71,7 +74,7 @@ func (a *minuteAgg) empty() bool {
 // encode appends the rollup value: six length-prefixed int chunks (first,
 // last, min, max, sum, count), one sample per minute of the bucket, absent
 // where the minute had no sample.
-func (a *minuteAgg) encode(dst []byte, enc *IntChunkEncoder) []byte {
+func (a *minuteAgg) encode(dst []byte, enc *chunkenc.IntEncoder) []byte {
 	for c := range rollupColumns {
 		enc.Reset()
 		for i := range a.m {
@@ -99,7 +102,7 @@ func decodeRollup(v []byte, bucket int64, out []MinutePoint) ([]MinutePoint, err
 			return out, errors.New("truncated rollup value")
 		}
 		var err error
-		if cols[c], present, err = DecodeIntChunk(v[n:n+int(l)], nil, present); err != nil {
+		if cols[c], present, err = chunkenc.DecodeInt(v[n:n+int(l)], nil, present); err != nil {
 			return out, err
 		}
 		if c > 0 && len(cols[c]) != len(cols[0]) {
@@ -126,7 +129,7 @@ func decodeRollup(v []byte, bucket int64, out []MinutePoint) ([]MinutePoint, err
 // starting in [from, to], oldest first. Buckets not rolled up yet (the
 // current one) are rolled up on the fly from raw samples. While the store
 // is closed after a write failure it fails with ErrUnavailable.
-func (s *Store) QueryMinutes(k SeriesKey, from, to time.Time) (pts []MinutePoint, err error) {
+func (s *Store) QueryMinutes(k state.SeriesKey, from, to time.Time) (pts []MinutePoint, err error) {
 	err = s.read(func() error {
 		pts, err = s.queryMinutesLocked(k, from, to)
 		return err
@@ -134,7 +137,7 @@ func (s *Store) QueryMinutes(k SeriesKey, from, to time.Time) (pts []MinutePoint
 	return pts, err
 }
 
-func (s *Store) queryMinutesLocked(k SeriesKey, from, to time.Time) ([]MinutePoint, error) {
+func (s *Store) queryMinutesLocked(k state.SeriesKey, from, to time.Time) ([]MinutePoint, error) {
 	sid, _, ok := s.off.reg.lookup(k)
 	if !ok {
 		return nil, ErrUnknownSeries
@@ -158,7 +161,7 @@ func (s *Store) queryMinutesLocked(k SeriesKey, from, to time.Time) ([]MinutePoi
 
 // bucketMinutes returns the stored rollup of sid in bucket b, or computes it
 // from raw samples when b has not been rolled up.
-func (s *Store) bucketMinutes(k SeriesKey, sid uint32, b int64) ([]MinutePoint, error) {
+func (s *Store) bucketMinutes(k state.SeriesKey, sid uint32, b int64) ([]MinutePoint, error) {
 	key := rollupKey(floorTo(b, dayMs), sid, b)
 	v, closer, err := s.mu.db.Get(key)
 	if err == nil {
@@ -342,7 +345,7 @@ type rollupWriter struct {
 	b   *pebble.Batch
 	agg *minuteAgg
 	sid int64 // series being accumulated, -1 none
-	enc IntChunkEncoder
+	enc chunkenc.IntEncoder
 	buf []byte
 	err error
 }

@@ -1,4 +1,4 @@
-package state
+package store
 
 import (
 	"bytes"
@@ -16,6 +16,7 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/kwitness/kwitness/detect"
+	"github.com/kwitness/kwitness/state"
 )
 
 // t0 is a bucket-aligned start time for test sweeps.
@@ -23,8 +24,8 @@ var t0 = time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC).UnixMilli()
 
 // testStoreConfig keeps everything in memory; flushes happen when the test
 // asks (Flush) or when a block fills (ChunkSamples).
-func testStoreConfig() StoreConfig {
-	c := DefaultStoreConfig()
+func testStoreConfig() Config {
+	c := DefaultConfig()
 	c.FS = vfs.NewMem()
 	c.FlushInterval = time.Hour
 	c.ChunkSamples = 120
@@ -32,7 +33,7 @@ func testStoreConfig() StoreConfig {
 	return c
 }
 
-func openTestStore(t testing.TB, cfg StoreConfig, log *slog.Logger) (*Store, *metrics.Set) {
+func openTestStore(t testing.TB, cfg Config, log *slog.Logger) (*Store, *metrics.Set) {
 	t.Helper()
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -53,10 +54,10 @@ func flush(t testing.TB, s *Store) {
 	}
 }
 
-var testKeys = []SeriesKey{
-	{Metric: MetricEnd, Topic: "orders", Partition: 0},
-	{Metric: MetricCommitted, Group: "billing", Topic: "orders", Partition: 0},
-	{Metric: MetricStart, Topic: "orders", Partition: 0},
+var testKeys = []state.SeriesKey{
+	{Metric: state.MetricEnd, Topic: "orders", Partition: 0},
+	{Metric: state.MetricCommitted, Group: "billing", Topic: "orders", Partition: 0},
+	{Metric: state.MetricStart, Topic: "orders", Partition: 0},
 }
 
 // testValue is the value of series i in sweep n, or a gap: series 1 misses
@@ -75,7 +76,7 @@ func testValue(i, n int) int64 {
 func appendTestSweeps(t testing.TB, s *Store, from, to int) {
 	t.Helper()
 	for n := from; n < to; n++ {
-		sd := SweepData{At: t0 + int64(n)*1000}
+		sd := sweepData{At: t0 + int64(n)*1000}
 		keys := 2
 		if n >= 100 {
 			keys = 3
@@ -86,7 +87,7 @@ func appendTestSweeps(t testing.TB, s *Store, from, to int) {
 		for i := range keys {
 			sd.Values = append(sd.Values, testValue(i, n))
 		}
-		if !s.Append(sd) {
+		if !s.appendSweep(sd) {
 			t.Fatalf("sweep %d dropped", n)
 		}
 	}
@@ -132,7 +133,7 @@ func TestStoreQueryRaw(t *testing.T) {
 	for i := range testKeys {
 		check(s2, i, 0, 499)
 	}
-	if _, err := s2.Query(SeriesKey{Metric: MetricEnd, Topic: "nope"}, time.UnixMilli(t0), time.UnixMilli(t0+1)); !errors.Is(err, ErrUnknownSeries) {
+	if _, err := s2.Query(state.SeriesKey{Metric: state.MetricEnd, Topic: "nope"}, time.UnixMilli(t0), time.UnixMilli(t0+1)); !errors.Is(err, ErrUnknownSeries) {
 		t.Fatalf("unknown series: got %v", err)
 	}
 }
@@ -151,8 +152,8 @@ func TestStoreRegistryStable(t *testing.T) {
 		}
 	}
 	// A new process's window numbers series from 0 in another order.
-	nk := SeriesKey{Metric: MetricEnd, Topic: "new", Partition: 3}
-	s2.Append(SweepData{At: t0 + 200_000, NewKeys: []SeriesKey{nk, testKeys[2]}, Values: []int64{7, 8}})
+	nk := state.SeriesKey{Metric: state.MetricEnd, Topic: "new", Partition: 3}
+	s2.appendSweep(sweepData{At: t0 + 200_000, NewKeys: []state.SeriesKey{nk, testKeys[2]}, Values: []int64{7, 8}})
 	flush(t, s2)
 	if sid, _, _ := s2.off.reg.lookup(nk); sid != 3 {
 		t.Fatalf("new series got sid %d, want 3", sid)
@@ -169,7 +170,7 @@ func TestStoreReplayAndLoadWindow(t *testing.T) {
 	flush(t, s)
 	last := int64(-1)
 	n := 0
-	err := s.Replay(time.UnixMilli(t0+250_000), func(at int64, keys []SeriesKey, vals []int64) error {
+	err := s.Replay(time.UnixMilli(t0+250_000), func(at int64, keys []state.SeriesKey, vals []int64) error {
 		if at <= last {
 			t.Fatalf("replay not increasing: %d after %d", at, last)
 		}
@@ -187,7 +188,7 @@ func TestStoreReplayAndLoadWindow(t *testing.T) {
 		t.Fatalf("replay: %d sweeps, err %v; want 50", n, err)
 	}
 
-	w, err := NewWindow(DefaultWindowConfig(), "c1")
+	w, err := state.NewWindow(state.DefaultWindowConfig(), "c1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,8 +201,7 @@ func TestStoreReplayAndLoadWindow(t *testing.T) {
 		if !ok {
 			t.Fatalf("%v not registered in the window", k)
 		}
-		vals, _ := w.recent.ReadSeries(w.Snapshot().Recent, id, nil)
-		if v := vals[len(vals)-1]; v != testValue(i, 299) {
+		if v := w.Values()[id]; v != testValue(i, 299) {
 			t.Fatalf("series %d newest value %d, want %d", i, v, testValue(i, 299))
 		}
 	}
@@ -209,7 +209,7 @@ func TestStoreReplayAndLoadWindow(t *testing.T) {
 
 func TestStoreAppendWindow(t *testing.T) {
 	s, _ := openTestStore(t, testStoreConfig(), nil)
-	w, _ := NewWindow(DefaultWindowConfig(), "c1")
+	w, _ := state.NewWindow(state.DefaultWindowConfig(), "c1")
 	for n := range 130 {
 		sw := w.Begin(time.UnixMilli(t0 + int64(n)*1000))
 		for i, k := range testKeys {
@@ -327,7 +327,7 @@ func TestStoreCorruptChunkSkipped(t *testing.T) {
 		t.Fatalf("no log line for the corrupt chunk:\n%s", logs.String())
 	}
 	n := 0
-	if err := s2.Replay(time.UnixMilli(t0), func(int64, []SeriesKey, []int64) error { n++; return nil }); err != nil || n != 240 {
+	if err := s2.Replay(time.UnixMilli(t0), func(int64, []state.SeriesKey, []int64) error { n++; return nil }); err != nil || n != 240 {
 		t.Fatalf("replay over a corrupt chunk: %d sweeps, %v", n, err)
 	}
 }
@@ -336,10 +336,10 @@ func TestStoreDropsWhenBehind(t *testing.T) {
 	set := metrics.NewSet()
 	var logs bytes.Buffer
 	// Not opened, so no encoder goroutine: each queue of 1 stays full.
-	cfg := DefaultStoreConfig()
+	cfg := DefaultConfig()
 	cfg.Queue = 1
 	s := newStore(cfg, "db", slog.New(slog.NewTextHandler(&logs, nil)), set)
-	if !s.Append(SweepData{At: 1}) || s.Append(SweepData{At: 2}) || s.Append(SweepData{At: 3}) {
+	if !s.appendSweep(sweepData{At: 1}) || s.appendSweep(sweepData{At: 2}) || s.appendSweep(sweepData{At: 3}) {
 		t.Fatal("want the first sweep queued and the next two dropped")
 	}
 	if n := set.GetOrCreateCounter("kwitness_store_dropped_sweeps_total").Get(); n != 2 {
@@ -350,10 +350,10 @@ func TestStoreDropsWhenBehind(t *testing.T) {
 	}
 	// The telemetry stream has its own queue and counter. A dropped sweep's
 	// new keys are handed over again with the next one.
-	tel, _ := NewTelemetry(DefaultWindowConfig(), "c1")
+	tel, _ := state.NewTelemetry(state.DefaultWindowConfig(), "c1")
 	for n := range 3 {
 		sw := tel.Begin(time.UnixMilli(t0 + int64(n)*1000))
-		sw.Set(TelemetryKey{Signal: detect.SigScrapeUp, Broker: int32(n), Partition: -1}, 1)
+		sw.Set(state.TelemetryKey{Signal: detect.SigScrapeUp, Broker: int32(n), Partition: -1}, 1)
 		tel.Commit(sw)
 		if s.AppendTelemetry(tel) != (n == 0) {
 			t.Fatalf("telemetry sweep %d: want only the first queued", n)
@@ -367,7 +367,7 @@ func TestStoreDropsWhenBehind(t *testing.T) {
 func TestStoreAppendAfterClose(t *testing.T) {
 	s, _ := openTestStore(t, testStoreConfig(), nil)
 	_ = s.Close()
-	if s.Append(SweepData{At: t0}) {
+	if s.appendSweep(sweepData{At: t0}) {
 		t.Fatal("Append after Close succeeded")
 	}
 	if err := s.Flush(context.Background()); err == nil {
@@ -382,7 +382,7 @@ func TestStoreOpenBadDir(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, dir := range []string{file, filepath.Join(file, "sub")} {
-		_, err := Open(dir, DefaultStoreConfig(), log, metrics.NewSet())
+		_, err := Open(dir, DefaultConfig(), log, metrics.NewSet())
 		if err == nil || !strings.Contains(err.Error(), dir) {
 			t.Fatalf("Open(%s): %v; want an error naming the path", dir, err)
 		}
@@ -392,7 +392,7 @@ func TestStoreOpenBadDir(t *testing.T) {
 		if err := os.Mkdir(ro, 0o500); err != nil {
 			t.Fatal(err)
 		}
-		_, err := Open(ro, DefaultStoreConfig(), log, metrics.NewSet())
+		_, err := Open(ro, DefaultConfig(), log, metrics.NewSet())
 		if err == nil || !strings.Contains(err.Error(), ro) {
 			t.Fatalf("Open(read-only %s): %v; want an error naming the path", ro, err)
 		}
@@ -432,7 +432,7 @@ func TestStoreFindings(t *testing.T) {
 }
 
 func TestSeriesKeyOfRef(t *testing.T) {
-	w, _ := NewWindow(DefaultWindowConfig(), "c1")
+	w, _ := state.NewWindow(state.DefaultWindowConfig(), "c1")
 	for _, k := range testKeys {
 		got, err := SeriesKeyOf(w.RefOf(k))
 		if err != nil || got != k {
@@ -441,9 +441,9 @@ func TestSeriesKeyOfRef(t *testing.T) {
 	}
 	for _, bad := range []detect.SeriesRef{
 		{Metric: "nope"},
-		{Metric: MetricEnd.String()},
-		{Metric: MetricCommitted.String(), Labels: []detect.Label{{Name: "partition", Value: "1"}}},
-		{Metric: MetricEnd.String(), Labels: []detect.Label{{Name: "partition", Value: "x"}}},
+		{Metric: state.MetricEnd.String()},
+		{Metric: state.MetricCommitted.String(), Labels: []detect.Label{{Name: "partition", Value: "1"}}},
+		{Metric: state.MetricEnd.String(), Labels: []detect.Label{{Name: "partition", Value: "x"}}},
 	} {
 		if _, err := SeriesKeyOf(bad); err == nil {
 			t.Fatalf("SeriesKeyOf(%v) accepted", bad)
@@ -452,10 +452,10 @@ func TestSeriesKeyOfRef(t *testing.T) {
 }
 
 func TestStoreConfigValidate(t *testing.T) {
-	if err := DefaultStoreConfig().Validate(); err != nil {
+	if err := DefaultConfig().Validate(); err != nil {
 		t.Fatal(err)
 	}
-	c := DefaultStoreConfig()
+	c := DefaultConfig()
 	c.Bucket, c.ChunkSamples, c.Queue = 7*time.Minute, 10, 0
 	err := c.Validate()
 	for _, key := range []string{"store.bucket", "store.chunk_samples", "store.queue"} {
@@ -464,3 +464,35 @@ func TestStoreConfigValidate(t *testing.T) {
 		}
 	}
 }
+
+// Test-only feeding: sweeps with explicit ids, as the benchmarks and crash
+// tests build them without a Window.
+
+// sweepData is one sweep handed to the store. The store takes ownership of
+// Values and NewKeys; Values may come from Store.buffer. Series ids handed
+// over this way are never reassigned; a Window, whose ids are reused, goes
+// through AppendWindow.
+type sweepData struct {
+	At int64 // Unix ms, shared by every sample of the sweep
+	// Values[i] is the value of window series i, detect.Gap when absent.
+	Values []int64
+	// NewKeys are the keys of window series FirstNew, FirstNew+1, … not
+	// handed over before. Every index of Values must have been handed over.
+	FirstNew uint32
+	NewKeys  []state.SeriesKey
+}
+
+// appendSweep hands a sweep of offsets to the encoder without blocking. It
+// returns false (counted and logged) if the queue is full or the store is
+// closed.
+func (s *Store) appendSweep(sd sweepData) bool {
+	h := handoff[state.SeriesKey]{at: sd.At, values: sd.Values, keys: sd.NewKeys}
+	for i := range sd.NewKeys {
+		h.ids = append(h.ids, sd.FirstNew+uint32(i))
+	}
+	return s.off.append(h)
+}
+
+// buffer returns a value slice of length n for appendSweep, reusing one the
+// encoder is done with when it can.
+func (s *Store) buffer(n int) []int64 { return s.off.buffer(n) }

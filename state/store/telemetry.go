@@ -1,10 +1,10 @@
 // Broker telemetry in the store: its registry entries, hand-off, queries
 // and warm restart. Blocks, float chunks, checkpoint pages, crash recovery
-// and raw retention are the offsets' (store_stream.go), under the telemetry
+// and raw retention are the offsets' (stream.go), under the telemetry
 // key kinds K, T, C and O. Telemetry has no minute rollups: the API's
 // minute samples are integers, and broker detectors read raw windows.
 
-package state
+package store
 
 import (
 	"encoding/binary"
@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/kwitness/kwitness/detect"
+	"github.com/kwitness/kwitness/state"
 )
 
 // AppendTelemetry hands the sweep t just committed to the store: it copies
@@ -21,23 +22,23 @@ import (
 // at this sweep. Call it on t's writer goroutine right after Commit (the
 // broker poller's callback), and only for one Telemetry. It never blocks:
 // false when the sweep was dropped (kwitness_store_telemetry_dropped_sweeps_total).
-func (s *Store) AppendTelemetry(t *Telemetry) bool {
+func (s *Store) AppendTelemetry(t *state.Telemetry) bool {
 	snap := t.Snapshot()
-	return s.tel.appendDense(snap.At, t.vals, snap.Series, t.catalog)
+	return s.tel.appendDense(snap.At, t.Values(), snap.Series, t.Journal())
 }
 
 // QueryTelemetry returns the stored raw samples of broker series k with
 // from ≤ T ≤ to, oldest first: every stored telemetry sweep from the one in
 // which k was first handed over on, a gap (NaN) where k had no value. It
 // sees what Query sees (call Flush to include everything appended).
-func (s *Store) QueryTelemetry(k TelemetryKey, from, to time.Time) ([]TelemetryPoint, error) {
+func (s *Store) QueryTelemetry(k state.TelemetryKey, from, to time.Time) ([]state.TelemetryPoint, error) {
 	pts, err := s.tel.query(k, from, to)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]TelemetryPoint, len(pts))
+	out := make([]state.TelemetryPoint, len(pts))
 	for i, p := range pts {
-		out[i] = TelemetryPoint{T: p.T, V: math.NaN()}
+		out[i] = state.TelemetryPoint{T: p.T, V: math.NaN()}
 		if !p.Gap {
 			out[i].V = math.Float64frombits(uint64(p.V))
 		}
@@ -51,9 +52,9 @@ func (s *Store) QueryTelemetry(k TelemetryKey, from, to time.Time) ([]TelemetryP
 // reassignment flag are not stored: the first live sweep sets them. It
 // returns the number of sweeps restored. Call it on t's writer goroutine
 // before the broker poller starts.
-func (s *Store) LoadTelemetry(t *Telemetry, since time.Time) (int, error) {
+func (s *Store) LoadTelemetry(t *state.Telemetry, since time.Time) (int, error) {
 	n := 0
-	err := s.tel.replay(since, func(at int64, keys []TelemetryKey, vals []int64) error {
+	err := s.tel.replay(since, func(at int64, keys []state.TelemetryKey, vals []int64) error {
 		sw := t.Begin(time.UnixMilli(at))
 		for sid, v := range vals {
 			if v != detect.Gap {
@@ -74,11 +75,11 @@ func (s *Store) LoadTelemetry(t *Telemetry, since time.Time) (int, error) {
 // the sweeps appended since the last checkpoint. Flush st first so the
 // window only adds the newest sweeps, which its recent ring holds at full
 // resolution.
-func ResolveTelemetry(st *Store, t *Telemetry, ref detect.SeriesRef, from, to time.Time) ([]TelemetryPoint, bool, error) {
-	var out []TelemetryPoint
+func ResolveTelemetry(st *Store, t *state.Telemetry, ref detect.SeriesRef, from, to time.Time) ([]state.TelemetryPoint, bool, error) {
+	var out []state.TelemetryPoint
 	found := false
 	cut := int64(math.MinInt64) // window samples after cut are added
-	if k, err := TelemetryKeyOf(ref); st != nil && err == nil {
+	if k, err := state.TelemetryKeyOf(ref); st != nil && err == nil {
 		newest := st.tel.newest.Load() // before the query: a later checkpoint only adds
 		pts, err := st.QueryTelemetry(k, from, to)
 		switch {
@@ -107,7 +108,7 @@ func ResolveTelemetry(st *Store, t *Telemetry, ref detect.SeriesRef, from, to ti
 //	created(varint ms) signal broker(varint) topic partition(varint) request quantile dir origin
 //
 // where each string is len(uvarint) followed by its UTF-8 bytes.
-func appendTelemetryRegistryValue(dst []byte, k TelemetryKey, created int64) []byte {
+func appendTelemetryRegistryValue(dst []byte, k state.TelemetryKey, created int64) []byte {
 	dst = binary.AppendVarint(dst, created)
 	dst = appendString(dst, string(k.Signal))
 	dst = binary.AppendVarint(dst, int64(k.Broker))
@@ -119,8 +120,8 @@ func appendTelemetryRegistryValue(dst []byte, k TelemetryKey, created int64) []b
 	return dst
 }
 
-func decodeTelemetryRegistryValue(b []byte) (TelemetryKey, int64, error) {
-	var k TelemetryKey
+func decodeTelemetryRegistryValue(b []byte) (state.TelemetryKey, int64, error) {
+	var k state.TelemetryKey
 	bad := errors.New("malformed telemetry registry entry")
 	created, b, ok := readVarint(b, 64)
 	if !ok {

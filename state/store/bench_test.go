@@ -1,4 +1,4 @@
-package state
+package store
 
 import (
 	"context"
@@ -12,6 +12,8 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"github.com/kwitness/kwitness/state"
 )
 
 // Offset series kinds of the benchmark mix, sampled once a second.
@@ -95,19 +97,19 @@ type storeRun struct {
 // measures the live sstable bytes after a full compaction.
 func ingestHour(b *testing.B, series []benchSeries) storeRun {
 	b.Helper()
-	keys := make([]SeriesKey, len(series))
+	keys := make([]state.SeriesKey, len(series))
 	for i := range keys {
-		keys[i] = SeriesKey{Metric: MetricEnd, Topic: "t", Partition: int32(i)}
+		keys[i] = state.SeriesKey{Metric: state.MetricEnd, Topic: "t", Partition: int32(i)}
 	}
 	return ingestHourWith(b, len(series), func(s *Store, n int) bool {
-		sd := SweepData{At: t0 + int64(n)*1000, Values: s.Buffer(len(series))}
+		sd := sweepData{At: t0 + int64(n)*1000, Values: s.buffer(len(series))}
 		if n == 0 {
 			sd.NewKeys = keys
 		}
 		for i := range series {
 			sd.Values[i] = series[i].next(i, n)
 		}
-		return s.Append(sd)
+		return s.appendSweep(sd)
 	})
 }
 
@@ -116,7 +118,7 @@ func ingestHour(b *testing.B, series []benchSeries) storeRun {
 func ingestHourWith(b *testing.B, series int, feed func(s *Store, n int) bool) storeRun {
 	b.Helper()
 	fs := vfs.NewMem()
-	cfg := DefaultStoreConfig()
+	cfg := DefaultConfig()
 	cfg.FS, cfg.FlushInterval, cfg.Queue = fs, time.Hour, 64
 	set := metrics.NewSet()
 	s, err := Open("db", cfg, slog.New(slog.DiscardHandler), set)
@@ -236,12 +238,12 @@ func BenchmarkStoreTelemetry(b *testing.B) {
 		var total storeRun
 		for range b.N {
 			series := benchTelemetryMix(n)
-			keys := make([]TelemetryKey, n)
+			keys := make([]state.TelemetryKey, n)
 			for i := range keys {
-				keys[i] = TelemetryKey{Signal: "bytes_in", Broker: int32(i % 6), Topic: "t", Partition: int32(i)}
+				keys[i] = state.TelemetryKey{Signal: "bytes_in", Broker: int32(i % 6), Topic: "t", Partition: int32(i)}
 			}
 			r := ingestHourWith(b, n, func(s *Store, sweep int) bool {
-				h := handoff[TelemetryKey]{at: t0 + int64(sweep)*1000, values: s.tel.buffer(n)}
+				h := handoff[state.TelemetryKey]{at: t0 + int64(sweep)*1000, values: s.tel.buffer(n)}
 				if sweep == 0 {
 					h.keys = keys
 					for i := range keys {
@@ -249,7 +251,7 @@ func BenchmarkStoreTelemetry(b *testing.B) {
 					}
 				}
 				for i := range series {
-					h.values[i] = floatBits(series[i].next(i, sweep))
+					h.values[i] = int64(math.Float64bits(series[i].next(i, sweep))) // never NaN or -0
 				}
 				return s.tel.append(h)
 			})
@@ -281,7 +283,7 @@ func BenchmarkStoreKeys(b *testing.B) {
 // BenchmarkQuerySeries: the raw samples of one steady series over one hour
 // (3600 samples, 15 chunks plus their timestamp chunks).
 func BenchmarkQuerySeries(b *testing.B) {
-	cfg := DefaultStoreConfig()
+	cfg := DefaultConfig()
 	cfg.FS, cfg.FlushInterval, cfg.Queue = vfs.NewMem(), time.Hour, 64
 	s, err := Open("db", cfg, slog.New(slog.DiscardHandler), metrics.NewSet())
 	if err != nil {
@@ -289,19 +291,19 @@ func BenchmarkQuerySeries(b *testing.B) {
 	}
 	defer s.Close()
 	series := benchMix(1000, seriesSteady)
-	keys := make([]SeriesKey, len(series))
+	keys := make([]state.SeriesKey, len(series))
 	for i := range keys {
-		keys[i] = SeriesKey{Metric: MetricEnd, Topic: "t", Partition: int32(i)}
+		keys[i] = state.SeriesKey{Metric: state.MetricEnd, Topic: "t", Partition: int32(i)}
 	}
 	for n := range 7200 {
-		sd := SweepData{At: t0 + int64(n)*1000, Values: s.Buffer(len(series))}
+		sd := sweepData{At: t0 + int64(n)*1000, Values: s.buffer(len(series))}
 		if n == 0 {
 			sd.NewKeys = keys
 		}
 		for i := range series {
 			sd.Values[i] = series[i].next(i, n)
 		}
-		for !s.Append(sd) {
+		for !s.appendSweep(sd) {
 			time.Sleep(50 * time.Microsecond)
 		}
 	}

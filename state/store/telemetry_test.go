@@ -1,4 +1,4 @@
-package state
+package store
 
 import (
 	"math"
@@ -6,13 +6,14 @@ import (
 	"time"
 
 	"github.com/kwitness/kwitness/detect"
+	"github.com/kwitness/kwitness/state"
 )
 
 // joinSeries is a broker series of the alignment test: it is first written
 // (registered in the telemetry window) in sweep join, and in later sweeps is
 // either set, set to NaN (a gap), or not set at all (also a gap).
 type joinSeries struct {
-	k    TelemetryKey
+	k    state.TelemetryKey
 	join int
 }
 
@@ -43,7 +44,7 @@ var joinAt = []int{0, 1, 57, 99, 100, 101, 119, 150, 151, 219, 220, 221, 298, 29
 func joinKeys() []joinSeries {
 	out := make([]joinSeries, len(joinAt))
 	for j, n := range joinAt {
-		out[j] = joinSeries{k: TelemetryKey{Signal: detect.SigBytesIn, Broker: int32(j % 3), Topic: "t", Partition: int32(j), Origin: []string{"", "admin", "node"}[j%3]}, join: n}
+		out[j] = joinSeries{k: state.TelemetryKey{Signal: detect.SigBytesIn, Broker: int32(j % 3), Topic: "t", Partition: int32(j), Origin: []string{"", "admin", "node"}[j%3]}, join: n}
 	}
 	return out
 }
@@ -63,7 +64,7 @@ func TestStoreTelemetryJoinAlignment(t *testing.T) {
 	cfg := testStoreConfig()
 	s, _ := openTestStore(t, cfg, nil)
 	// A window holding every sweep at full resolution, to compare against.
-	tel, err := NewTelemetry(WindowConfig{Span: time.Hour, Points: 4, Recent: sweeps + 10}, "c1")
+	tel, err := state.NewTelemetry(state.WindowConfig{Span: time.Hour, Points: 4, Recent: sweeps + 10}, "c1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +148,7 @@ func TestStoreTelemetryJoinAlignment(t *testing.T) {
 
 	// Warm restart: a new window refilled from the store holds the same
 	// samples as the original, from each series' join on.
-	tel2, _ := NewTelemetry(WindowConfig{Span: time.Hour, Points: 4, Recent: sweeps + 10}, "c1")
+	tel2, _ := state.NewTelemetry(state.WindowConfig{Span: time.Hour, Points: 4, Recent: sweeps + 10}, "c1")
 	n, err := s2.LoadTelemetry(tel2, time.UnixMilli(joinSweepAt(0)))
 	if err != nil || n != sweeps {
 		t.Fatalf("LoadTelemetry: %d sweeps, %v; want %d", n, err, sweeps)
@@ -173,9 +174,9 @@ func TestStoreTelemetryJoinAlignment(t *testing.T) {
 // registered yet resolves from the window alone.
 func TestResolveTelemetryMerge(t *testing.T) {
 	s, _ := openTestStore(t, testStoreConfig(), nil)
-	tel, _ := NewTelemetry(WindowConfig{Span: time.Minute, Points: 4, Recent: 12}, "c1")
-	old := TelemetryKey{Signal: detect.SigUnderReplicated, Broker: 1, Partition: -1}
-	adm := TelemetryKey{Signal: detect.SigUnderReplicated, Broker: 1, Partition: -1, Origin: "admin"}
+	tel, _ := state.NewTelemetry(state.WindowConfig{Span: time.Minute, Points: 4, Recent: 12}, "c1")
+	old := state.TelemetryKey{Signal: detect.SigUnderReplicated, Broker: 1, Partition: -1}
+	adm := state.TelemetryKey{Signal: detect.SigUnderReplicated, Broker: 1, Partition: -1, Origin: "admin"}
 	for n := range 40 {
 		sw := tel.Begin(time.UnixMilli(t0 + int64(n)*1000))
 		sw.Set(old, float64(n))
@@ -211,7 +212,7 @@ func TestResolveTelemetryMerge(t *testing.T) {
 	if err != nil || !ok || len(pts) != 7 || pts[0].V != 31 {
 		t.Fatalf("admin series: %+v, %v, %v", pts, ok, err)
 	}
-	unknown := tel.Ref(TelemetryKey{Signal: detect.SigUnderReplicated, Broker: 9, Partition: -1})
+	unknown := tel.Ref(state.TelemetryKey{Signal: detect.SigUnderReplicated, Broker: 9, Partition: -1})
 	if _, ok, err := ResolveTelemetry(s, tel, unknown, from, to); ok || err != nil {
 		t.Fatalf("an unknown series resolved: %v", err)
 	}
@@ -223,21 +224,21 @@ func TestResolveTelemetryMerge(t *testing.T) {
 // TestTelemetryKeyOfRef: every key shape the broker poller writes survives
 // Ref and back.
 func TestTelemetryKeyOfRef(t *testing.T) {
-	tel, _ := NewTelemetry(DefaultWindowConfig(), "c1")
-	for _, k := range append([]TelemetryKey{
+	tel, _ := state.NewTelemetry(state.DefaultWindowConfig(), "c1")
+	for _, k := range append([]state.TelemetryKey{
 		{Signal: detect.SigAdminUp, Broker: -1, Partition: -1},
 		{Signal: detect.SigOfflinePartitions, Broker: -1, Partition: -1, Origin: "admin"},
 		{Signal: detect.SigScrapeUp, Broker: 2, Partition: -1, Origin: "node"},
 		{Signal: detect.SigRequestLatency, Broker: 2, Partition: -1, Request: "Produce", Quantile: "0.999"},
 		{Signal: detect.SigTopicSize, Broker: 2, Topic: "orders", Partition: -1},
 		{Signal: detect.SigLogDirUsed, Broker: 3, Partition: -1, Dir: "/kafka/data", Origin: "node"},
-	}, func() (out []TelemetryKey) {
+	}, func() (out []state.TelemetryKey) {
 		for _, x := range joinKeys() {
 			out = append(out, x.k)
 		}
 		return out
 	}()...) {
-		got, err := TelemetryKeyOf(tel.Ref(k))
+		got, err := state.TelemetryKeyOf(tel.Ref(k))
 		if err != nil || got != k {
 			t.Fatalf("TelemetryKeyOf(%s) = %+v, %v; want %+v", tel.Ref(k), got, err, k)
 		}
@@ -248,7 +249,7 @@ func TestTelemetryKeyOfRef(t *testing.T) {
 		{Metric: "kafka_broker_scrape_up", Labels: []detect.Label{{Name: "broker", Value: "x"}}},
 		{Metric: "kafka_broker_scrape_up", Labels: []detect.Label{{Name: "broker", Value: "1"}, {Name: "shard", Value: "1"}}},
 	} {
-		if _, err := TelemetryKeyOf(bad); err == nil {
+		if _, err := state.TelemetryKeyOf(bad); err == nil {
 			t.Fatalf("TelemetryKeyOf(%s) accepted", bad)
 		}
 	}

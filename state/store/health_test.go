@@ -1,4 +1,4 @@
-package state
+package store
 
 import (
 	"bytes"
@@ -18,6 +18,7 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
 
 	"github.com/kwitness/kwitness/detect"
+	"github.com/kwitness/kwitness/state"
 )
 
 // waitFor polls cond until it holds. It asserts nothing about speed: the
@@ -35,7 +36,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 // fullDiskSeries are the series of TestStoreSurvivesFullDisk: 3 offset
 // series and 2 telemetry series per sweep.
-var fullDiskTel = []TelemetryKey{
+var fullDiskTel = []state.TelemetryKey{
 	{Signal: detect.SigScrapeUp, Broker: 1, Partition: -1},
 	{Signal: detect.SigScrapeUp, Broker: 2, Partition: -1},
 }
@@ -92,20 +93,20 @@ func TestStoreSurvivesFullDisk(t *testing.T) {
 			_ = s.Close()
 		}
 	}()
-	tel, err := NewTelemetry(DefaultWindowConfig(), "c1")
+	tel, err := state.NewTelemetry(state.DefaultWindowConfig(), "c1")
 	if err != nil {
 		t.Fatal(err)
 	}
 	off, telOut := fullDiskOutcome{}, fullDiskOutcome{}
 	put := func(n int) {
-		sd := SweepData{At: t0 + int64(n)*1000, Values: s.Buffer(len(testKeys))}
+		sd := sweepData{At: t0 + int64(n)*1000, Values: s.buffer(len(testKeys))}
 		if n == 0 {
 			sd.NewKeys = testKeys
 		}
 		for i := range sd.Values {
 			sd.Values[i] = fullDiskValue(i, n)
 		}
-		off[n] = s.Append(sd)
+		off[n] = s.appendSweep(sd)
 		sw := tel.Begin(time.UnixMilli(sd.At))
 		for i, k := range fullDiskTel {
 			if v := fullDiskValue(i, n); v != detect.Gap {
@@ -216,7 +217,7 @@ func TestStoreSurvivesFullDisk(t *testing.T) {
 	}
 	// A window refilled from the store sees the accepted sweeps and the
 	// all-gap sweeps marking the lost stretches.
-	w, err := NewWindow(WindowConfig{Span: time.Hour, Points: 4, Recent: 1000}, "c1")
+	w, err := state.NewWindow(state.WindowConfig{Span: time.Hour, Points: 4, Recent: 1000}, "c1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -405,8 +406,8 @@ func TestStoreSSTableOnFullDisk(t *testing.T) {
 // from the telemetry window rather than failing.
 func TestResolveTelemetryDuringOutage(t *testing.T) {
 	s, full := fullDiskStore(t)
-	tel, _ := NewTelemetry(WindowConfig{Span: time.Minute, Points: 4, Recent: 12}, "c1")
-	k := TelemetryKey{Signal: detect.SigUnderReplicated, Broker: 1, Partition: -1}
+	tel, _ := state.NewTelemetry(state.WindowConfig{Span: time.Minute, Points: 4, Recent: 12}, "c1")
+	k := state.TelemetryKey{Signal: detect.SigUnderReplicated, Broker: 1, Partition: -1}
 	for n := range 10 {
 		sw := tel.Begin(time.UnixMilli(t0 + int64(n)*1000))
 		sw.Set(k, float64(n))

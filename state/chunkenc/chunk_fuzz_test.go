@@ -1,4 +1,4 @@
-package state
+package chunkenc
 
 import (
 	"encoding/binary"
@@ -14,8 +14,8 @@ import (
 // correct CRC32C trailer appended (so the fuzzer reaches the parser):
 //
 //  1. Decoding never panics and terminates.
-//  2. A failure is a *ChunkError whose Offset is within [0, len(b)].
-//  3. A success returns n samples, 1 ≤ n ≤ MaxChunkSamples, with
+//  2. A failure is a *Error whose Offset is within [0, len(b)].
+//  3. A success returns n samples, 1 ≤ n ≤ MaxSamples, with
 //     len(dst) == len(present) == n and dst[i] == 0 wherever !present[i].
 //  4. The format is canonical: re-encoding the decoded samples reproduces b
 //     byte for byte.
@@ -26,12 +26,12 @@ func FuzzDecodeIntChunk(f *testing.F) {
 	addDecodeSeeds(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		for _, b := range [][]byte{data, withCRC(data)} {
-			dst, present, err := DecodeIntChunk(b, nil, nil)
+			dst, present, err := DecodeInt(b, nil, nil)
 			if !checkDecodeErr(t, b, err) {
 				continue
 			}
 			checkDecoded(t, dst, present, 0)
-			var e IntChunkEncoder
+			var e IntEncoder
 			for i, v := range dst {
 				if present[i] {
 					e.Append(v)
@@ -43,7 +43,7 @@ func FuzzDecodeIntChunk(f *testing.F) {
 				t.Fatalf("not canonical: decoded %v %v re-encodes to %x, input %x", dst, present, got, b)
 			}
 			stale, staleP := slices.Repeat([]int64{-7}, len(dst)+3), slices.Repeat([]bool{true}, len(dst)+3)
-			dst2, present2, err := DecodeIntChunk(b, stale[:1], staleP[:0])
+			dst2, present2, err := DecodeInt(b, stale[:1], staleP[:0])
 			if err != nil || !slices.Equal(dst2, dst) || !slices.Equal(present2, present) {
 				t.Fatalf("decoding into reused slices: %v %v %v, want %v %v", dst2, present2, err, dst, present)
 			}
@@ -55,12 +55,12 @@ func FuzzDecodeFloatChunk(f *testing.F) {
 	addDecodeSeeds(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		for _, b := range [][]byte{data, withCRC(data)} {
-			dst, present, err := DecodeFloatChunk(b, nil, nil)
+			dst, present, err := DecodeFloat(b, nil, nil)
 			if !checkDecodeErr(t, b, err) {
 				continue
 			}
 			checkDecoded(t, dst, present, 0)
-			var e FloatChunkEncoder
+			var e FloatEncoder
 			for i, v := range dst {
 				if present[i] {
 					e.Append(v)
@@ -72,7 +72,7 @@ func FuzzDecodeFloatChunk(f *testing.F) {
 				t.Fatalf("not canonical: re-encodes to %x, input %x", got, b)
 			}
 			stale, staleP := slices.Repeat([]float64{-7}, len(dst)+3), slices.Repeat([]bool{true}, len(dst)+3)
-			dst2, present2, err := DecodeFloatChunk(b, stale[:1], staleP[:0])
+			dst2, present2, err := DecodeFloat(b, stale[:1], staleP[:0])
 			if err != nil || !slices.EqualFunc(dst2, dst, sameFloat) || !slices.Equal(present2, present) {
 				t.Fatalf("decoding into reused slices: %v %v %v, want %v %v", dst2, present2, err, dst, present)
 			}
@@ -86,9 +86,9 @@ func checkDecodeErr(t *testing.T, b []byte, err error) bool {
 	if err == nil {
 		return true
 	}
-	var ce *ChunkError
+	var ce *Error
 	if !errors.As(err, &ce) {
-		t.Fatalf("error %v (%T) is not a *ChunkError", err, err)
+		t.Fatalf("error %v (%T) is not a *Error", err, err)
 	}
 	if ce.Offset < 0 || ce.Offset > len(b) {
 		t.Fatalf("error offset %d outside [0, %d]: %v", ce.Offset, len(b), err)
@@ -99,7 +99,7 @@ func checkDecodeErr(t *testing.T, b []byte, err error) bool {
 // checkDecoded checks invariant 3.
 func checkDecoded[T int64 | float64](t *testing.T, dst []T, present []bool, zero T) {
 	t.Helper()
-	if n := len(dst); n < 1 || n > MaxChunkSamples || len(present) != n {
+	if n := len(dst); n < 1 || n > MaxSamples || len(present) != n {
 		t.Fatalf("decoded %d values, %d presence flags", n, len(present))
 	}
 	for i, p := range present {
@@ -141,7 +141,7 @@ func addDecodeSeeds(f *testing.F) {
 // the next 8 bytes (any int64, huge dods). gaps[i] marks a gap.
 func intOps(data []byte) (vals []int64, gaps []bool) {
 	var v, d int64
-	for len(data) > 0 && len(vals) < MaxChunkSamples {
+	for len(data) > 0 && len(vals) < MaxSamples {
 		op := data[0] % 4
 		data = data[1:]
 		switch {
@@ -168,7 +168,7 @@ func FuzzIntChunkRoundTrip(f *testing.F) {
 	f.Add([]byte{2, 64, 2, 0xc0, 2, 1, 2, 0xff, 1, 1, 1})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		vals, gaps := intOps(data)
-		var e IntChunkEncoder
+		var e IntEncoder
 		for i, v := range vals {
 			if gaps[i] {
 				e.AppendGap()
@@ -187,7 +187,7 @@ func FuzzIntChunkRoundTrip(f *testing.F) {
 			return
 		}
 		checkChunkSize(t, b, gaps)
-		got, present, err := DecodeIntChunk(b, nil, nil)
+		got, present, err := DecodeInt(b, nil, nil)
 		if err != nil {
 			t.Fatalf("decode(encode(%v)): %v", vals, err)
 		}
@@ -204,7 +204,7 @@ func FuzzIntChunkRoundTrip(f *testing.F) {
 // value's pattern; 3 the next 8 bytes as a bit pattern (NaNs included).
 func floatOps(data []byte) (vals []float64, gaps []bool) {
 	var u uint64
-	for len(data) > 0 && len(vals) < MaxChunkSamples {
+	for len(data) > 0 && len(vals) < MaxSamples {
 		op := data[0] % 4
 		data = data[1:]
 		switch {
@@ -227,7 +227,7 @@ func FuzzFloatChunkRoundTrip(f *testing.F) {
 	f.Add([]byte{3, 1, 0, 0, 0, 0, 0, 0xf8, 0x7f, 2, 5, 2, 63})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		vals, gaps := floatOps(data)
-		var e FloatChunkEncoder
+		var e FloatEncoder
 		for i, v := range vals {
 			if gaps[i] {
 				e.AppendGap()
@@ -246,7 +246,7 @@ func FuzzFloatChunkRoundTrip(f *testing.F) {
 			return
 		}
 		checkChunkSize(t, b, gaps)
-		got, present, err := DecodeFloatChunk(b, nil, nil)
+		got, present, err := DecodeFloat(b, nil, nil)
 		if err != nil {
 			t.Fatalf("decode(encode(%v)): %v", vals, err)
 		}
