@@ -99,7 +99,7 @@ func newGuarded(t *testing.T, mutate func(*auth.Config)) *guarded {
 	}
 	g := &guarded{findings: state.NewFindings(time.Hour, 100), window: w, audit: cfg.Audit.File}
 	fillTeams(t, w)
-	srv := api.NewServer(g.findings, w, detect.DefaultLagConfig()).WithEvents(state.NewEvents(10)).WithLimits(cfg.Limits)
+	srv := api.NewServer(g.findings, w, detect.DefaultLagConfig()).WithEvents(state.NewDeploys(10)).WithLimits(cfg.Limits)
 	public := grpc.NewServer(guard.ServerOptions()...)
 	internal := grpc.NewServer(guard.GatewayServerOptions()...)
 	srv.Register(public)

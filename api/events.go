@@ -22,7 +22,7 @@ const (
 )
 
 // WithEvents makes RecordEvent store events in e.
-func (s *Server) WithEvents(e *state.Events) *Server {
+func (s *Server) WithEvents(e *state.Deploys) *Server {
 	s.events = e
 	return s
 }

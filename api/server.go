@@ -42,8 +42,8 @@ type Server struct {
 	findings *state.Findings
 	window   *state.Window
 	lag      detect.LagConfig
-	history  *History      // nil without a store
-	events   *state.Events // nil: RecordEvent is unimplemented
+	history  *History       // nil without a store
+	events   *state.Deploys // nil: RecordEvent is unimplemented
 	limits   auth.Limits
 }
 

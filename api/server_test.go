@@ -28,7 +28,7 @@ type fixture struct {
 	findings *state.Findings
 	window   *state.Window
 	addr     string
-	events   *state.Events
+	events   *state.Deploys
 	client   pb.FindingsServiceClient
 }
 
@@ -44,7 +44,7 @@ func newFixture(t *testing.T, opts ...grpc.DialOption) *fixture {
 		t.Fatal(err)
 	}
 	g := grpc.NewServer()
-	fx.events = state.NewEvents(10)
+	fx.events = state.NewDeploys(10)
 	api.NewServer(fx.findings, fx.window, detect.DefaultLagConfig()).WithEvents(fx.events).Register(g)
 	served := make(chan struct{})
 	go func() { defer close(served); g.Serve(lis) }()

@@ -13,8 +13,6 @@ import (
 // on its members.
 const KindAssignmentSkew Kind = "CONSUMER_ASSIGNMENT_SKEW"
 
-func init() { allKinds = append(allKinds, KindAssignmentSkew) }
-
 // CONSUMER_ASSIGNMENT_SKEW, judged per group-topic from the assignment
 // DescribeGroups reports (GroupContext.Owners) and the partitions' lag:
 //

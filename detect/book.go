@@ -50,7 +50,7 @@ type Book struct {
 }
 
 type entry struct {
-	domain       string
+	domain       Domain
 	pendingSince time.Time
 	okSince      time.Time // zero while the condition holds
 	lastEmit     time.Time
@@ -81,7 +81,7 @@ func (b *Book) Firing() []Finding {
 
 // Restore puts previously firing findings back in the book (warm restart),
 // so a restart neither resolves nor re-opens them.
-func (b *Book) Restore(domain string, fs []Finding, now time.Time) {
+func (b *Book) Restore(domain Domain, fs []Finding, now time.Time) {
 	for _, f := range fs {
 		if f.State != StateFiring {
 			continue
@@ -101,7 +101,7 @@ func (b *Book) Restore(domain string, fs []Finding, now time.Time) {
 // supersedes (see supersedes) on the same subject whose partitions it
 // covers, with the resolution "superseded by KIND" — the finding changes
 // kind rather than two staying open.
-func (b *Book) Observe(domain string, now time.Time, res SweepResult) []Event {
+func (b *Book) Observe(domain Domain, now time.Time, res SweepResult) []Event {
 	var events []Event
 	for _, c := range b.attachRelated(res.Candidates) {
 		if ev, ok := b.observeCandidate(domain, now, c); ok {
@@ -127,7 +127,7 @@ func (b *Book) Observe(domain string, now time.Time, res SweepResult) []Event {
 	return events
 }
 
-func (b *Book) observeCandidate(domain string, now time.Time, c Candidate) (Event, bool) {
+func (b *Book) observeCandidate(domain Domain, now time.Time, c Candidate) (Event, bool) {
 	e := b.entries[c.Fingerprint]
 	if e == nil {
 		e = &entry{domain: domain, pendingSince: now}

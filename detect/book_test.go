@@ -144,3 +144,33 @@ func TestBookOneCauseOneFinding(t *testing.T) {
 		t.Fatalf("partial stall: %+v, want STALLED opened and LAG_GROWING updated to partition 1", evs)
 	}
 }
+
+// TestKindDomains: every kind a detector opens has its detector's domain,
+// and a kind none opens has none (a restored finding of it is an error, not
+// filed under some detector).
+func TestKindDomains(t *testing.T) {
+	for _, c := range []struct {
+		kind Kind
+		want Domain
+	}{
+		{KindLagGrowing, DomainLag}, {KindOffsetRewind, DomainLag}, {KindAssignmentSkew, DomainLag},
+		{KindRebalanceStorm, DomainRebalance}, {KindRetentionRisk, DomainRetention}, {KindDataSkipped, DomainRetention},
+		{KindHotPartition, DomainHot}, {KindUnderMinISR, DomainBroker}, {KindTelemetryGap, DomainBroker},
+		{KindLeaderSkew, DomainSkew}, {KindTrafficSkew, DomainSkew},
+	} {
+		if d, ok := c.kind.Domain(); !ok || d != c.want {
+			t.Errorf("%s: domain %q %v, want %q", c.kind, d, ok, c.want)
+		}
+	}
+	if d, ok := Kind("NOT_A_KIND").Domain(); ok {
+		t.Errorf("unknown kind has domain %q", d)
+	}
+	if n := len(KindNames()); n != 26 {
+		t.Errorf("%d kinds, want 26", n)
+	}
+	for _, k := range KindNames() {
+		if _, ok := Kind(k).Domain(); !ok {
+			t.Errorf("%s listed without a domain", k)
+		}
+	}
+}

@@ -272,21 +272,61 @@ type Event struct {
 	Finding Finding
 }
 
-// allKinds lists every kind a detector can open, in API order.
-var allKinds = []Kind{KindLagGrowing, KindConsumerStalled, KindConsumerStopped, KindOffsetRewind,
-	KindOfflinePartitions, KindUnderMinISR, KindUnderReplicated, KindISRFlapping, KindUncleanLeaderElection,
-	KindControllerAnomaly, KindOfflineLogDir, KindBrokerUnreachable, KindDiskNearlyFull, KindDiskFillForecast,
-	KindRequestHandlerSaturation, KindLatencyRegression, KindTelemetryGap,
-	KindRetentionRisk, KindDataSkipped, KindHotPartition}
+// Domain names the detector whose sweeps judge a kind of finding: the Book
+// updates and resolves a finding only on sweeps of its own domain, and a
+// finding restored after a restart joins its kind's domain.
+type Domain string
+
+// Domains, one per detector.
+const (
+	DomainLag       Domain = "lag"       // LagDetector: consumer lag and assignment
+	DomainRebalance Domain = "rebalance" // RebalanceDetector
+	DomainRetention Domain = "retention" // RetentionDetector
+	DomainHot       Domain = "hot"       // HotDetector
+	DomainBroker    Domain = "broker"    // BrokerDetector
+	DomainSkew      Domain = "skew"      // SkewDetector
+)
+
+// kindDomain is a kind and the domain of the detector that opens it.
+type kindDomain struct {
+	kind   Kind
+	domain Domain
+}
+
+// kinds lists every kind a detector opens, in API order, with its domain.
+var kinds = []kindDomain{
+	{KindLagGrowing, DomainLag}, {KindConsumerStalled, DomainLag}, {KindConsumerStopped, DomainLag}, {KindOffsetRewind, DomainLag},
+	{KindOfflinePartitions, DomainBroker}, {KindUnderMinISR, DomainBroker}, {KindUnderReplicated, DomainBroker},
+	{KindISRFlapping, DomainBroker}, {KindUncleanLeaderElection, DomainBroker}, {KindControllerAnomaly, DomainBroker},
+	{KindOfflineLogDir, DomainBroker}, {KindBrokerUnreachable, DomainBroker}, {KindDiskNearlyFull, DomainBroker},
+	{KindDiskFillForecast, DomainBroker}, {KindRequestHandlerSaturation, DomainBroker}, {KindLatencyRegression, DomainBroker},
+	{KindTelemetryGap, DomainBroker},
+	{KindRetentionRisk, DomainRetention}, {KindDataSkipped, DomainRetention}, {KindHotPartition, DomainHot},
+	{KindAssignmentSkew, DomainLag}, {KindRebalanceStorm, DomainRebalance},
+	{KindLeaderSkew, DomainSkew}, {KindReplicaSkew, DomainSkew}, {KindDiskSkew, DomainSkew}, {KindTrafficSkew, DomainSkew},
+}
+
+// Domain returns the domain of the detector that opens k; false when no
+// detector opens k (e.g. a stored finding of a kind this version dropped).
+func (k Kind) Domain() (Domain, bool) {
+	i := slices.IndexFunc(kinds, func(e kindDomain) bool { return e.kind == k })
+	if i < 0 {
+		return "", false
+	}
+	return kinds[i].domain, true
+}
 
 // KnownKind reports whether k is a kind some detector opens.
-func KnownKind(k Kind) bool { return slices.Contains(allKinds, k) }
+func KnownKind(k Kind) bool {
+	_, ok := k.Domain()
+	return ok
+}
 
 // KindNames returns the names of all kinds.
 func KindNames() []string {
-	out := make([]string, len(allKinds))
-	for i, k := range allKinds {
-		out[i] = string(k)
+	out := make([]string, len(kinds))
+	for i, k := range kinds {
+		out[i] = string(k.kind)
 	}
 	return out
 }

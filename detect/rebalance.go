@@ -10,8 +10,6 @@ import (
 // KindRebalanceStorm: a consumer group's membership keeps changing.
 const KindRebalanceStorm Kind = "REBALANCE_STORM"
 
-func init() { allKinds = append(allKinds, KindRebalanceStorm) }
-
 // RebalanceConfig sets REBALANCE_STORM's threshold: at least MinChanges
 // membership changes (generations) within Window. Defaults: 3 in 10m — a
 // group that rebalances every few minutes spends much of its time not

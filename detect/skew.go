@@ -23,10 +23,6 @@ const (
 	KindTrafficSkew Kind = "TRAFFIC_SKEW"
 )
 
-func init() {
-	allKinds = append(allKinds, KindLeaderSkew, KindReplicaSkew, KindDiskSkew, KindTrafficSkew)
-}
-
 // SigNonPreferredLeaders is a gauge, in partitions: of the partitions a
 // broker leads, those whose preferred replica (the first of its replica
 // list, Metadata) is another broker. Recorded from Metadata with Origin

@@ -38,8 +38,7 @@ func TestAlertmanagerEndToEnd(t *testing.T) {
 	done := make(chan struct{})
 	go func() { p.Run(t.Context()); close(done) }()
 	t.Cleanup(func() { <-done })
-	record := r.engine.notify
-	r.engine.notify = func(ev detect.Event) { record(ev); p.Observe(ev) }
+	r.observe = p.Observe
 
 	for range 90 {
 		r.produce("slow", 90)

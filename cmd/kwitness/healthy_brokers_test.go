@@ -49,11 +49,12 @@ func TestHealthyRunQuietWithBrokers(t *testing.T) {
 	cfg := ingest.DefaultTelemetryConfig()
 	cfg.Targets = sim.targets()
 	var err error
-	if r.engine.tel, err = state.NewTelemetry(DefaultConfig().Window, "it"); err != nil {
+	if r.tel, err = state.NewTelemetry(DefaultConfig().Window, "it"); err != nil {
 		t.Fatal(err)
 	}
+	r.buildEngine()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	bp, err := ingest.NewBrokerPoller(cfg, r.engine.tel, r.poller.Admin(), log, metrics.NewSet(), nil, ingest.WithKafkaClient(r.poller.Client()))
+	bp, err := ingest.NewBrokerPoller(cfg, r.tel, r.poller.Admin(), log, metrics.NewSet(), nil, ingest.WithKafkaClient(r.poller.Client()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,13 +74,13 @@ func TestHealthyRunQuietWithBrokers(t *testing.T) {
 		}
 		sim.tick(burst)
 		bp.Sweep(r.ctx, r.at)
-		r.engine.judgeBrokers()
+		r.engine.JudgeBrokers()
 		r.sweep()
 	}
-	if n := r.engine.tel.Snapshot().Sweeps; n != 600 {
+	if n := r.tel.Snapshot().Sweeps; n != 600 {
 		t.Fatalf("%d telemetry sweeps, want 600", n)
 	}
-	in := r.engine.tel.ClusterInput()
+	in := r.tel.ClusterInput()
 	for _, b := range in.Brokers {
 		for _, sig := range []detect.Signal{detect.SigBytesIn, detect.SigLeaderCount, detect.SigNonPreferredLeaders, detect.SigPartitionCount} {
 			if w := b.Signals[sig]; len(w.Values) == 0 {

@@ -21,6 +21,7 @@ import (
 	"github.com/kwitness/kwitness/detect"
 	"github.com/kwitness/kwitness/ingest"
 	"github.com/kwitness/kwitness/state"
+	"github.com/kwitness/kwitness/state/engine"
 	"github.com/kwitness/kwitness/state/store"
 )
 
@@ -33,14 +34,18 @@ type rig struct {
 	cluster  *kfake.Cluster
 	admin    *kadm.Client
 	producer *kgo.Client
+	cfg      Config
 	window   *state.Window
 	findings *state.Findings
-	engine   *engine
+	deploys  *state.Deploys
+	engine   *engine.Engine
 	poller   *ingest.Poller
 	at       time.Time
 	keys     *keyRecorder
 	events   []detect.Event
-	store    *store.Store // optional: set by withStore
+	store    *store.Store       // optional: set by withStore
+	tel      *state.Telemetry   // optional: set by withTelemetry
+	observe  func(detect.Event) // optional: called for every event after recording it
 }
 
 // keyRecorder records the API key of every request kwitness's client writes.
@@ -77,22 +82,38 @@ func newRigWith(t *testing.T, mut func(*Config), topics ...string) *rig {
 	if mut != nil {
 		mut(&cfg)
 	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	r.window, err = state.NewWindow(cfg.Window, cfg.Kafka.Cluster)
 	if err != nil {
 		t.Fatal(err)
 	}
 	r.findings = state.NewFindings(time.Hour, 1000)
-	set := metrics.NewSet()
-	if r.engine, err = newEngine(cfg, r.window, r.findings, log, set); err != nil {
-		t.Fatal(err)
-	}
-	r.engine.notify = func(ev detect.Event) { r.events = append(r.events, ev) }
+	r.deploys = state.NewDeploys(maxDeploys)
+	r.cfg = cfg
+	r.buildEngine()
 	if r.poller, err = newPollerFor(cfg, r); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(r.poller.Close)
 	return r
+}
+
+// buildEngine (re)builds the rig's engine over its window, findings,
+// deploys and — when set — store and telemetry, recording every event.
+// Call it again after giving the rig a store or telemetry, before sweeping.
+func (r *rig) buildEngine() {
+	r.t.Helper()
+	notify := func(ev detect.Event) {
+		r.events = append(r.events, ev)
+		if r.observe != nil {
+			r.observe(ev)
+		}
+	}
+	e, err := engine.New(engineConfig(r.cfg), engine.Deps{Window: r.window, Telemetry: r.tel, Findings: r.findings, Deploys: r.deploys,
+		Store: r.store, Notify: notify, Log: slog.New(slog.DiscardHandler), Metrics: metrics.NewSet()})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	r.engine = e
 }
 
 // newPollerFor builds the rig's poller, recording request keys.
@@ -157,7 +178,7 @@ func (r *rig) sweep() ingest.SweepReport {
 	if r.store != nil {
 		r.store.AppendWindow(r.window)
 	}
-	r.engine.judge()
+	r.engine.JudgeOffsets()
 	r.at = r.at.Add(time.Second)
 	return rep
 }
@@ -457,7 +478,7 @@ func TestHotPartition(t *testing.T) {
 // store shortly before a group starts lagging is named in its finding.
 func TestReportedDeployCorrelates(t *testing.T) {
 	r := newRig(t, "slow")
-	r.engine.events.Add(detect.DeployEvent{Service: "slow-group", Version: "2.0.1", Group: "slow-group", AtMs: r.at.UnixMilli()})
+	r.deploys.Add(detect.DeployEvent{Service: "slow-group", Version: "2.0.1", Group: "slow-group", AtMs: r.at.UnixMilli()})
 	runLagScenarioSlowOnly(r, 60)
 	f, ok := r.firing(detect.KindLagGrowing, "slow-group")
 	if !ok || !strings.Contains(f.Summary, "reported deploy of slow-group 2.0.1") {

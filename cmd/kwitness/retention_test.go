@@ -21,8 +21,8 @@ import (
 // advances 1 s per sweep), so the bound does not depend on the machine.
 func TestDataSkippedWithinTenSeconds(t *testing.T) {
 	r := newRig(t, "short")
-	if r.engine.slowEvery != 30*time.Second {
-		t.Fatalf("slow cadence %s, want the 30 s default", r.engine.slowEvery)
+	if r.cfg.Findings.SlowEvery != 30*time.Second {
+		t.Fatalf("slow cadence %s, want the 30 s default", r.cfg.Findings.SlowEvery)
 	}
 	r.produce("short", 300)
 	r.commit("slow-reader", "short", func(_, _ int64) int64 { return 10 })

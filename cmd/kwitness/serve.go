@@ -23,8 +23,28 @@ import (
 	"github.com/kwitness/kwitness/detect"
 	"github.com/kwitness/kwitness/ingest"
 	"github.com/kwitness/kwitness/state"
+	"github.com/kwitness/kwitness/state/engine"
 	"github.com/kwitness/kwitness/state/store"
 )
+
+// maxDeploys is how many reported deploy events are kept for correlation.
+const maxDeploys = 1000
+
+// engineConfig is the engine's part of the configuration.
+func engineConfig(cfg Config) engine.Config {
+	return engine.Config{Lag: cfg.Lag, Book: cfg.Findings.BookConfig, Broker: cfg.Broker, Retention: cfg.Retention,
+		Hot: cfg.HotPartition, Rebalance: cfg.Rebalance, Skew: cfg.Skew, SlowEvery: cfg.Findings.SlowEvery}
+}
+
+// alsoTell returns a notifier that calls notify (if any), then also.
+func alsoTell(notify, also func(detect.Event)) func(detect.Event) {
+	return func(ev detect.Event) {
+		if notify != nil {
+			notify(ev)
+		}
+		also(ev)
+	}
+}
 
 // sidecar is one running kwitness: window, findings, engine, API, poller.
 // Start order is state → detect → api → ingest; Stop unwinds in reverse.
@@ -32,8 +52,10 @@ type sidecar struct {
 	cfg      Config
 	log      *slog.Logger
 	window   *state.Window
+	tel      *state.Telemetry // broker telemetry: admin collection, and scrapes when targets are configured
 	findings *state.Findings
-	engine   *engine
+	deploys  *state.Deploys
+	engine   *engine.Engine
 	poller   *ingest.Poller
 	brokers  *ingest.BrokerPoller // admin collection always; scrapes the telemetry targets, if any
 	store    *store.Store         // nil without a data dir
@@ -64,20 +86,17 @@ func startSidecar(ctx context.Context, cfg Config, log *slog.Logger, notify func
 		return nil, err
 	}
 	s.findings = state.NewFindings(cfg.Findings.KeepResolved, cfg.Findings.MaxResolved)
+	s.deploys = state.NewDeploys(maxDeploys)
 	set := metrics.NewSet()
-	if s.engine, err = newEngine(cfg, s.window, s.findings, log, set); err != nil {
-		return nil, err
-	}
 	if _, err = exporter.New(cfg.Metrics, s.window, s.findings, log, set); err != nil {
 		return nil, err
 	}
 	// Broker telemetry is collected whenever Kafka is reachable: the admin
 	// API (Metadata, DescribeLogDirs, DescribeConfigs for retention.ms and
 	// retention.bytes) needs no scrape target.
-	if s.engine.tel, err = state.NewTelemetry(cfg.Window, cfg.Kafka.Cluster); err != nil {
+	if s.tel, err = state.NewTelemetry(cfg.Window, cfg.Kafka.Cluster); err != nil {
 		return nil, err
 	}
-	s.engine.notify = notify
 	if err := s.openStore(set); err != nil {
 		return nil, err
 	}
@@ -87,29 +106,32 @@ func startSidecar(ctx context.Context, cfg Config, log *slog.Logger, notify func
 			return nil, err
 		}
 		s.goRun(pusher.Run, ctx)
-		s.engine.notify = func(ev detect.Event) {
-			if notify != nil {
-				notify(ev)
-			}
-			pusher.Observe(ev)
-		}
+		notify = alsoTell(notify, pusher.Observe)
 	}
-	if err := s.warmRestart(); err != nil {
+	sweeps, telSweeps, err := s.refillWindows()
+	if err != nil {
 		return nil, err
 	}
-	// Build the pollers before anything runs, so readers never see them change.
+	// Build the pollers and the engine before anything runs, so readers
+	// never see them change.
 	if s.poller, err = ingest.New(cfg.Kafka, s.window, log, set, s.onSweep); err != nil {
 		return nil, err
 	}
 	if err := s.poller.CheckAuth(ctx); err != nil {
 		return nil, err
 	}
-	if s.brokers, err = ingest.NewBrokerPoller(cfg.Telemetry, s.engine.tel, s.poller.Admin(), log, set, s.onTelemetry,
+	if s.brokers, err = ingest.NewBrokerPoller(cfg.Telemetry, s.tel, s.poller.Admin(), log, set, s.onTelemetry,
 		ingest.WithConsumedTopics(s.consumedTopics), ingest.WithKafkaClient(s.poller.Client())); err != nil {
 		return nil, err
 	}
-	s.engine.topicConfigs = s.brokers.TopicConfigs
-	s.goRun(s.engine.run, ctx)
+	if s.engine, err = engine.New(engineConfig(cfg), engine.Deps{Window: s.window, Telemetry: s.tel, Findings: s.findings,
+		Deploys: s.deploys, Store: s.store, TopicConfigs: s.brokers.TopicConfigs, Notify: notify, Log: log, Metrics: set}); err != nil {
+		return nil, err
+	}
+	if err := s.restoreFindings(sweeps, telSweeps); err != nil {
+		return nil, err
+	}
+	s.goRun(s.engine.Run, ctx)
 	if err := s.startAPI(ctx, set); err != nil {
 		return nil, err
 	}
@@ -146,8 +168,8 @@ func (s *sidecar) startAPI(ctx context.Context, set *metrics.Set) error {
 	s.GRPCAddr = gl.Addr().String()
 	s.grpc = grpc.NewServer(s.guard.ServerOptions()...)
 	s.gwGRPC = grpc.NewServer(s.guard.GatewayServerOptions()...)
-	srv := api.NewServer(s.findings, s.window, s.cfg.Lag).WithEvents(s.engine.events).WithLimits(s.cfg.API.Limits)
-	srv.WithHistory(s.store, s.engine.tel)
+	srv := api.NewServer(s.findings, s.window, s.cfg.Lag).WithEvents(s.deploys).WithLimits(s.cfg.API.Limits)
+	srv.WithHistory(s.store, s.tel)
 	srv.Register(s.grpc)
 	srv.Register(s.gwGRPC)
 	s.serveGRPC(s.grpc, gl)
@@ -267,53 +289,63 @@ func (s *sidecar) openStore(set *metrics.Set) error {
 	if err != nil {
 		return err
 	}
-	s.store, s.engine.store = st, st
+	s.store = st
 	return nil
 }
 
-// warmRestart refills the rings (offsets and, with scrape targets, broker
-// telemetry) and restores firing findings from the store.
-func (s *sidecar) warmRestart() error {
+// refillWindows refills the rings (offsets and broker telemetry) from the store on a warm restart, returning how many sweeps of
+// each it restored.
+func (s *sidecar) refillWindows() (sweeps, telSweeps int, err error) {
+	if s.store == nil {
+		return 0, 0, nil
+	}
+	since := time.Now().Add(-s.cfg.Window.Span)
+	if sweeps, err = s.store.LoadWindow(s.window, since); err != nil {
+		return 0, 0, fmt.Errorf("warm restart: refill window from %s: %w", s.cfg.DataDir, err)
+	}
+	if telSweeps, err = s.store.LoadTelemetry(s.tel, since); err != nil {
+		return 0, 0, fmt.Errorf("warm restart: refill broker telemetry from %s: %w", s.cfg.DataDir, err)
+	}
+	return sweeps, telSweeps, nil
+}
+
+// restoreFindings gives the engine back the findings that were firing when
+// the store was last written, on a warm restart. A finding it cannot
+// restore (a kind this version does not open) is logged and left out.
+func (s *sidecar) restoreFindings(sweeps, telSweeps int) error {
 	if s.store == nil {
 		return nil
-	}
-	now := time.Now()
-	n, err := s.store.LoadWindow(s.window, now.Add(-s.cfg.Window.Span))
-	if err != nil {
-		return fmt.Errorf("warm restart: refill window from %s: %w", s.cfg.DataDir, err)
-	}
-	tn, err := s.store.LoadTelemetry(s.engine.tel, now.Add(-s.cfg.Window.Span))
-	if err != nil {
-		return fmt.Errorf("warm restart: refill broker telemetry from %s: %w", s.cfg.DataDir, err)
 	}
 	fs, err := s.store.LoadFiring()
 	if err != nil {
 		return fmt.Errorf("warm restart: load findings from %s: %w", s.cfg.DataDir, err)
 	}
-	s.engine.restore(fs, now)
-	if n > 0 || tn > 0 || len(fs) > 0 {
-		s.log.Info("warm restart", "sweeps", n, "telemetry_sweeps", tn, "firing", len(fs))
+	if err := s.engine.Restore(fs, time.Now()); err != nil {
+		s.log.Warn("warm restart: findings left out", "err", err)
+	}
+	if sweeps > 0 || telSweeps > 0 || len(fs) > 0 {
+		s.log.Info("warm restart", "sweeps", sweeps, "telemetry_sweeps", telSweeps, "firing", len(fs))
 	}
 	return nil
 }
 
 // onSweep runs on the poller goroutine right after each Commit: it hands the
 // sweep to the store (never blocking) and wakes the engine.
-func (s *sidecar) onSweep(rep ingest.SweepReport) {
+func (s *sidecar) onSweep(ingest.SweepReport) {
 	if s.store != nil {
 		s.store.AppendWindow(s.window)
 	}
-	s.engine.onSweep(rep)
+	s.engine.Wake()
 }
 
 // onTelemetry runs on the broker poller goroutine right after each
 // telemetry Commit: it hands the sweep to the store (never blocking) and
 // wakes the engine.
-func (s *sidecar) onTelemetry(at time.Time) {
+func (s *sidecar) onTelemetry(time.Time) {
 	if s.store != nil {
-		s.store.AppendTelemetry(s.engine.tel)
+		s.store.AppendTelemetry(s.tel)
 	}
-	s.engine.onTelemetry(at)
+	s.engine.WakeBrokers()
 }
 
 // Stop shuts everything down in reverse start order and waits for every

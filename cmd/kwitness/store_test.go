@@ -32,7 +32,8 @@ func (r *rig) withStore(fs vfs.FS) {
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	r.store, r.engine.store = st, st
+	r.store = st
+	r.buildEngine()
 }
 
 // runLagScenario drives a lagging and a stalled group for n sweeps.
@@ -116,14 +117,10 @@ func TestWarmRestart(t *testing.T) {
 	r2 := &rig{t: t, ctx: r.ctx, cluster: r.cluster, admin: r.admin, producer: r.producer, at: r.at, keys: r.keys}
 	cfg := DefaultConfig()
 	cfg.Kafka.Cluster, cfg.Kafka.Brokers = "it", r.cluster.ListenAddrs()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	r2.cfg = cfg
 	r2.window, _ = state.NewWindow(cfg.Window, "it")
 	r2.findings = state.NewFindings(time.Hour, 1000)
-	var err error
-	if r2.engine, err = newEngine(cfg, r2.window, r2.findings, log, metrics.NewSet()); err != nil {
-		t.Fatal(err)
-	}
-	r2.engine.notify = func(ev detect.Event) { r2.events = append(r2.events, ev) }
+	r2.deploys = state.NewDeploys(maxDeploys)
 	r2.withStore(fs)
 	defer r2.store.Close()
 	n, err := r2.store.LoadWindow(r2.window, r.at.Add(-cfg.Window.Span))
@@ -134,7 +131,9 @@ func TestWarmRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r2.engine.restore(firing, r.at)
+	if err := r2.engine.Restore(firing, r.at); err != nil {
+		t.Fatal(err)
+	}
 	// The notifier (which feeds the Alertmanager pusher) hears of every
 	// restored firing finding, so a restart re-sends what is firing.
 	if len(r2.events) != len(firing) || len(firing) == 0 || r2.events[0].Type != detect.EventUpdated || r2.events[0].Finding.State != detect.StateFiring {
@@ -177,7 +176,8 @@ func TestFindingsSavedAfterFullDisk(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	r.store, r.engine.store = st, st
+	r.store = st
+	r.buildEngine()
 	full.Store(true)
 	runLagScenario(r, 60)
 	f, ok := r.firing(detect.KindLagGrowing, "slow-group")

@@ -7,9 +7,9 @@ import (
 	"github.com/kwitness/kwitness/detect"
 )
 
-// Events keeps the most recent deploy events users pushed (POST /v1/events),
+// Deploys keeps the most recent deploy events users pushed (POST /v1/events),
 // bounded, for correlation with lag. Safe for concurrent use.
-type Events struct {
+type Deploys struct {
 	max int
 	mu  struct {
 		sync.Mutex
@@ -18,11 +18,11 @@ type Events struct {
 	}
 }
 
-// NewEvents keeps at most max events.
-func NewEvents(max int) *Events { return &Events{max: max} }
+// NewDeploys keeps at most max deploy events.
+func NewDeploys(max int) *Deploys { return &Deploys{max: max} }
 
 // Add records an event and returns its id.
-func (e *Events) Add(ev detect.DeployEvent) string {
+func (e *Deploys) Add(ev detect.DeployEvent) string {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.mu.seq++
@@ -35,7 +35,7 @@ func (e *Events) Add(ev detect.DeployEvent) string {
 }
 
 // ByGroup returns the events at or after sinceMs, by group, oldest first.
-func (e *Events) ByGroup(sinceMs int64) map[string][]detect.DeployEvent {
+func (e *Deploys) ByGroup(sinceMs int64) map[string][]detect.DeployEvent {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	out := map[string][]detect.DeployEvent{}
