@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
 	"github.com/cockroachdb/pebble/v2"
 )
 
@@ -147,11 +148,13 @@ func (s *Store) runRecovery() {
 
 // recoverDB closes the failed Pebble and reopens it after RetryBackoff,
 // doubling the wait after each failed attempt up to retryBackoffGrowth ×
-// RetryBackoff, until an attempt succeeds or the store is closed.
+// RetryBackoff, each wait jittered by ±50 % so that stores sharing a disk
+// do not retry in step, until an attempt succeeds or the store is closed.
 func (s *Store) recoverDB() {
 	s.closeDB()
-	delay := s.cfg.RetryBackoff
+	b := s.reopenBackoff()
 	for attempt := 1; ; attempt++ {
+		delay := b.NextBackOff()
 		t := time.NewTimer(delay)
 		select {
 		case <-s.stop:
@@ -163,9 +166,17 @@ func (s *Store) recoverDB() {
 		if err == nil {
 			return
 		}
-		s.log.Debug("store still not writable", "attempt", attempt, "retry_in", delay, "err", err)
-		delay = min(2*delay, retryBackoffGrowth*s.cfg.RetryBackoff)
+		s.log.Debug("store still not writable", "attempt", attempt, "waited", delay, "err", err)
 	}
+}
+
+// reopenBackoff is the wait between reopen attempts: RetryBackoff,
+// doubling up to retryBackoffGrowth × RetryBackoff, jittered by ±50 %.
+func (s *Store) reopenBackoff() *backoff.ExponentialBackOff {
+	b := &backoff.ExponentialBackOff{InitialInterval: s.cfg.RetryBackoff, RandomizationFactor: 0.5, Multiplier: 2,
+		MaxInterval: retryBackoffGrowth * s.cfg.RetryBackoff}
+	b.Reset()
+	return b
 }
 
 // closeDB closes a failed Pebble: nothing may be written to it again, and

@@ -54,7 +54,8 @@
 //     error; mapped to /readyz), and kwitness_store_healthy drops to 0.
 //     The store then closes Pebble (a failed Pebble must not be written
 //     again) and reopens it with backoff (Config.RetryBackoff, 1 s,
-//     doubling up to a minute) until a synced probe write succeeds; then
+//     doubling up to a minute, each wait jittered by ±50 %) until a synced
+//     probe write succeeds; then
 //     Healthy is true again, kwitness_store_recoveries_total counts it, one
 //     log line says so, and the encoders write what they held. Meanwhile
 //     ingest and the in-memory window keep going: each encoder keeps its
@@ -112,7 +113,8 @@ type Config struct {
 	Queue int `yaml:"queue"`
 	// RetryBackoff is how long the store waits after a write failure
 	// before reopening Pebble, doubling after each failed attempt up to 60
-	// times as long (a minute by default); default 1s, in [1ms, 1m]. Not in
+	// times as long (a minute by default), each wait jittered by ±50 %;
+	// default 1s, in [1ms, 1m]. Not in
 	// YAML: tests shorten it.
 	RetryBackoff time.Duration `yaml:"-"`
 
