@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -16,43 +15,11 @@ import (
 	"github.com/kwitness/kwitness/api/auth"
 	"github.com/kwitness/kwitness/detect"
 	pb "github.com/kwitness/kwitness/proto/kwitness/v1"
-	"github.com/kwitness/kwitness/state"
-	"github.com/kwitness/kwitness/state/store"
+	"github.com/kwitness/kwitness/state/engine"
 )
 
-// History is the store and the in-memory broker telemetry behind
-// QuerySeries: offsets come from the store; broker series from the store
-// and, for the sweeps not checkpointed yet, the telemetry window
-// (store.ResolveTelemetry). The store is flushed before a query that reaches
-// past the newest sweep known flushed, at most once per sweep, so that
-// citations of a finding that just opened resolve.
-type History struct {
-	Store     *store.Store
-	Telemetry *state.Telemetry // nil without scrape targets
-
-	mu      sync.Mutex
-	through time.Time // every sweep stamped at or before it was queued before the last flush
-}
-
-// flushFor flushes the store if a query up to to may need sweeps not yet
-// flushed. newest is the window's newest sweep stamp, read before flushing:
-// the poller queues each sweep for the store right after publishing it in
-// the window, so a flush covers every sweep through newest (short of a query
-// landing between those two steps of the poller).
-func (h *History) flushFor(ctx context.Context, to, newest time.Time) error {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if !to.After(h.through) || !newest.After(h.through) {
-		return nil
-	}
-	if err := h.Store.Flush(ctx); err != nil {
-		return err
-	}
-	h.through = newest
-	return nil
-}
-
-// QuerySeries implements FindingsService.
+// QuerySeries implements FindingsService: it checks the request and the
+// caller's scope, asks the engine's History, and translates the answer.
 func (s *Server) QuerySeries(ctx context.Context, req *pb.QuerySeriesRequest) (*pb.QuerySeriesResponse, error) {
 	if err := s.checkLen("series", req.Series); err != nil {
 		return nil, err
@@ -68,24 +35,15 @@ func (s *Server) QuerySeries(ctx context.Context, req *pb.QuerySeriesRequest) (*
 	if err != nil {
 		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}
-	if strings.HasPrefix(ref.Metric, "kafka_broker_") {
-		return s.queryTelemetry(ctx, ref, from, to, req.Resolution)
-	}
-	key, err := s.seriesKey(ref)
-	if err != nil {
-		return nil, err
-	}
-	if s.history == nil || s.history.Store == nil {
-		return nil, status.Error(codes.FailedPrecondition, "series history is off: kwitness runs without a data_dir")
-	}
-	if err := s.history.flushFor(ctx, to, s.newestSweep()); err != nil {
-		return nil, status.Errorf(codes.Unavailable, "store flush: %v", err)
+	h := s.history
+	if h == nil { // no store and no telemetry: every question is answered "off"
+		h = engine.NewHistory(s.window, nil, nil)
 	}
 	resp := &pb.QuerySeriesResponse{Series: seriesToProto(ref)}
 	if req.Resolution == pb.Resolution_RESOLUTION_MINUTE {
-		mins, err := s.history.Store.QueryMinutes(key, from, to)
+		mins, err := h.Minutes(ctx, ref, from, to)
 		if err != nil {
-			return nil, status.Errorf(codes.Internal, "query %s: %v", ref, err)
+			return nil, queryStatus(err)
 		}
 		for _, m := range mins {
 			resp.Minutes = append(resp.Minutes, &pb.MinuteSample{Time: timestamppb.New(time.UnixMilli(m.T)),
@@ -93,69 +51,30 @@ func (s *Server) QuerySeries(ctx context.Context, req *pb.QuerySeriesRequest) (*
 		}
 		return resp, nil
 	}
-	pts, err := s.history.Store.Query(key, from, to)
+	smp, err := h.Samples(ctx, ref, from, to)
 	if err != nil {
-		return nil, status.Errorf(codes.Internal, "query %s: %v", ref, err)
+		return nil, queryStatus(err)
 	}
-	for _, p := range pts {
+	for _, p := range smp.Ints {
 		resp.Samples = append(resp.Samples, &pb.Sample{Time: timestamppb.New(time.UnixMilli(p.T)), Value: p.V, Gap: p.Gap})
 	}
-	return resp, nil
-}
-
-// seriesKey maps a reference to a stored key of this cluster.
-func (s *Server) seriesKey(ref detect.SeriesRef) (state.SeriesKey, error) {
-	if err := s.checkCluster(ref); err != nil {
-		return state.SeriesKey{}, err
-	}
-	k, err := store.SeriesKeyOf(ref)
-	if err != nil {
-		return k, status.Error(codes.InvalidArgument, err.Error())
-	}
-	return k, nil
-}
-
-// checkCluster fails a reference labelled with another cluster.
-func (s *Server) checkCluster(ref detect.SeriesRef) error {
-	for _, l := range ref.Labels {
-		if l.Name == "cluster" && l.Value != s.window.Cluster() {
-			return status.Errorf(codes.NotFound, "series %s: this kwitness watches cluster %q", ref, s.window.Cluster())
-		}
-	}
-	return nil
-}
-
-// queryTelemetry answers for a broker series with its raw samples: stored,
-// then the window's newest. Broker telemetry has no minute rollups.
-func (s *Server) queryTelemetry(ctx context.Context, ref detect.SeriesRef, from, to time.Time, res pb.Resolution) (*pb.QuerySeriesResponse, error) {
-	if res == pb.Resolution_RESOLUTION_MINUTE {
-		return nil, status.Errorf(codes.InvalidArgument, "series %s: broker telemetry is kept raw only; ask for raw samples", ref)
-	}
-	if err := s.checkCluster(ref); err != nil {
-		return nil, err
-	}
-	if s.history == nil || s.history.Store == nil && s.history.Telemetry == nil {
-		return nil, status.Errorf(codes.NotFound, "series %s: no broker telemetry is configured", ref)
-	}
-	if s.history.Store != nil {
-		// A store that cannot flush (a full disk) still answers what it holds,
-		// and ResolveTelemetry falls back to the window when it cannot read.
-		if err := s.history.flushFor(ctx, to, s.newestSweep()); err != nil && !errors.Is(err, store.ErrUnavailable) {
-			return nil, status.Errorf(codes.Unavailable, "store flush: %v", err)
-		}
-	}
-	pts, ok, err := store.ResolveTelemetry(s.history.Store, s.history.Telemetry, ref, from, to)
-	switch {
-	case err != nil:
-		return nil, status.Errorf(codes.Internal, "query %s: %v", ref, err)
-	case !ok:
-		return nil, status.Errorf(codes.NotFound, "series %s: not a broker series of this kwitness", ref)
-	}
-	resp := &pb.QuerySeriesResponse{Series: seriesToProto(ref)}
-	for _, p := range pts {
+	for _, p := range smp.Floats {
 		resp.Samples = append(resp.Samples, &pb.Sample{Time: timestamppb.New(time.UnixMilli(p.T)), Gap: p.IsGap(), FloatValue: finite(p.V)})
 	}
 	return resp, nil
+}
+
+// queryStatus maps a History error to its status code.
+func queryStatus(err error) error {
+	var qe *engine.QueryError
+	if !errors.As(err, &qe) {
+		return status.Error(codes.Internal, err.Error())
+	}
+	code := map[engine.QueryCode]codes.Code{
+		engine.QueryInvalid: codes.InvalidArgument, engine.QueryNotFound: codes.NotFound,
+		engine.QueryOff: codes.FailedPrecondition, engine.QueryUnavailable: codes.Unavailable,
+	}[qe.Code]
+	return status.Error(code, qe.Error())
 }
 
 func queryWindow(req *pb.QuerySeriesRequest, maxSpan time.Duration) (from, to time.Time, err error) {
@@ -227,6 +146,3 @@ func trunc(s string) string {
 	}
 	return s
 }
-
-// newestSweep is the stamp of the window's newest sweep.
-func (s *Server) newestSweep() time.Time { return time.UnixMilli(s.window.Snapshot().At) }

@@ -12,6 +12,7 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/kwitness/kwitness/detect"
@@ -122,6 +123,49 @@ func TestQuerySeriesBroker(t *testing.T) {
 	} {
 		if _, err := query(c.series, c.res); status.Code(err) != c.code {
 			t.Fatalf("%s (%s): %v, want %s", c.series, c.res, err, c.code)
+		}
+	}
+}
+
+// TestQuerySeriesMinutes: minute rollups of an offset series through
+// QuerySeries. The end offset is 1000 + 10n at sweep n (one a second from
+// a minute boundary), absent when n%30 == 29. By hand, minute m holds the
+// 58 sweeps 60m … 60m+58 but 60m+29: first 1000+600m, last 1580+600m, sum
+// 74820 + 34800m (59 × 1000 + 10 × (59 × 60m + 1711), less the absent
+// 1000 + 10 × (60m+29)).
+func TestQuerySeriesMinutes(t *testing.T) {
+	cfg := store.DefaultConfig()
+	cfg.FS, cfg.FlushInterval, cfg.Queue = vfs.NewMem(), time.Hour, 512
+	st, err := store.Open("db", cfg, slog.New(slog.DiscardHandler), metrics.NewSet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	win, _ := state.NewWindow(state.DefaultWindowConfig(), "c1")
+	key := state.SeriesKey{Metric: state.MetricEnd, Topic: "t", Partition: 0}
+	start := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	for n := range 180 {
+		sw := win.Begin(start.Add(time.Duration(n) * time.Second))
+		if n%30 != 29 {
+			sw.Set(win.Register(key), 1000+10*int64(n))
+		}
+		win.Commit(sw)
+		if !st.AppendWindow(win) {
+			t.Fatal("sweep dropped")
+		}
+	}
+	srv := NewServer(state.NewFindings(time.Hour, 10), win, detect.DefaultLagConfig()).WithHistory(st, nil)
+	resp, err := srv.QuerySeries(context.Background(), &pb.QuerySeriesRequest{Series: win.RefOf(key).String(),
+		Resolution: pb.Resolution_RESOLUTION_MINUTE, From: timestamppb.New(start), To: timestamppb.New(start.Add(179 * time.Second))})
+	if err != nil || len(resp.Minutes) != 3 || len(resp.Samples) != 0 {
+		t.Fatalf("%d minutes, %d samples, %v; want 3 minutes", len(resp.GetMinutes()), len(resp.GetSamples()), err)
+	}
+	for m, got := range resp.Minutes {
+		want := &pb.MinuteSample{Time: timestamppb.New(start.Add(time.Duration(m) * time.Minute)),
+			First: 1000 + 600*int64(m), Last: 1580 + 600*int64(m), Min: 1000 + 600*int64(m), Max: 1580 + 600*int64(m),
+			Sum: 74820 + 34800*int64(m), Count: 58}
+		if !proto.Equal(got, want) {
+			t.Fatalf("minute %d: %v, want %v", m, got, want)
 		}
 	}
 }

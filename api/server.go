@@ -23,6 +23,7 @@ import (
 	"github.com/kwitness/kwitness/detect"
 	pb "github.com/kwitness/kwitness/proto/kwitness/v1"
 	"github.com/kwitness/kwitness/state"
+	"github.com/kwitness/kwitness/state/engine"
 	"github.com/kwitness/kwitness/state/store"
 )
 
@@ -42,8 +43,8 @@ type Server struct {
 	findings *state.Findings
 	window   *state.Window
 	lag      detect.LagConfig
-	history  *History       // nil without a store
-	events   *state.Deploys // nil: RecordEvent is unimplemented
+	history  *engine.History // nil without a store and telemetry
+	events   *state.Deploys  // nil: RecordEvent is unimplemented
 	limits   auth.Limits
 }
 
@@ -62,7 +63,7 @@ func (s *Server) WithLimits(l auth.Limits) *Server {
 // WithHistory makes QuerySeries read offsets from st (may be nil) and broker
 // series from tel (may be nil).
 func (s *Server) WithHistory(st *store.Store, tel *state.Telemetry) *Server {
-	s.history = &History{Store: st, Telemetry: tel}
+	s.history = engine.NewHistory(s.window, st, tel)
 	return s
 }
 
@@ -223,7 +224,7 @@ func (s *Server) GetGroupLag(ctx context.Context, req *pb.GetGroupLagRequest) (*
 			if r.Status != detect.StatusUnknown {
 				ev, _ = ScopeCitations(ctx, d.Citations(v, gt, j, r.Status))
 			}
-			tl := s.timeLag(ctx, gt, j)
+			tl := s.history.TimeLag(ctx, gt, j)
 			resp.Partitions = append(resp.Partitions, partitionLagToProto(gt.Topic, gt.Partitions[j].Partition, r, tl, ev))
 			if r.Lag != detect.Gap {
 				resp.TotalLag += r.Lag
