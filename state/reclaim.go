@@ -6,18 +6,10 @@ import (
 	"github.com/kwitness/kwitness/detect"
 )
 
-// Series reclamation. Groups and topics come and go (a console consumer
-// makes a new group each run); without reclamation every series ever seen
-// would keep its ring slots and catalog entry until restart — the memory
-// growth users report of Burrow. A series is live while the published
-// topology or group contexts reference it. One that stops being live is
-// retired at that sweep. Its id is released, and reused by the next new
-// series, once both rings have wrapped since (so they hold nothing but gaps
-// for it: history covers Points sweeps, which is more than the span when
-// sweeps are further apart than the history step, e.g. during an outage's
-// backoff) and it has been retired for reclaimDelay window spans (so no
-// view still references it). A series that comes back before then keeps
-// its id.
+// Series reclamation of the offsets window: release by reference. The
+// rules, and the invariants that keep reuse safe, are stated once in the
+// package doc ("Reclamation invariants"); this file keeps invariants 1–3
+// for the Window, catalog.go keeps 4.
 
 // reclaimDelay is how many window spans a series stays retired, at least,
 // before its id is released: a margin for any reader still holding an old

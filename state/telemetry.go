@@ -1,6 +1,7 @@
 package state
 
 import (
+	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -279,10 +280,10 @@ func (t *Telemetry) ClusterInput() detect.ClusterInput {
 		for sig, c := range sigs[id] {
 			b.Signals[sig] = c.pick(func(w *detect.SignalWindow) bool { return hasData(*w) })
 		}
-		for _, path := range sortedKeys(dirs[id]) {
+		for _, path := range slices.Sorted(maps.Keys(dirs[id])) {
 			b.LogDirs = append(b.LogDirs, pickDir(dirs[id][path]))
 		}
-		for _, req := range sortedKeys(lat[id]) {
+		for _, req := range slices.Sorted(maps.Keys(lat[id])) {
 			b.Latency = append(b.Latency, *lat[id][req])
 		}
 		in.Brokers = append(in.Brokers, *b)
@@ -377,15 +378,6 @@ func latency(m map[int32]map[string]*detect.RequestLatency, k TelemetryKey) *det
 		m[k.Broker][k.Request] = &detect.RequestLatency{Request: k.Request}
 	}
 	return m[k.Broker][k.Request]
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }
 
 // sourceOf names where a telemetry series came from, for citations.

@@ -1,11 +1,8 @@
 package state
 
-// Telemetry reclamation. Broker series come and go with topics (per-topic
-// bytes and log sizes) and with whatever an exporter exposes. A telemetry
-// series has no topology to say it is gone, so idleness decides: a series
-// not set for reclaimDelay window spans, and not since both rings wrapped
-// (so they hold only gaps for it), is released and its id reused by the
-// next new series. The store follows through the catalog journal.
+// Series reclamation of the telemetry window: release by idleness (a
+// telemetry series has no topology to say it is gone). The invariants are
+// stated once in the package doc ("Reclamation invariants").
 
 // telemetryScanEvery is how many sweeps pass between idleness scans.
 const telemetryScanEvery = 16

@@ -1,6 +1,7 @@
 package state
 
 import (
+	"maps"
 	"slices"
 
 	"github.com/kwitness/kwitness/detect"
@@ -39,20 +40,10 @@ func (v *View) EachTopic(fn func(t *detect.TopicInput)) {
 		}
 		v.arena = v.arena[:0]
 		ids := parts[topic]
-		for _, p := range slices.Sorted(mapKeys(ids)) {
+		for _, p := range slices.Sorted(maps.Keys(ids)) {
 			in.Partitions = append(in.Partitions, v.endWindow(p, ids[p]))
 		}
 		fn(in)
-	}
-}
-
-func mapKeys[K comparable, V any](m map[K]V) func(func(K) bool) {
-	return func(yield func(K) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
 	}
 }
 

@@ -30,7 +30,7 @@ func TestWindowConcurrentReaders(t *testing.T) {
 	base := time.UnixMilli(1_700_000_000_000)
 
 	var stop atomic.Bool
-	var reads, torn atomic.Int64
+	var during, samples, torn atomic.Int64 // reads while the writer runs, samples checked, torn samples
 	var wg sync.WaitGroup
 	for range 4 {
 		wg.Add(1)
@@ -41,14 +41,20 @@ func TestWindowConcurrentReaders(t *testing.T) {
 				v.EachGroupTopic(func(gt *detect.GroupTopic) {
 					for j := range gt.Partitions {
 						v.Load(gt, j)
+						samples.Add(int64(len(gt.Partitions[j].Window.Times)))
 						checkWindow(gt.Partitions[j], &torn)
 					}
 				})
-				reads.Add(1)
+				if n := v.Snapshot().Sweeps; n > 0 && n < 3000 {
+					during.Add(1)
+				}
 			}
 		}()
 	}
 	for k := int64(1); k <= 3000; k++ {
+		if k%300 == 0 { // let the readers in at least once per 300 sweeps
+			waitReads(t, &during)
+		}
 		s := w.Begin(base.Add(time.Duration(k) * time.Second))
 		s.SetTopology(topo)
 		for _, e := range topo.GroupTopics {
@@ -63,10 +69,22 @@ func TestWindowConcurrentReaders(t *testing.T) {
 	stop.Store(true)
 	wg.Wait()
 	if torn.Load() != 0 {
-		t.Fatalf("%d torn samples seen over %d reads", torn.Load(), reads.Load())
+		t.Fatalf("%d torn samples seen over %d reads", torn.Load(), during.Load())
 	}
-	if reads.Load() == 0 {
-		t.Fatal("readers never ran")
+	if during.Load() < 10 || samples.Load() == 0 {
+		t.Fatalf("%d reads while the writer published, %d samples checked; want reads interleaved with the writes", during.Load(), samples.Load())
+	}
+}
+
+// waitReads waits until some reader has finished another read of a
+// partly written window, for up to a minute (a loaded machine).
+func waitReads(t *testing.T, during *atomic.Int64) {
+	t.Helper()
+	n := during.Load()
+	for deadline := time.Now().Add(time.Minute); during.Load() <= n+1; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no reader read the window within a minute")
+		}
 	}
 }
 

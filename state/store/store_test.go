@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -266,19 +267,42 @@ func TestStoreRollupAndRetention(t *testing.T) {
 			t.Fatalf("series %d: %d minutes, want %d", i, len(mins), want)
 		}
 		for _, m := range mins {
-			var exp MinutePoint
-			agg := newMinuteAgg(m.T, 1)
-			for n := int(m.T-t0) / 1000; n < int(m.T-t0)/1000+60; n++ {
-				if v := testValue(i, n); v != detect.Gap {
-					agg.add(t0+int64(n)*1000, v)
-				}
-			}
-			exp = agg.m[0]
-			if m != exp {
+			if exp := referenceMinute(i, m.T); m != exp {
 				t.Fatalf("series %d minute %d: %+v, want %+v", i, (m.T-t0)/60000, m, exp)
 			}
 		}
 	}
+	// By hand: series 0's first minute holds 0, 6, 14, … (n²%97 + 5n) up to
+	// 86 + 295 = 381 at n = 59; series 1 misses n = 3, 10, …, 59 (9 of 60);
+	// series 2 joins at n = 100, 20 samples into minute 1.
+	mins0, _ := s.QueryMinutes(testKeys[0], time.UnixMilli(t0), time.UnixMilli(t0))
+	mins1, _ := s.QueryMinutes(testKeys[1], time.UnixMilli(t0), time.UnixMilli(t0))
+	mins2, _ := s.QueryMinutes(testKeys[2], time.UnixMilli(t0+60_000), time.UnixMilli(t0+60_000))
+	if len(mins0) != 1 || mins0[0].First != 0 || mins0[0].Last != 381 || mins0[0].Count != 60 ||
+		len(mins1) != 1 || mins1[0].Count != 51 || len(mins2) != 1 || mins2[0].Count != 20 || mins2[0].First != testValue(2, 100) {
+		t.Fatalf("hand-checked minutes: %+v %+v %+v", mins0, mins1, mins2)
+	}
+}
+
+// referenceMinute is the rollup of series i over the minute starting at T,
+// computed from testValue with the slices package — not with the store's
+// own aggregation.
+func referenceMinute(i int, T int64) MinutePoint {
+	var vals []int64
+	for n := int(T-t0) / 1000; n < int(T-t0)/1000+60; n++ {
+		if v := testValue(i, n); v != detect.Gap {
+			vals = append(vals, v)
+		}
+	}
+	if len(vals) == 0 {
+		return MinutePoint{}
+	}
+	var sum int64
+	for _, v := range vals {
+		sum += v
+	}
+	return MinutePoint{T: T, First: vals[0], Last: vals[len(vals)-1], Min: slices.Min(vals), Max: slices.Max(vals),
+		Sum: sum, Count: int64(len(vals))}
 }
 
 func TestStoreCorruptChunkSkipped(t *testing.T) {
