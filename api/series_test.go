@@ -69,19 +69,27 @@ func FuzzParseSeriesText(f *testing.F) {
 	})
 }
 
-// TestQuerySeriesBroker: a broker series resolves to its raw samples from
-// the store long after the telemetry window decimated or dropped them,
-// including the sweeps appended since the last checkpoint (the query
-// flushes); other clusters, minute resolution and unknown series are
-// refused.
-func TestQuerySeriesBroker(t *testing.T) {
+// memStore opens a store in memory that checkpoints only when asked (a
+// query flushes), closed when the test ends.
+func memStore(t *testing.T) *store.Store {
+	t.Helper()
 	cfg := store.DefaultConfig()
 	cfg.FS, cfg.FlushInterval, cfg.Queue = vfs.NewMem(), time.Hour, 512
 	st, err := store.Open("db", cfg, slog.New(slog.DiscardHandler), metrics.NewSet())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
+	t.Cleanup(func() { _ = st.Close() })
+	return st
+}
+
+// TestQuerySeriesBroker: a broker series resolves to its raw samples from
+// the store long after the telemetry window decimated or dropped them,
+// including the sweeps appended since the last checkpoint (the query
+// flushes); other clusters, minute resolution and unknown series are
+// refused.
+func TestQuerySeriesBroker(t *testing.T) {
+	st := memStore(t)
 	win, _ := state.NewWindow(state.DefaultWindowConfig(), "c1")
 	tel, _ := state.NewTelemetry(state.WindowConfig{Span: time.Minute, Points: 6, Recent: 4}, "c1")
 	k := state.TelemetryKey{Signal: detect.SigLogDirUsed, Broker: 2, Partition: -1, Dir: "/data", Origin: "admin"}
@@ -134,13 +142,7 @@ func TestQuerySeriesBroker(t *testing.T) {
 // 74820 + 34800m (59 × 1000 + 10 × (59 × 60m + 1711), less the absent
 // 1000 + 10 × (60m+29)).
 func TestQuerySeriesMinutes(t *testing.T) {
-	cfg := store.DefaultConfig()
-	cfg.FS, cfg.FlushInterval, cfg.Queue = vfs.NewMem(), time.Hour, 512
-	st, err := store.Open("db", cfg, slog.New(slog.DiscardHandler), metrics.NewSet())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := memStore(t)
 	win, _ := state.NewWindow(state.DefaultWindowConfig(), "c1")
 	key := state.SeriesKey{Metric: state.MetricEnd, Topic: "t", Partition: 0}
 	start := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
