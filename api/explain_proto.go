@@ -136,15 +136,20 @@ func FitBudget(resp *pb.ExplainResponse, max int, key string) {
 			refs[r] = true
 		}
 	}
-	for _, cut := range cutters(resp, refs, key) {
-		if size <= max {
-			break
+	// Cuts estimate the bytes they free; the answer is measured again after
+	// each round, and a round repeats while the estimate fell short.
+	for round := 0; round < 3 && size > max; round++ {
+		for _, cut := range cutters(resp, refs, key) {
+			if size <= max {
+				break
+			}
+			if note, freed := cut(size - max); note != "" {
+				resp.Budget.Notes = append(resp.Budget.Notes, note)
+				resp.Budget.Cut = true
+				size += len(note) + 4 - freed
+			}
 		}
-		if note := cut(size - max); note != "" {
-			resp.Budget.Notes = append(resp.Budget.Notes, note)
-			resp.Budget.Cut = true
-			size = jsonSize(resp)
-		}
+		size = jsonSize(resp)
 	}
 	if size > max {
 		resp.Budget.Cut = true
@@ -156,8 +161,8 @@ func FitBudget(resp *pb.ExplainResponse, max int, key string) {
 // cutters returns the cuts FitBudget tries, in order. Each removes entries
 // worth at least excess bytes (or all it may) and returns what it did, or
 // "" when it removed nothing.
-func cutters(resp *pb.ExplainResponse, refs map[string]bool, key string) []func(excess int) string {
-	var out []func(int) string
+func cutters(resp *pb.ExplainResponse, refs map[string]bool, key string) []func(excess int) (string, int) {
+	var out []func(int) (string, int)
 	if g := resp.Group; g != nil {
 		out = append(out,
 			tailCut("partitions", &g.Partitions, g.PartitionsPage, explain.SectionPartitions, key, nil),
@@ -174,10 +179,10 @@ func cutters(resp *pb.ExplainResponse, refs map[string]bool, key string) []func(
 
 // tailCut drops entries from the end of *list (keeping those keep holds),
 // and moves the page's next token to the first entry dropped.
-func tailCut[T proto.Message](name string, list *[]T, p *pb.ListPage, sec explain.Section, key string, keep func(T) bool) func(int) string {
-	return func(excess int) string {
+func tailCut[T proto.Message](name string, list *[]T, p *pb.ListPage, sec explain.Section, key string, keep func(T) bool) func(int) (string, int) {
+	return func(excess int) (string, int) {
 		if p == nil {
-			return ""
+			return "", 0
 		}
 		n := len(*list)
 		i, freed := n, 0
@@ -189,22 +194,22 @@ func tailCut[T proto.Message](name string, list *[]T, p *pb.ListPage, sec explai
 			freed += jsonSize((*list)[i]) + 1
 		}
 		if i == n {
-			return ""
+			return "", 0
 		}
 		*list = (*list)[:i]
 		p.NextPageToken = encodeExplainToken(sec, int(p.Offset)+i, key)
-		return fmt.Sprintf("%s: %d of %d entries cut to fit; next_page_token continues from them", name, n-i, n)
+		return fmt.Sprintf("%s: %d of %d entries cut to fit; next_page_token continues from them", name, n-i, n), freed
 	}
 }
 
 // timelineCut drops the oldest timeline entries up to a boundary, except
 // those the narrative refers to; the page then continues with the entries
 // older than the boundary (the kept ones among them come again).
-func timelineCut(resp *pb.ExplainResponse, refs map[string]bool, key string) func(int) string {
-	return func(excess int) string {
+func timelineCut(resp *pb.ExplainResponse, refs map[string]bool, key string) func(int) (string, int) {
+	return func(excess int) (string, int) {
 		p := resp.TimelinePage
 		if p == nil {
-			return ""
+			return "", 0
 		}
 		kept := make([]*pb.TimelineEntry, 0, len(resp.Timeline))
 		freed, dropped, boundary := 0, 0, 0
@@ -220,14 +225,14 @@ func timelineCut(resp *pb.ExplainResponse, refs map[string]bool, key string) fun
 			kept = append(kept, e)
 		}
 		if dropped == 0 {
-			return ""
+			return "", 0
 		}
 		n := len(resp.Timeline)
 		resp.Timeline = kept
 		// Continue with the entries older than the boundary: skip the rest.
 		p.NextPageToken = encodeExplainToken(explain.SectionTimeline, int(p.Total-p.Offset)-boundary, key)
 		p.Offset += int32(boundary)
-		return fmt.Sprintf("timeline: %d of the %d oldest of %d entries cut to fit (those the narrative cites kept); next_page_token continues with them", dropped, boundary, n)
+		return fmt.Sprintf("timeline: %d of the %d oldest of %d entries cut to fit (those the narrative cites kept); next_page_token continues with them", dropped, boundary, n), freed
 	}
 }
 

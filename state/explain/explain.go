@@ -22,7 +22,7 @@ import (
 
 // Page sizes of every list.
 const (
-	DefaultPageSize = 20
+	DefaultPageSize = 10
 	MaxPageSize     = 500
 )
 

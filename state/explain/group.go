@@ -35,7 +35,10 @@ func (e *Explainer) group(r Request) (Bundle, bool) {
 			return
 		}
 		gs.Topics = append(gs.Topics, gt.Topic)
-		lags := d.GroupLagOf(v, gt)
+		for j := range gt.Partitions {
+			v.LoadOffsets(gt, j) // committed and end offsets: all the lag verdict and time lag read
+		}
+		lags := d.GroupLag(gt)
 		worst := -1
 		for j, pl := range lags {
 			w := gt.Partitions[j].Window

@@ -2035,7 +2035,7 @@ type ExplainRequest struct {
 	//	*ExplainRequest_Topic
 	//	*ExplainRequest_Broker
 	Subject isExplainRequest_Subject `protobuf_oneof:"subject"`
-	// Entries per list, 1..500; default 20.
+	// Entries per list, 1..500; default 10.
 	PageSize int32 `protobuf:"varint,4,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// Continue one list of an earlier answer: a next_page_token of one of its
 	// ListPages. Only that list is filled then.
