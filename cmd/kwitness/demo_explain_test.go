@@ -109,7 +109,9 @@ func TestDemoExplain(t *testing.T) {
 			t.Errorf("proposal %q: approver %v, want the demo's unowned note", p.Action, p.Approver)
 		}
 	}
-	if !slices.ContainsFunc(plan.Proposals, func(p *pb.Proposal) bool { return strings.Contains(p.Action, "deploy of fraud-check "+demoDeployVersion) }) {
+	if !slices.ContainsFunc(plan.Proposals, func(p *pb.Proposal) bool {
+		return strings.Contains(p.Action, "deploy of fraud-check "+demoDeployVersion)
+	}) {
 		t.Errorf("no proposal rolls the deploy back: %v", plan.Proposals)
 	}
 }
