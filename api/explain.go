@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -42,7 +43,10 @@ func (s *Server) Explain(ctx context.Context, req *pb.ExplainRequest) (*pb.Expla
 	}
 	r.TopicVisible = topicFilter(ctx)
 	b, ok, err := s.explainer.Explain(r)
-	if err != nil {
+	switch {
+	case errors.Is(err, explain.ErrNotBuilt):
+		return nil, status.Error(codes.Unimplemented, err.Error())
+	case err != nil:
 		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}
 	if !ok {

@@ -281,11 +281,9 @@ func (e *Explainer) Explain(r Request) (Bundle, bool, error) {
 		b, ok := e.group(r)
 		return b, ok, nil
 	case r.Topic != "":
-		b, ok := e.topic(r)
-		return b, ok, nil
+		return e.topic(r)
 	}
-	b, ok := e.broker(r)
-	return b, ok, nil
+	return e.broker(r)
 }
 
 // page returns the [offset, offset+size) part of n entries.
