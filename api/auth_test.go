@@ -36,6 +36,7 @@ import (
 	"github.com/kwitness/kwitness/detect"
 	pb "github.com/kwitness/kwitness/proto/kwitness/v1"
 	"github.com/kwitness/kwitness/state"
+	"github.com/kwitness/kwitness/state/explain"
 )
 
 // Tokens of the guarded fixture; the tokens file holds only their hashes.
@@ -99,7 +100,16 @@ func newGuarded(t *testing.T, mutate func(*auth.Config)) *guarded {
 	}
 	g := &guarded{findings: state.NewFindings(time.Hour, 100), window: w, audit: cfg.Audit.File}
 	fillTeams(t, w)
-	srv := api.NewServer(g.findings, w, detect.DefaultLagConfig()).WithEvents(state.NewDeploys(10)).WithLimits(cfg.Limits)
+	events := state.NewDeploys(10)
+	owners, err := detect.NewOwners(detect.OwnersConfig{Rules: []detect.OwnerRule{{Team: "team-b", Groups: []string{"team-b-*"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex, err := explain.New(explain.Sources{Window: w, Findings: g.findings, Events: events, Owners: owners, Lag: detect.DefaultLagConfig()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := api.NewServer(g.findings, w, detect.DefaultLagConfig()).WithEvents(events).WithLimits(cfg.Limits).WithExplainer(ex, "k:9092")
 	public := grpc.NewServer(guard.ServerOptions()...)
 	internal := grpc.NewServer(guard.GatewayServerOptions()...)
 	srv.Register(public)
@@ -253,6 +263,21 @@ func (g *guarded) calls() []call {
 		{"RecordEvent", func(ctx context.Context, c pb.FindingsServiceClient) (proto.Message, error) {
 			return c.RecordEvent(ctx, &pb.RecordEventRequest{Service: "svc", Group: "team-a-app"})
 		}, "POST", "/v1/events", `{"service":"svc","group":"team-a-app"}`},
+		{"Explain", func(ctx context.Context, c pb.FindingsServiceClient) (proto.Message, error) {
+			return c.Explain(ctx, &pb.ExplainRequest{Subject: &pb.ExplainRequest_Group{Group: "team-a-app"}})
+		}, "GET", "/v1/groups/team-a-app:explain", ""},
+		{"Explain", func(ctx context.Context, c pb.FindingsServiceClient) (proto.Message, error) {
+			return c.Explain(ctx, &pb.ExplainRequest{Subject: &pb.ExplainRequest_Group{Group: "team-b-app"}})
+		}, "GET", "/v1/groups/team-b-app:explain", ""},
+		{"Explain", func(ctx context.Context, c pb.FindingsServiceClient) (proto.Message, error) {
+			return c.Explain(ctx, &pb.ExplainRequest{Subject: &pb.ExplainRequest_Topic{Topic: "team-b-orders"}})
+		}, "GET", "/v1/topics/team-b-orders:explain", ""},
+		{"DraftPlan", func(ctx context.Context, c pb.FindingsServiceClient) (proto.Message, error) {
+			return c.DraftPlan(ctx, &pb.DraftPlanRequest{Id: "fa"})
+		}, "GET", "/v1/findings/fa/plan", ""},
+		{"DraftPlan", func(ctx context.Context, c pb.FindingsServiceClient) (proto.Message, error) {
+			return c.DraftPlan(ctx, &pb.DraftPlanRequest{Id: "fb"})
+		}, "GET", "/v1/findings/fb/plan", ""},
 	}
 }
 

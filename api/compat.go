@@ -42,8 +42,12 @@ func FindingToProto(f detect.Finding) *pb.Finding {
 func citationsToProto(cs []detect.Citation) []*pb.Citation {
 	out := make([]*pb.Citation, 0, len(cs))
 	for _, c := range cs {
+		var series *pb.SeriesRef // none when the citation is an API answer, not a series
+		if c.Series.Metric != "" {
+			series = seriesToProto(c.Series)
+		}
 		out = append(out, &pb.Citation{
-			Series: seriesToProto(c.Series),
+			Series: series,
 			From:   ts(c.From), To: ts(c.To),
 			First: c.First, Last: c.Last, Min: c.Min, Max: c.Max,
 			Slope: finite(c.Slope), SlopeUnit: c.SlopeUnit,
@@ -61,10 +65,6 @@ func seriesToProto(r detect.SeriesRef) *pb.SeriesRef {
 		out.Labels = append(out.Labels, &pb.Label{Name: l.Name, Value: l.Value})
 	}
 	return out
-}
-
-func eventToProto(ev detect.Event) *pb.WatchFindingsResponse {
-	return &pb.WatchFindingsResponse{Type: pb.EventType(ev.Type), Finding: FindingToProto(ev.Finding)}
 }
 
 func partitionLagToProto(topic string, part int32, r detect.PartitionLag, tl detect.TimeLag, ev []detect.Citation) *pb.PartitionLag {

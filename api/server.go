@@ -24,6 +24,7 @@ import (
 	pb "github.com/kwitness/kwitness/proto/kwitness/v1"
 	"github.com/kwitness/kwitness/state"
 	"github.com/kwitness/kwitness/state/engine"
+	"github.com/kwitness/kwitness/state/explain"
 	"github.com/kwitness/kwitness/state/store"
 )
 
@@ -46,6 +47,9 @@ type Server struct {
 	history  *engine.History // nil without a store and telemetry
 	events   *state.Deploys  // nil: RecordEvent is unimplemented
 	limits   auth.Limits
+	// nil: Explain and DraftPlan are unimplemented and findings carry no owner.
+	explainer *explain.Explainer
+	bootstrap string // --bootstrap-server of plan artifacts
 }
 
 // NewServer returns a server; lag is the detector configuration GetGroupLag
@@ -96,7 +100,7 @@ func (s *Server) ListFindings(ctx context.Context, req *pb.ListFindingsRequest) 
 	resp := &pb.ListFindingsResponse{TotalSize: int32(total)}
 	for _, f := range page[:min(size, len(page))] {
 		f, _ = ScopeFinding(ctx, f) // the filter kept only visible subjects
-		resp.Findings = append(resp.Findings, FindingToProto(f))
+		resp.Findings = append(resp.Findings, s.findingToProto(f))
 	}
 	if len(page) > size {
 		resp.NextPageToken = encodePageToken(page[size-1])
@@ -143,7 +147,7 @@ func (s *Server) GetFinding(ctx context.Context, req *pb.GetFindingRequest) (*pb
 	if !ok {
 		return nil, status.Errorf(codes.NotFound, "finding %q: not found (resolved findings are kept for a limited time)", req.Id)
 	}
-	return &pb.GetFindingResponse{Finding: FindingToProto(f)}, nil
+	return &pb.GetFindingResponse{Finding: s.findingToProto(f)}, nil
 }
 
 // WatchFindings implements FindingsService. It never blocks the publisher:
@@ -169,13 +173,13 @@ func (s *Server) WatchFindings(req *pb.WatchFindingsRequest, stream grpc.ServerS
 		case <-ctx.Done():
 			return nil
 		case d := <-sub.C:
-			if err := sendDelivery(ctx, stream, q, d.Event, d.Missed); err != nil {
+			if err := s.sendDelivery(ctx, stream, q, d.Event, d.Missed); err != nil {
 				return err
 			}
 			if len(sub.C) > 0 {
 				continue
 			}
-			if err := sendDelivery(ctx, stream, q, detect.Event{}, sub.TakeMissed()); err != nil {
+			if err := s.sendDelivery(ctx, stream, q, detect.Event{}, sub.TakeMissed()); err != nil {
 				return err
 			}
 		}
@@ -183,13 +187,13 @@ func (s *Server) WatchFindings(req *pb.WatchFindingsRequest, stream grpc.ServerS
 }
 
 // sendDelivery sends a MISSED event when missed > 0, else ev if it matches q.
-func sendDelivery(ctx context.Context, stream grpc.ServerStreamingServer[pb.WatchFindingsResponse], q state.FindingFilter, ev detect.Event, missed uint64) error {
+func (s *Server) sendDelivery(ctx context.Context, stream grpc.ServerStreamingServer[pb.WatchFindingsResponse], q state.FindingFilter, ev detect.Event, missed uint64) error {
 	switch {
 	case missed > 0:
 		return stream.Send(&pb.WatchFindingsResponse{Type: pb.EventType_EVENT_TYPE_MISSED, Missed: missed})
 	case ev.Type != 0 && q.Match(&ev.Finding):
 		ev.Finding, _ = ScopeFinding(ctx, ev.Finding)
-		return stream.Send(eventToProto(ev))
+		return stream.Send(&pb.WatchFindingsResponse{Type: pb.EventType(ev.Type), Finding: s.findingToProto(ev.Finding)})
 	}
 	return nil
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/kwitness/kwitness/detect"
 	pb "github.com/kwitness/kwitness/proto/kwitness/v1"
 	"github.com/kwitness/kwitness/state"
+	"github.com/kwitness/kwitness/state/explain"
 )
 
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -45,7 +46,16 @@ func newFixture(t *testing.T, opts ...grpc.DialOption) *fixture {
 	}
 	g := grpc.NewServer()
 	fx.events = state.NewDeploys(10)
-	api.NewServer(fx.findings, fx.window, detect.DefaultLagConfig()).WithEvents(fx.events).Register(g)
+	owners, err := detect.NewOwners(detect.OwnersConfig{Rules: []detect.OwnerRule{{Team: "orders-team", Contact: "#orders", Groups: []string{"g1"}, Topics: []string{"orders"}}},
+		Runbooks: map[string]string{"CONSUMER_STALLED": "https://runbooks.example/stalled"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex, err := explain.New(explain.Sources{Window: fx.window, Findings: fx.findings, Events: fx.events, Owners: owners, Lag: detect.DefaultLagConfig()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	api.NewServer(fx.findings, fx.window, detect.DefaultLagConfig()).WithEvents(fx.events).WithExplainer(ex, "b1:9092").Register(g)
 	served := make(chan struct{})
 	go func() { defer close(served); g.Serve(lis) }()
 	t.Cleanup(func() { g.Stop(); <-served })

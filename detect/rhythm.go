@@ -12,7 +12,7 @@ import (
 // Rhythm is what kwitness has learned about one group-partition from the
 // sweeps it observed, online: its commit cadence, the lag troughs right after
 // its commits, its consumption capacity and the shape of the production it
-// reads. It is pointer-free and fixed-size (152 bytes), so the detector can
+// reads. It is pointer-free and fixed-size (160 bytes), so the detector can
 // hold one per group-partition in a flat slice the garbage collector never
 // scans.
 //

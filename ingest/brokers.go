@@ -112,6 +112,7 @@ type BrokerPoller struct {
 	onSweep  func(at time.Time)
 	set      *metrics.Set
 	consumed func() []string
+	layout   *state.Layout // nil: Metadata and DescribeConfigs answers are not kept for diffing
 
 	sweeps   uint64
 	targets  []targetState     // by index of cfg.Targets; writer only
@@ -130,6 +131,13 @@ type BrokerPoller struct {
 
 // BrokerOption adds an optional dependency to NewBrokerPoller.
 type BrokerOption func(*BrokerPoller)
+
+// WithLayout hands every good Metadata answer (the partition layout) and
+// every DescribeConfigs snapshot to l, which keeps the newest and the
+// changes between them (leader movements, partition counts, configs).
+func WithLayout(l *state.Layout) BrokerOption {
+	return func(p *BrokerPoller) { p.layout = l }
+}
 
 // WithConsumedTopics names a source of the topics consumer groups read
 // (e.g. the offset poller's), whose configs TopicConfigs should hold

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -259,6 +260,9 @@ func (p *BrokerPoller) collectMetadata(ctx context.Context, at time.Time, member
 	}
 	p.admin.metaTopics = m.Topics.Names()
 	p.admin.health = healthOf(m, p.TopicConfigs())
+	if p.layout != nil {
+		p.layout.ObserveMetadata(at, layoutOf(m))
+	}
 	return m.Topics.TopicsSet()
 }
 
@@ -523,4 +527,24 @@ func b2f(v bool) float64 {
 		return 1
 	}
 	return 0
+}
+
+// layoutOf is the partition layout of a Metadata answer: topic →
+// partitions ascending, with replicas (preferred first), ISR and leader.
+// Topics with a topic-level error are left out.
+func layoutOf(m kadm.Metadata) map[string][]detect.PartitionAssignment {
+	out := make(map[string][]detect.PartitionAssignment, len(m.Topics))
+	for _, t := range m.Topics {
+		if t.Err != nil {
+			continue
+		}
+		ps := make([]detect.PartitionAssignment, 0, len(t.Partitions))
+		for _, pd := range t.Partitions {
+			ps = append(ps, detect.PartitionAssignment{Partition: pd.Partition, Leader: pd.Leader,
+				Replicas: slices.Clone(pd.Replicas), ISR: slices.Clone(pd.ISR), SizeBytes: math.NaN()})
+		}
+		slices.SortFunc(ps, func(a, b detect.PartitionAssignment) int { return cmp.Compare(a.Partition, b.Partition) })
+		out[t.Topic] = ps
+	}
+	return out
 }

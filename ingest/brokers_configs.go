@@ -62,6 +62,9 @@ func (p *BrokerPoller) collectTopicConfigs(ctx context.Context, at time.Time) {
 		p.adminMu.Unlock()
 	}
 	p.configs.Store(&next)
+	if answered && p.layout != nil {
+		p.layout.ObserveConfigs(at, next)
+	}
 }
 
 // pickConfigs keeps the TopicConfigKeys of rc that have a value.

@@ -64,6 +64,11 @@ type Mapper struct {
 	ExternalURL string
 	RunbookURL  string // "{kind}" is replaced by the finding kind
 	Values      func(detect.Citation) []float64
+	// Owners, when set, adds the owner's team as the "team" label (so
+	// Alertmanager's routing tree sends each team its findings), the owner
+	// or the unowned note as the "owner" annotation, and the kind's
+	// configured runbook, which takes precedence over RunbookURL.
+	Owners *detect.Owners
 }
 
 // Labels are the identity labels of f: alertname, severity, cluster and the
@@ -98,6 +103,19 @@ func (m Mapper) Alert(f *detect.Finding, endsAt time.Time) Alert {
 	}
 	if m.RunbookURL != "" {
 		a.Annotations["runbook_url"] = strings.ReplaceAll(m.RunbookURL, "{kind}", string(f.Kind))
+	}
+	if m.Owners != nil {
+		o := m.Owners.Of(f.Subject)
+		if o.Owned {
+			a.Labels["team"] = o.Team
+		}
+		a.Annotations["owner"] = o.String()
+		if o.Escalation != "" {
+			a.Annotations["escalation"] = o.Escalation
+		}
+		if u := m.Owners.Runbook(f.Kind); u != "" {
+			a.Annotations["runbook_url"] = u
+		}
 	}
 	if m.ExternalURL != "" {
 		a.GeneratorURL = strings.TrimSuffix(m.ExternalURL, "/") + "/findings/" + url.PathEscape(f.ID)

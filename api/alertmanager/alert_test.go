@@ -138,3 +138,23 @@ func TestConfigValidate(t *testing.T) {
 		t.Errorf("valid URL reported: %v", err)
 	}
 }
+
+func TestAlertOwners(t *testing.T) {
+	o, err := detect.NewOwners(detect.OwnersConfig{Rules: []detect.OwnerRule{{Team: "risk", Contact: "#risk", Escalation: "pager:risk", Groups: []string{"fraud-*"}}},
+		Runbooks: map[string]string{"LAG_GROWING": "https://runbooks.example/lag"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := Mapper{Owners: o, RunbookURL: "https://wiki.example/{kind}"}
+	owned := &detect.Finding{Kind: detect.KindLagGrowing, Severity: detect.SeverityWarning, Subject: detect.Subject{Cluster: "c", Group: "fraud-check", Broker: -1}}
+	a := m.Alert(owned, time.Time{})
+	if a.Labels["team"] != "risk" || a.Annotations["owner"] != "team risk (#risk)" || a.Annotations["escalation"] != "pager:risk" ||
+		a.Annotations["runbook_url"] != "https://runbooks.example/lag" {
+		t.Errorf("owned alert: labels %v annotations %v", a.Labels, a.Annotations)
+	}
+	unowned := &detect.Finding{Kind: detect.KindConsumerStalled, Severity: detect.SeverityWarning, Subject: detect.Subject{Cluster: "c", Group: "billing", Broker: -1}}
+	a = m.Alert(unowned, time.Time{})
+	if _, ok := a.Labels["team"]; ok || a.Annotations["owner"] != `unowned: no owners rule matches group "billing"` || a.Annotations["runbook_url"] != "https://wiki.example/CONSUMER_STALLED" {
+		t.Errorf("unowned alert: labels %v annotations %v", a.Labels, a.Annotations)
+	}
+}

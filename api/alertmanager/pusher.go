@@ -55,6 +55,12 @@ func WithValues(f func(detect.Citation) []float64) Option {
 	return func(p *Pusher) { p.mapper.Values = f }
 }
 
+// WithOwners adds each finding's team label, owner and runbook (see
+// Mapper.Owners).
+func WithOwners(o *detect.Owners) Option {
+	return func(p *Pusher) { p.mapper.Owners = o }
+}
+
 // New validates cfg and builds a pusher; counters are registered in set.
 func New(cfg Config, log *slog.Logger, set *metrics.Set, opts ...Option) (*Pusher, error) {
 	if err := cfg.Validate(); err != nil {

@@ -36,6 +36,8 @@ type Backend interface {
 	GetFinding(context.Context, *pb.GetFindingRequest) (*pb.GetFindingResponse, error)
 	GetGroupLag(context.Context, *pb.GetGroupLagRequest) (*pb.GetGroupLagResponse, error)
 	QuerySeries(context.Context, *pb.QuerySeriesRequest) (*pb.QuerySeriesResponse, error)
+	Explain(context.Context, *pb.ExplainRequest) (*pb.ExplainResponse, error)
+	DraftPlan(context.Context, *pb.DraftPlanRequest) (*pb.DraftPlanResponse, error)
 }
 
 // FromClient returns a Backend that calls kwitness over gRPC. md, if set,
@@ -72,6 +74,14 @@ func (b clientBackend) GetGroupLag(ctx context.Context, r *pb.GetGroupLagRequest
 
 func (b clientBackend) QuerySeries(ctx context.Context, r *pb.QuerySeriesRequest) (*pb.QuerySeriesResponse, error) {
 	return b.c.QuerySeries(b.out(ctx), r)
+}
+
+func (b clientBackend) Explain(ctx context.Context, r *pb.ExplainRequest) (*pb.ExplainResponse, error) {
+	return b.c.Explain(b.out(ctx), r)
+}
+
+func (b clientBackend) DraftPlan(ctx context.Context, r *pb.DraftPlanRequest) (*pb.DraftPlanResponse, error) {
+	return b.c.DraftPlan(b.out(ctx), r)
 }
 
 var _ Backend = clientBackend{}
@@ -124,8 +134,10 @@ func NewServer(b Backend, cfg Config, version string) (*server.MCPServer, error)
 
 const instructions = `kwitness watches a Kafka cluster through its own telemetry and reports findings with evidence.
 It never changes the cluster and none of these tools writes anything.
-Start with list_findings; get_finding shows one finding's evidence; every citation's series.text, from and to
-can be passed to query_series to see the raw samples behind it; group_lag shows one consumer group's lag table.`
+Start with list_findings, or explain for "why is group X behind?"; get_finding shows one finding's evidence;
+every citation's series.text, from and to can be passed to query_series to see the raw samples behind it;
+group_lag shows one consumer group's lag table; draft_plan drafts change proposals with rollback for a person
+to review and run through their own tooling — kwitness never applies them.`
 
 // Handler returns the streamable HTTP transport of s. It serves any path it
 // is mounted on (the HTTP listener mounts it at /mcp); it keeps no sessions,

@@ -55,6 +55,19 @@ func (t *tools) all() []server.ServerTool {
 				"Pass a citation's series.text, from and to to see exactly the samples it summarises; gaps are marked gap=true."),
 			mcp.WithInputSchema[querySeriesArgs](), readOnly("Query a series")),
 			Handler: mcp.NewTypedToolHandler(t.querySeries)},
+		{Tool: mcp.NewTool("explain",
+			mcp.WithDescription("Explain one consumer group, topic or broker: its state now, a timeline of what changed around it "+
+				"(deploys, rebalances, lag onset, leader, partition and config changes, findings opened and resolved), the findings on it "+
+				"and on what it depends on, its owner, and a short narrative whose every statement refers to cited entries. "+
+				"Lists are paged (ListPage.next_page_token → page_token); budget.notes say what was cut."),
+			mcp.WithInputSchema[explainArgs](), readOnly("Explain a subject")),
+			Handler: mcp.NewTypedToolHandler(t.explain)},
+		{Tool: mcp.NewTool("draft_plan",
+			mcp.WithDescription("Draft change proposals for a finding — the exact commands or JSON a person runs through their own "+
+				"tooling, filled with the cluster's values, with rollback, preconditions, risks and who must approve. "+
+				"kwitness never applies a plan; this tool changes nothing."),
+			mcp.WithInputSchema[draftPlanArgs](), readOnly("Draft a change plan")),
+			Handler: mcp.NewTypedToolHandler(t.draftPlan)},
 	}
 }
 

@@ -48,6 +48,10 @@ type Config struct {
 
 	// Metrics shapes the lag metrics on /metrics (api/exporter).
 	Metrics exporter.Config `yaml:"metrics"`
+
+	// Owners routes findings, plans, Explain bundles and alerts to teams
+	// and runbooks.
+	Owners detect.OwnersConfig `yaml:"owners"`
 }
 
 // FindingsConfig is the finding lifecycle plus how long resolved findings
@@ -93,13 +97,14 @@ func DefaultConfig() Config {
 
 		Alertmanager: alertmanager.DefaultConfig(),
 		Metrics:      exporter.DefaultConfig(),
+		Owners:       detect.DefaultOwnersConfig(),
 	}
 }
 
 // Validate checks every section, naming keys.
 func (c Config) Validate() error {
 	var errs []error
-	errs = append(errs, c.Kafka.Validate(), c.Window.Validate(), c.Lag.Validate(), c.Retention.Validate(), c.HotPartition.Validate(), c.Rebalance.Validate(), c.Skew.Validate(), c.Findings.Validate(), c.Alertmanager.Validate(), c.Telemetry.Validate(), c.Broker.Validate(), c.Store.Validate(), c.Metrics.Validate())
+	errs = append(errs, c.Kafka.Validate(), c.Window.Validate(), c.Lag.Validate(), c.Retention.Validate(), c.HotPartition.Validate(), c.Rebalance.Validate(), c.Skew.Validate(), c.Findings.Validate(), c.Alertmanager.Validate(), c.Telemetry.Validate(), c.Broker.Validate(), c.Store.Validate(), c.Metrics.Validate(), c.Owners.Validate())
 	if c.Findings.KeepResolved <= 0 {
 		errs = append(errs, fmt.Errorf("findings.keep_resolved: must be positive, got %s", c.Findings.KeepResolved))
 	}

@@ -2,13 +2,17 @@ package main
 
 import (
 	"os"
+	"path"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/kwitness/kwitness/detect"
 )
 
 // withBrokers is DefaultConfig with the one required key set.
@@ -156,6 +160,13 @@ func normalizeValue(v reflect.Value) {
 		if v.Len() == 0 {
 			v.SetZero()
 		}
+		for i := range v.Len() {
+			normalizeValue(v.Index(i))
+		}
+	case reflect.Map:
+		if v.Len() == 0 {
+			v.SetZero()
+		}
 	}
 }
 
@@ -172,6 +183,7 @@ func FuzzParseConfig(f *testing.F) {
 	f.Add([]byte("kafka: {brokers: [\"\\u00e9:1\", 'a: b']}\nfindings: {max_resolved: 0, open_after: 0s}\n"))
 	f.Add([]byte("kafka: &k {brokers: [k:1]}\napi: {grpc_listen: ':0', http_listen: '[::1]:0'}\n"))
 	f.Add([]byte("kafka: {brokers: [\"a\\tb \", ' lead', \"line\\nbreak\", '#x', '- x', '~', 'null', 1e3, 0o17, y], cluster: !!binary /w==}\n"))
+	f.Add([]byte(ownersSeed))
 	f.Fuzz(func(t *testing.T, src []byte) {
 		cfg, err := ParseConfig(src)
 		if err != nil || cfg.Validate() != nil {
@@ -192,6 +204,57 @@ func FuzzParseConfig(f *testing.F) {
 		normalize(&back)
 		if !reflect.DeepEqual(cfg, back) {
 			t.Fatalf("round trip changed the config:\n  in %+v\n out %+v\nyaml:\n%s", cfg, back, out)
+		}
+	})
+}
+
+const ownersSeed = `owners:
+  rules:
+    - team: payments
+      contact: "#payments-oncall"
+      escalation: pagerduty:payments
+      groups: [fraud-*, "billing"]
+      topics: [payments]
+    - {team: platform, brokers: ["[0-2]", "*"], topics: []}
+  runbooks:
+    LAG_GROWING: https://runbooks.example/lag
+`
+
+// FuzzOwnersConfig fuzzes the owners section. Invariants: decoding never
+// panics; a section that validates builds an Owners whose lookups never
+// panic, and an owned answer names a rule whose pattern matches the name.
+func FuzzOwnersConfig(f *testing.F) {
+	f.Add([]byte(ownersSeed), "fraud-check", "payments", int32(1))
+	f.Add([]byte("owners: {rules: [{team: t, groups: ['[a-']}]}"), "a", "", int32(-1))
+	f.Add([]byte("owners: {rules: [{team: '', topics: ['*']}], runbooks: {NOPE: x}}"), "", "t", int32(0))
+	f.Add([]byte("owners: {rules: [{team: t, groups: ['\\\\*'], brokers: ['1?']}]}"), "*", "x", int32(12))
+	f.Fuzz(func(t *testing.T, src []byte, group, topic string, broker int32) {
+		cfg, err := ParseConfig(src)
+		if err != nil || cfg.Owners.Validate() != nil {
+			return
+		}
+		o, err := detect.NewOwners(cfg.Owners)
+		if err != nil {
+			t.Fatalf("validated owners rejected: %v", err)
+		}
+		check := func(what, name string, got detect.Owner) {
+			if !got.Owned {
+				if !strings.HasPrefix(got.Note, "unowned: ") {
+					t.Fatalf("%s %q: unowned without a note: %+v", what, name, got)
+				}
+				return
+			}
+			kind, pat, _ := strings.Cut(got.Rule, " ")
+			if ok, _ := path.Match(pat, name); kind != what || !ok || got.Team == "" {
+				t.Fatalf("%s %q: owner %+v names a rule that does not match", what, name, got)
+			}
+		}
+		check("group", group, o.Group(group))
+		check("topic", topic, o.Topic(topic))
+		check("broker", strconv.Itoa(int(broker)), o.Broker(broker))
+		o.Of(detect.Subject{Group: group, Topic: topic, Broker: broker})
+		for _, k := range detect.KindNames() {
+			o.Runbook(detect.Kind(k))
 		}
 	})
 }

@@ -114,6 +114,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	defer s.Stop()
+	wl.reportDeploy(s.HTTPAddr)
 	fmt.Fprintf(stdout, "kwitness demo: embedded Kafka (kfake, 3 brokers) at %s\n", strings.Join(wl.cluster.ListenAddrs(), ","))
 	fmt.Fprintf(stdout, "findings page: http://%s/ (lag metrics: http://%s/metrics)\n", s.HTTPAddr, s.HTTPAddr)
 	fmt.Fprintf(stdout, "API: gRPC %s, HTTP http://%s (try: curl http://%s/v1/findings)\n", s.GRPCAddr, s.HTTPAddr, s.HTTPAddr)
@@ -166,6 +167,7 @@ type workload struct {
 	cluster *kfake.Cluster
 	sim     *brokerSim
 	start   time.Time
+	ctx     context.Context // cancelled by Stop
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 	mu      sync.Mutex
@@ -187,6 +189,7 @@ func startWorkload(ctx context.Context, extra ...kfake.Opt) (*workload, error) {
 		return nil, err
 	}
 	ctx, w.cancel = context.WithCancel(ctx)
+	w.ctx = ctx
 	if err := w.startLeaderEpisode(ctx); err != nil {
 		w.Stop()
 		return nil, err

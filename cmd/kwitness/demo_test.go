@@ -51,6 +51,7 @@ func runDemoOn(ctx context.Context, t *testing.T, kopts []kfake.Opt, mut func(*C
 		t.Fatal(err)
 	}
 	t.Cleanup(s.Stop)
+	wl.reportDeploy(s.HTTPAddr)
 	return wl, s
 }
 

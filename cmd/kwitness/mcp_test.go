@@ -24,13 +24,14 @@ var mcpGroupFindings = []string{"LAG_GROWING fraud-check", "CONSUMER_STALLED aud
 	"LAG_GROWING indexer", "CONSUMER_STALLED etl"}
 
 // mcpTools are the tools kwitness serves over MCP, every one read-only.
-var mcpTools = []string{"get_finding", "group_lag", "list_findings", "query_series"}
+var mcpTools = []string{"draft_plan", "explain", "get_finding", "group_lag", "list_findings", "query_series"}
 
 // TestMCPDemo runs the demo until a group finding opens, then
 // drives the MCP tools with the mcp-go client over both transports —
 // streamable HTTP at /mcp and `kwitness mcp --server` over stdio — checks
-// every tool is annotated read-only, calls each, and follows a citation of
-// the finding's evidence through query_series to its raw samples.
+// every tool is annotated read-only, calls each, and follows the citations
+// of the finding's evidence and of the explain timeline of its group
+// through query_series to their raw samples.
 func TestMCPDemo(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the demo for about a minute")
@@ -117,6 +118,30 @@ func checkMCPClient(ctx context.Context, t *testing.T, c *client.Client) {
 		callTool(ctx, t, c, "query_series", map[string]any{"series": cit.Series.Text,
 			"from": cit.From.AsTime().Format(time.RFC3339Nano), "to": cit.To.AsTime().Format(time.RFC3339Nano)}, &series)
 		compareCitation(t, f, cit, &series)
+	}
+
+	var b pb.ExplainResponse
+	callTool(ctx, t, c, "explain", map[string]any{"group": group}, &b)
+	resolved := 0
+	for _, e := range b.Timeline {
+		for _, cit := range e.Citations {
+			if cit.Series == nil {
+				continue // an API call, e.g. a reported deploy
+			}
+			var series pb.QuerySeriesResponse
+			callTool(ctx, t, c, "query_series", map[string]any{"series": cit.Series.Text,
+				"from": cit.From.AsTime().Format(time.RFC3339Nano), "to": cit.To.AsTime().Format(time.RFC3339Nano)}, &series)
+			compareCitation(t, f, cit, &series)
+			resolved++
+		}
+	}
+	if resolved == 0 {
+		t.Errorf("explain %s: no timeline citation of a series to follow: %v", group, b.Timeline)
+	}
+	var plan pb.DraftPlanResponse
+	callTool(ctx, t, c, "draft_plan", map[string]any{"id": f.Id}, &plan)
+	if !strings.Contains(plan.Header, "never applies") || plan.Finding.GetId() != f.Id {
+		t.Errorf("draft_plan %s: header %q, finding %v", f.Id, plan.Header, plan.Finding.GetId())
 	}
 
 	res, err := c.CallTool(ctx, toolCall("get_finding", map[string]any{"id": "no-such-finding"}))

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -24,6 +25,7 @@ import (
 	"github.com/kwitness/kwitness/ingest"
 	"github.com/kwitness/kwitness/state"
 	"github.com/kwitness/kwitness/state/engine"
+	"github.com/kwitness/kwitness/state/explain"
 	"github.com/kwitness/kwitness/state/store"
 )
 
@@ -60,8 +62,10 @@ type sidecar struct {
 	brokers  *ingest.BrokerPoller // admin collection always; scrapes the telemetry targets, if any
 	store    *store.Store         // nil without a data dir
 	guard    *auth.Guard
-	grpc     *grpc.Server // the public listener
-	gwGRPC   *grpc.Server // in-process, reached only by the REST gateway
+	grpc     *grpc.Server  // the public listener
+	gwGRPC   *grpc.Server  // in-process, reached only by the REST gateway
+	layout   *state.Layout // newest Metadata and DescribeConfigs answers and their changes
+	owners   *detect.Owners
 	http     *http.Server
 	closeGW  func() error
 	cancel   context.CancelFunc
@@ -70,6 +74,10 @@ type sidecar struct {
 
 	GRPCAddr, HTTPAddr string // actual listen addresses
 }
+
+// maxLayoutChanges bounds the leader, partition-count and config changes
+// kept for Explain timelines.
+const maxLayoutChanges = 10000
 
 // startSidecar starts every component; on failure it unwinds what started.
 func startSidecar(ctx context.Context, cfg Config, log *slog.Logger, notify func(detect.Event)) (*sidecar, error) {
@@ -87,6 +95,10 @@ func startSidecar(ctx context.Context, cfg Config, log *slog.Logger, notify func
 	}
 	s.findings = state.NewFindings(cfg.Findings.KeepResolved, cfg.Findings.MaxResolved)
 	s.deploys = state.NewDeploys(maxDeploys)
+	s.layout = state.NewLayout(maxLayoutChanges)
+	if s.owners, err = detect.NewOwners(cfg.Owners); err != nil {
+		return nil, err
+	}
 	set := metrics.NewSet()
 	if _, err = exporter.New(cfg.Metrics, s.window, s.findings, log, set); err != nil {
 		return nil, err
@@ -101,7 +113,7 @@ func startSidecar(ctx context.Context, cfg Config, log *slog.Logger, notify func
 		return nil, err
 	}
 	if cfg.Alertmanager.Enabled() {
-		pusher, err := alertmanager.New(cfg.Alertmanager, log, set)
+		pusher, err := alertmanager.New(cfg.Alertmanager, log, set, alertmanager.WithOwners(s.owners))
 		if err != nil {
 			return nil, err
 		}
@@ -121,7 +133,7 @@ func startSidecar(ctx context.Context, cfg Config, log *slog.Logger, notify func
 		return nil, err
 	}
 	if s.brokers, err = ingest.NewBrokerPoller(cfg.Telemetry, s.tel, s.poller.Admin(), log, set, s.onTelemetry,
-		ingest.WithConsumedTopics(s.consumedTopics), ingest.WithKafkaClient(s.poller.Client())); err != nil {
+		ingest.WithConsumedTopics(s.consumedTopics), ingest.WithKafkaClient(s.poller.Client()), ingest.WithLayout(s.layout)); err != nil {
 		return nil, err
 	}
 	if s.engine, err = engine.New(engineConfig(cfg), engine.Deps{Window: s.window, Telemetry: s.tel, Findings: s.findings,
@@ -168,7 +180,14 @@ func (s *sidecar) startAPI(ctx context.Context, set *metrics.Set) error {
 	s.GRPCAddr = gl.Addr().String()
 	s.grpc = grpc.NewServer(s.guard.ServerOptions()...)
 	s.gwGRPC = grpc.NewServer(s.guard.GatewayServerOptions()...)
-	srv := api.NewServer(s.findings, s.window, s.cfg.Lag).WithEvents(s.deploys).WithLimits(s.cfg.API.Limits)
+	ex, err := explain.New(explain.Sources{Window: s.window, Findings: s.findings, Events: s.deploys, Telemetry: s.tel,
+		Layout: s.layout, Owners: s.owners, Lag: s.cfg.Lag})
+	if err != nil {
+		gl.Close()
+		return err
+	}
+	srv := api.NewServer(s.findings, s.window, s.cfg.Lag).WithEvents(s.deploys).WithLimits(s.cfg.API.Limits).
+		WithExplainer(ex, strings.Join(s.cfg.Kafka.Brokers, ","))
 	srv.WithHistory(s.store, s.tel)
 	srv.Register(s.grpc)
 	srv.Register(s.gwGRPC)

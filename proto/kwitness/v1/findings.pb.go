@@ -656,9 +656,14 @@ type Finding struct {
 	UpdatedAt  *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
 	ResolvedAt *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=resolved_at,json=resolvedAt,proto3" json:"resolved_at,omitempty"`
 	// Why it resolved: "recovered" or "subject gone".
-	Resolution    string      `protobuf:"bytes,11,opt,name=resolution,proto3" json:"resolution,omitempty"`
-	Evidence      []*Citation `protobuf:"bytes,12,rep,name=evidence,proto3" json:"evidence,omitempty"`
-	Facts         []*Fact     `protobuf:"bytes,13,rep,name=facts,proto3" json:"facts,omitempty"`
+	Resolution string      `protobuf:"bytes,11,opt,name=resolution,proto3" json:"resolution,omitempty"`
+	Evidence   []*Citation `protobuf:"bytes,12,rep,name=evidence,proto3" json:"evidence,omitempty"`
+	Facts      []*Fact     `protobuf:"bytes,13,rep,name=facts,proto3" json:"facts,omitempty"`
+	// Who owns the subject (owners configuration); owned is false when no
+	// rule matches, and note says so.
+	Owner *Owner `protobuf:"bytes,14,opt,name=owner,proto3" json:"owner,omitempty"`
+	// The runbook configured for the kind; empty when none is.
+	RunbookUrl    string `protobuf:"bytes,15,opt,name=runbook_url,json=runbookUrl,proto3" json:"runbook_url,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -784,6 +789,107 @@ func (x *Finding) GetFacts() []*Fact {
 	return nil
 }
 
+func (x *Finding) GetOwner() *Owner {
+	if x != nil {
+		return x.Owner
+	}
+	return nil
+}
+
+func (x *Finding) GetRunbookUrl() string {
+	if x != nil {
+		return x.RunbookUrl
+	}
+	return ""
+}
+
+// Owner is who answers for a subject, from the owners configuration.
+type Owner struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Owned      bool                   `protobuf:"varint,1,opt,name=owned,proto3" json:"owned,omitempty"`
+	Team       string                 `protobuf:"bytes,2,opt,name=team,proto3" json:"team,omitempty"`
+	Contact    string                 `protobuf:"bytes,3,opt,name=contact,proto3" json:"contact,omitempty"`
+	Escalation string                 `protobuf:"bytes,4,opt,name=escalation,proto3" json:"escalation,omitempty"`
+	// The rule that matched, e.g. "group fraud-*".
+	Rule string `protobuf:"bytes,5,opt,name=rule,proto3" json:"rule,omitempty"`
+	// Set when unowned: which subject no rule matched.
+	Note          string `protobuf:"bytes,6,opt,name=note,proto3" json:"note,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Owner) Reset() {
+	*x = Owner{}
+	mi := &file_kwitness_v1_findings_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Owner) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Owner) ProtoMessage() {}
+
+func (x *Owner) ProtoReflect() protoreflect.Message {
+	mi := &file_kwitness_v1_findings_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Owner.ProtoReflect.Descriptor instead.
+func (*Owner) Descriptor() ([]byte, []int) {
+	return file_kwitness_v1_findings_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *Owner) GetOwned() bool {
+	if x != nil {
+		return x.Owned
+	}
+	return false
+}
+
+func (x *Owner) GetTeam() string {
+	if x != nil {
+		return x.Team
+	}
+	return ""
+}
+
+func (x *Owner) GetContact() string {
+	if x != nil {
+		return x.Contact
+	}
+	return ""
+}
+
+func (x *Owner) GetEscalation() string {
+	if x != nil {
+		return x.Escalation
+	}
+	return ""
+}
+
+func (x *Owner) GetRule() string {
+	if x != nil {
+		return x.Rule
+	}
+	return ""
+}
+
+func (x *Owner) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
 type ListFindingsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Filters; empty matches all. state and severity take the enum names
@@ -805,7 +911,7 @@ type ListFindingsRequest struct {
 
 func (x *ListFindingsRequest) Reset() {
 	*x = ListFindingsRequest{}
-	mi := &file_kwitness_v1_findings_proto_msgTypes[6]
+	mi := &file_kwitness_v1_findings_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -817,7 +923,7 @@ func (x *ListFindingsRequest) String() string {
 func (*ListFindingsRequest) ProtoMessage() {}
 
 func (x *ListFindingsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kwitness_v1_findings_proto_msgTypes[6]
+	mi := &file_kwitness_v1_findings_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -830,7 +936,7 @@ func (x *ListFindingsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFindingsRequest.ProtoReflect.Descriptor instead.
 func (*ListFindingsRequest) Descriptor() ([]byte, []int) {
-	return file_kwitness_v1_findings_proto_rawDescGZIP(), []int{6}
+	return file_kwitness_v1_findings_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ListFindingsRequest) GetState() string {
@@ -900,7 +1006,7 @@ type ListFindingsResponse struct {
 
 func (x *ListFindingsResponse) Reset() {
 	*x = ListFindingsResponse{}
-	mi := &file_kwitness_v1_findings_proto_msgTypes[7]
+	mi := &file_kwitness_v1_findings_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -912,7 +1018,7 @@ func (x *ListFindingsResponse) String() string {
 func (*ListFindingsResponse) ProtoMessage() {}
 
 func (x *ListFindingsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kwitness_v1_findings_proto_msgTypes[7]
+	mi := &file_kwitness_v1_findings_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -925,7 +1031,7 @@ func (x *ListFindingsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFindingsResponse.ProtoReflect.Descriptor instead.
 func (*ListFindingsResponse) Descriptor() ([]byte, []int) {
-	return file_kwitness_v1_findings_proto_rawDescGZIP(), []int{7}
+	return file_kwitness_v1_findings_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ListFindingsResponse) GetFindings() []*Finding {
@@ -958,7 +1064,7 @@ type GetFindingRequest struct {
 
 func (x *GetFindingRequest) Reset() {
 	*x = GetFindingRequest{}
-	mi := &file_kwitness_v1_findings_proto_msgTypes[8]
+	mi := &file_kwitness_v1_findings_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -970,7 +1076,7 @@ func (x *GetFindingRequest) String() string {
 func (*GetFindingRequest) ProtoMessage() {}
 
 func (x *GetFindingRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kwitness_v1_findings_proto_msgTypes[8]
+	mi := &file_kwitness_v1_findings_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -983,7 +1089,7 @@ func (x *GetFindingRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetFindingRequest.ProtoReflect.Descriptor instead.
 func (*GetFindingRequest) Descriptor() ([]byte, []int) {
-	return file_kwitness_v1_findings_proto_rawDescGZIP(), []int{8}
+	return file_kwitness_v1_findings_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *GetFindingRequest) GetId() string {
@@ -1002,7 +1108,7 @@ type GetFindingResponse struct {
 
 func (x *GetFindingResponse) Reset() {
 	*x = GetFindingResponse{}
-	mi := &file_kwitness_v1_findings_proto_msgTypes[9]
+	mi := &file_kwitness_v1_findings_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1014,7 +1120,7 @@ func (x *GetFindingResponse) String() string {
 func (*GetFindingResponse) ProtoMessage() {}
 
 func (x *GetFindingResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kwitness_v1_findings_proto_msgTypes[9]
+	mi := &file_kwitness_v1_findings_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1027,7 +1133,7 @@ func (x *GetFindingResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetFindingResponse.ProtoReflect.Descriptor instead.
 func (*GetFindingResponse) Descriptor() ([]byte, []int) {
-	return file_kwitness_v1_findings_proto_rawDescGZIP(), []int{9}
+	return file_kwitness_v1_findings_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *GetFindingResponse) GetFinding() *Finding {
@@ -1051,7 +1157,7 @@ type WatchFindingsRequest struct {
 
 func (x *WatchFindingsRequest) Reset() {
 	*x = WatchFindingsRequest{}
-	mi := &file_kwitness_v1_findings_proto_msgTypes[10]
+	mi := &file_kwitness_v1_findings_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1063,7 +1169,7 @@ func (x *WatchFindingsRequest) String() string {
 func (*WatchFindingsRequest) ProtoMessage() {}
 
 func (x *WatchFindingsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kwitness_v1_findings_proto_msgTypes[10]
+	mi := &file_kwitness_v1_findings_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1076,7 +1182,7 @@ func (x *WatchFindingsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchFindingsRequest.ProtoReflect.Descriptor instead.
 func (*WatchFindingsRequest) Descriptor() ([]byte, []int) {
-	return file_kwitness_v1_findings_proto_rawDescGZIP(), []int{10}
+	return file_kwitness_v1_findings_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *WatchFindingsRequest) GetState() string {
@@ -1132,7 +1238,7 @@ type WatchFindingsResponse struct {
 
 func (x *WatchFindingsResponse) Reset() {
 	*x = WatchFindingsResponse{}
-	mi := &file_kwitness_v1_findings_proto_msgTypes[11]
+	mi := &file_kwitness_v1_findings_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1144,7 +1250,7 @@ func (x *WatchFindingsResponse) String() string {
 func (*WatchFindingsResponse) ProtoMessage() {}
 
 func (x *WatchFindingsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kwitness_v1_findings_proto_msgTypes[11]
+	mi := &file_kwitness_v1_findings_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1157,7 +1263,7 @@ func (x *WatchFindingsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchFindingsResponse.ProtoReflect.Descriptor instead.
 func (*WatchFindingsResponse) Descriptor() ([]byte, []int) {
-	return file_kwitness_v1_findings_proto_rawDescGZIP(), []int{11}
+	return file_kwitness_v1_findings_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *WatchFindingsResponse) GetType() EventType {
@@ -1190,7 +1296,7 @@ type GetGroupLagRequest struct {
 
 func (x *GetGroupLagRequest) Reset() {
 	*x = GetGroupLagRequest{}
-	mi := &file_kwitness_v1_findings_proto_msgTypes[12]
+	mi := &file_kwitness_v1_findings_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1202,7 +1308,7 @@ func (x *GetGroupLagRequest) String() string {
 func (*GetGroupLagRequest) ProtoMessage() {}
 
 func (x *GetGroupLagRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kwitness_v1_findings_proto_msgTypes[12]
+	mi := &file_kwitness_v1_findings_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1215,7 +1321,7 @@ func (x *GetGroupLagRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetGroupLagRequest.ProtoReflect.Descriptor instead.
 func (*GetGroupLagRequest) Descriptor() ([]byte, []int) {
-	return file_kwitness_v1_findings_proto_rawDescGZIP(), []int{12}
+	return file_kwitness_v1_findings_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *GetGroupLagRequest) GetGroup() string {
@@ -1260,7 +1366,7 @@ type PartitionLag struct {
 
 func (x *PartitionLag) Reset() {
 	*x = PartitionLag{}
-	mi := &file_kwitness_v1_findings_proto_msgTypes[13]
+	mi := &file_kwitness_v1_findings_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1272,7 +1378,7 @@ func (x *PartitionLag) String() string {
 func (*PartitionLag) ProtoMessage() {}
 
 func (x *PartitionLag) ProtoReflect() protoreflect.Message {
-	mi := &file_kwitness_v1_findings_proto_msgTypes[13]
+	mi := &file_kwitness_v1_findings_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1285,7 +1391,7 @@ func (x *PartitionLag) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PartitionLag.ProtoReflect.Descriptor instead.
 func (*PartitionLag) Descriptor() ([]byte, []int) {
-	return file_kwitness_v1_findings_proto_rawDescGZIP(), []int{13}
+	return file_kwitness_v1_findings_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *PartitionLag) GetTopic() string {
@@ -1415,7 +1521,7 @@ type GetGroupLagResponse struct {
 
 func (x *GetGroupLagResponse) Reset() {
 	*x = GetGroupLagResponse{}
-	mi := &file_kwitness_v1_findings_proto_msgTypes[14]
+	mi := &file_kwitness_v1_findings_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1427,7 +1533,7 @@ func (x *GetGroupLagResponse) String() string {
 func (*GetGroupLagResponse) ProtoMessage() {}
 
 func (x *GetGroupLagResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kwitness_v1_findings_proto_msgTypes[14]
+	mi := &file_kwitness_v1_findings_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1440,7 +1546,7 @@ func (x *GetGroupLagResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetGroupLagResponse.ProtoReflect.Descriptor instead.
 func (*GetGroupLagResponse) Descriptor() ([]byte, []int) {
-	return file_kwitness_v1_findings_proto_rawDescGZIP(), []int{14}
+	return file_kwitness_v1_findings_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *GetGroupLagResponse) GetCluster() string {
@@ -1507,7 +1613,7 @@ type QuerySeriesRequest struct {
 
 func (x *QuerySeriesRequest) Reset() {
 	*x = QuerySeriesRequest{}
-	mi := &file_kwitness_v1_findings_proto_msgTypes[15]
+	mi := &file_kwitness_v1_findings_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1519,7 +1625,7 @@ func (x *QuerySeriesRequest) String() string {
 func (*QuerySeriesRequest) ProtoMessage() {}
 
 func (x *QuerySeriesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kwitness_v1_findings_proto_msgTypes[15]
+	mi := &file_kwitness_v1_findings_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1532,7 +1638,7 @@ func (x *QuerySeriesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QuerySeriesRequest.ProtoReflect.Descriptor instead.
 func (*QuerySeriesRequest) Descriptor() ([]byte, []int) {
-	return file_kwitness_v1_findings_proto_rawDescGZIP(), []int{15}
+	return file_kwitness_v1_findings_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *QuerySeriesRequest) GetSeries() string {
@@ -1578,7 +1684,7 @@ type Sample struct {
 
 func (x *Sample) Reset() {
 	*x = Sample{}
-	mi := &file_kwitness_v1_findings_proto_msgTypes[16]
+	mi := &file_kwitness_v1_findings_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1590,7 +1696,7 @@ func (x *Sample) String() string {
 func (*Sample) ProtoMessage() {}
 
 func (x *Sample) ProtoReflect() protoreflect.Message {
-	mi := &file_kwitness_v1_findings_proto_msgTypes[16]
+	mi := &file_kwitness_v1_findings_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1603,7 +1709,7 @@ func (x *Sample) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Sample.ProtoReflect.Descriptor instead.
 func (*Sample) Descriptor() ([]byte, []int) {
-	return file_kwitness_v1_findings_proto_rawDescGZIP(), []int{16}
+	return file_kwitness_v1_findings_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Sample) GetTime() *timestamppb.Timestamp {
@@ -1649,7 +1755,7 @@ type MinuteSample struct {
 
 func (x *MinuteSample) Reset() {
 	*x = MinuteSample{}
-	mi := &file_kwitness_v1_findings_proto_msgTypes[17]
+	mi := &file_kwitness_v1_findings_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1661,7 +1767,7 @@ func (x *MinuteSample) String() string {
 func (*MinuteSample) ProtoMessage() {}
 
 func (x *MinuteSample) ProtoReflect() protoreflect.Message {
-	mi := &file_kwitness_v1_findings_proto_msgTypes[17]
+	mi := &file_kwitness_v1_findings_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1674,7 +1780,7 @@ func (x *MinuteSample) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MinuteSample.ProtoReflect.Descriptor instead.
 func (*MinuteSample) Descriptor() ([]byte, []int) {
-	return file_kwitness_v1_findings_proto_rawDescGZIP(), []int{17}
+	return file_kwitness_v1_findings_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *MinuteSample) GetTime() *timestamppb.Timestamp {
@@ -1737,7 +1843,7 @@ type QuerySeriesResponse struct {
 
 func (x *QuerySeriesResponse) Reset() {
 	*x = QuerySeriesResponse{}
-	mi := &file_kwitness_v1_findings_proto_msgTypes[18]
+	mi := &file_kwitness_v1_findings_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1749,7 +1855,7 @@ func (x *QuerySeriesResponse) String() string {
 func (*QuerySeriesResponse) ProtoMessage() {}
 
 func (x *QuerySeriesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kwitness_v1_findings_proto_msgTypes[18]
+	mi := &file_kwitness_v1_findings_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1762,7 +1868,7 @@ func (x *QuerySeriesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QuerySeriesResponse.ProtoReflect.Descriptor instead.
 func (*QuerySeriesResponse) Descriptor() ([]byte, []int) {
-	return file_kwitness_v1_findings_proto_rawDescGZIP(), []int{18}
+	return file_kwitness_v1_findings_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *QuerySeriesResponse) GetSeries() *SeriesRef {
@@ -1803,7 +1909,7 @@ type RecordEventRequest struct {
 
 func (x *RecordEventRequest) Reset() {
 	*x = RecordEventRequest{}
-	mi := &file_kwitness_v1_findings_proto_msgTypes[19]
+	mi := &file_kwitness_v1_findings_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1815,7 +1921,7 @@ func (x *RecordEventRequest) String() string {
 func (*RecordEventRequest) ProtoMessage() {}
 
 func (x *RecordEventRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kwitness_v1_findings_proto_msgTypes[19]
+	mi := &file_kwitness_v1_findings_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1828,7 +1934,7 @@ func (x *RecordEventRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordEventRequest.ProtoReflect.Descriptor instead.
 func (*RecordEventRequest) Descriptor() ([]byte, []int) {
-	return file_kwitness_v1_findings_proto_rawDescGZIP(), []int{19}
+	return file_kwitness_v1_findings_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *RecordEventRequest) GetService() string {
@@ -1877,7 +1983,7 @@ type RecordEventResponse struct {
 
 func (x *RecordEventResponse) Reset() {
 	*x = RecordEventResponse{}
-	mi := &file_kwitness_v1_findings_proto_msgTypes[20]
+	mi := &file_kwitness_v1_findings_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1889,7 +1995,7 @@ func (x *RecordEventResponse) String() string {
 func (*RecordEventResponse) ProtoMessage() {}
 
 func (x *RecordEventResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kwitness_v1_findings_proto_msgTypes[20]
+	mi := &file_kwitness_v1_findings_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1902,7 +2008,7 @@ func (x *RecordEventResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordEventResponse.ProtoReflect.Descriptor instead.
 func (*RecordEventResponse) Descriptor() ([]byte, []int) {
-	return file_kwitness_v1_findings_proto_rawDescGZIP(), []int{20}
+	return file_kwitness_v1_findings_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *RecordEventResponse) GetId() string {
@@ -1917,6 +2023,1633 @@ func (x *RecordEventResponse) GetGroup() string {
 		return x.Group
 	}
 	return ""
+}
+
+type ExplainRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The subject: exactly one.
+	//
+	// Types that are valid to be assigned to Subject:
+	//
+	//	*ExplainRequest_Group
+	//	*ExplainRequest_Topic
+	//	*ExplainRequest_Broker
+	Subject isExplainRequest_Subject `protobuf_oneof:"subject"`
+	// Entries per list, 1..500; default 10.
+	PageSize int32 `protobuf:"varint,4,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// Continue one list of an earlier answer: a next_page_token of one of its
+	// ListPages. Only that list is filled then.
+	PageToken string `protobuf:"bytes,5,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Byte budget of the answer as JSON, 1024..1048576; default 32768.
+	MaxBytes      int32 `protobuf:"varint,6,opt,name=max_bytes,json=maxBytes,proto3" json:"max_bytes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExplainRequest) Reset() {
+	*x = ExplainRequest{}
+	mi := &file_kwitness_v1_findings_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExplainRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExplainRequest) ProtoMessage() {}
+
+func (x *ExplainRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kwitness_v1_findings_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExplainRequest.ProtoReflect.Descriptor instead.
+func (*ExplainRequest) Descriptor() ([]byte, []int) {
+	return file_kwitness_v1_findings_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *ExplainRequest) GetSubject() isExplainRequest_Subject {
+	if x != nil {
+		return x.Subject
+	}
+	return nil
+}
+
+func (x *ExplainRequest) GetGroup() string {
+	if x != nil {
+		if x, ok := x.Subject.(*ExplainRequest_Group); ok {
+			return x.Group
+		}
+	}
+	return ""
+}
+
+func (x *ExplainRequest) GetTopic() string {
+	if x != nil {
+		if x, ok := x.Subject.(*ExplainRequest_Topic); ok {
+			return x.Topic
+		}
+	}
+	return ""
+}
+
+func (x *ExplainRequest) GetBroker() int32 {
+	if x != nil {
+		if x, ok := x.Subject.(*ExplainRequest_Broker); ok {
+			return x.Broker
+		}
+	}
+	return 0
+}
+
+func (x *ExplainRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ExplainRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ExplainRequest) GetMaxBytes() int32 {
+	if x != nil {
+		return x.MaxBytes
+	}
+	return 0
+}
+
+type isExplainRequest_Subject interface {
+	isExplainRequest_Subject()
+}
+
+type ExplainRequest_Group struct {
+	Group string `protobuf:"bytes,1,opt,name=group,proto3,oneof"`
+}
+
+type ExplainRequest_Topic struct {
+	Topic string `protobuf:"bytes,2,opt,name=topic,proto3,oneof"`
+}
+
+type ExplainRequest_Broker struct {
+	Broker int32 `protobuf:"varint,3,opt,name=broker,proto3,oneof"`
+}
+
+func (*ExplainRequest_Group) isExplainRequest_Subject() {}
+
+func (*ExplainRequest_Topic) isExplainRequest_Subject() {}
+
+func (*ExplainRequest_Broker) isExplainRequest_Subject() {}
+
+// ListPage says which part of a list an answer holds.
+type ListPage struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Entries in the whole list.
+	Total int32 `protobuf:"varint,1,opt,name=total,proto3" json:"total,omitempty"`
+	// Index of the first entry returned.
+	Offset int32 `protobuf:"varint,2,opt,name=offset,proto3" json:"offset,omitempty"`
+	// Empty when the answer holds the rest of the list.
+	NextPageToken string `protobuf:"bytes,3,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListPage) Reset() {
+	*x = ListPage{}
+	mi := &file_kwitness_v1_findings_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListPage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListPage) ProtoMessage() {}
+
+func (x *ListPage) ProtoReflect() protoreflect.Message {
+	mi := &file_kwitness_v1_findings_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListPage.ProtoReflect.Descriptor instead.
+func (*ListPage) Descriptor() ([]byte, []int) {
+	return file_kwitness_v1_findings_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *ListPage) GetTotal() int32 {
+	if x != nil {
+		return x.Total
+	}
+	return 0
+}
+
+func (x *ListPage) GetOffset() int32 {
+	if x != nil {
+		return x.Offset
+	}
+	return 0
+}
+
+func (x *ListPage) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+type TopicPartitions struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Topic         string                 `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
+	Partitions    []int32                `protobuf:"varint,2,rep,packed,name=partitions,proto3" json:"partitions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TopicPartitions) Reset() {
+	*x = TopicPartitions{}
+	mi := &file_kwitness_v1_findings_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TopicPartitions) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TopicPartitions) ProtoMessage() {}
+
+func (x *TopicPartitions) ProtoReflect() protoreflect.Message {
+	mi := &file_kwitness_v1_findings_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TopicPartitions.ProtoReflect.Descriptor instead.
+func (*TopicPartitions) Descriptor() ([]byte, []int) {
+	return file_kwitness_v1_findings_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *TopicPartitions) GetTopic() string {
+	if x != nil {
+		return x.Topic
+	}
+	return ""
+}
+
+func (x *TopicPartitions) GetPartitions() []int32 {
+	if x != nil {
+		return x.Partitions
+	}
+	return nil
+}
+
+type GroupMember struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "client-id@host", as DescribeGroups reports it.
+	Member        string             `protobuf:"bytes,1,opt,name=member,proto3" json:"member,omitempty"`
+	ClientId      string             `protobuf:"bytes,2,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	Host          string             `protobuf:"bytes,3,opt,name=host,proto3" json:"host,omitempty"`
+	Assignment    []*TopicPartitions `protobuf:"bytes,4,rep,name=assignment,proto3" json:"assignment,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GroupMember) Reset() {
+	*x = GroupMember{}
+	mi := &file_kwitness_v1_findings_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GroupMember) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GroupMember) ProtoMessage() {}
+
+func (x *GroupMember) ProtoReflect() protoreflect.Message {
+	mi := &file_kwitness_v1_findings_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GroupMember.ProtoReflect.Descriptor instead.
+func (*GroupMember) Descriptor() ([]byte, []int) {
+	return file_kwitness_v1_findings_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *GroupMember) GetMember() string {
+	if x != nil {
+		return x.Member
+	}
+	return ""
+}
+
+func (x *GroupMember) GetClientId() string {
+	if x != nil {
+		return x.ClientId
+	}
+	return ""
+}
+
+func (x *GroupMember) GetHost() string {
+	if x != nil {
+		return x.Host
+	}
+	return ""
+}
+
+func (x *GroupMember) GetAssignment() []*TopicPartitions {
+	if x != nil {
+		return x.Assignment
+	}
+	return nil
+}
+
+type GroupState struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// e.g. "Stable", "Empty"; "" when the group was not described yet.
+	State             string         `protobuf:"bytes,1,opt,name=state,proto3" json:"state,omitempty"`
+	Generation        int32          `protobuf:"varint,2,opt,name=generation,proto3" json:"generation,omitempty"`
+	MemberCount       int32          `protobuf:"varint,3,opt,name=member_count,json=memberCount,proto3" json:"member_count,omitempty"`
+	Members           []*GroupMember `protobuf:"bytes,4,rep,name=members,proto3" json:"members,omitempty"`
+	MembersPage       *ListPage      `protobuf:"bytes,5,opt,name=members_page,json=membersPage,proto3" json:"members_page,omitempty"`
+	Topics            []string       `protobuf:"bytes,6,rep,name=topics,proto3" json:"topics,omitempty"`
+	TotalLag          int64          `protobuf:"varint,7,opt,name=total_lag,json=totalLag,proto3" json:"total_lag,omitempty"`
+	MaxTimeLagSeconds float64        `protobuf:"fixed64,8,opt,name=max_time_lag_seconds,json=maxTimeLagSeconds,proto3" json:"max_time_lag_seconds,omitempty"`
+	// Median seconds between sweeps at which a partition's committed offset
+	// moved, learned from the window; 0 when it never moved.
+	CommitIntervalSeconds float64 `protobuf:"fixed64,9,opt,name=commit_interval_seconds,json=commitIntervalSeconds,proto3" json:"commit_interval_seconds,omitempty"`
+	// Worst first: by lag, then topic and partition.
+	Partitions     []*PartitionLag `protobuf:"bytes,10,rep,name=partitions,proto3" json:"partitions,omitempty"`
+	PartitionsPage *ListPage       `protobuf:"bytes,11,opt,name=partitions_page,json=partitionsPage,proto3" json:"partitions_page,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *GroupState) Reset() {
+	*x = GroupState{}
+	mi := &file_kwitness_v1_findings_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GroupState) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GroupState) ProtoMessage() {}
+
+func (x *GroupState) ProtoReflect() protoreflect.Message {
+	mi := &file_kwitness_v1_findings_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GroupState.ProtoReflect.Descriptor instead.
+func (*GroupState) Descriptor() ([]byte, []int) {
+	return file_kwitness_v1_findings_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *GroupState) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *GroupState) GetGeneration() int32 {
+	if x != nil {
+		return x.Generation
+	}
+	return 0
+}
+
+func (x *GroupState) GetMemberCount() int32 {
+	if x != nil {
+		return x.MemberCount
+	}
+	return 0
+}
+
+func (x *GroupState) GetMembers() []*GroupMember {
+	if x != nil {
+		return x.Members
+	}
+	return nil
+}
+
+func (x *GroupState) GetMembersPage() *ListPage {
+	if x != nil {
+		return x.MembersPage
+	}
+	return nil
+}
+
+func (x *GroupState) GetTopics() []string {
+	if x != nil {
+		return x.Topics
+	}
+	return nil
+}
+
+func (x *GroupState) GetTotalLag() int64 {
+	if x != nil {
+		return x.TotalLag
+	}
+	return 0
+}
+
+func (x *GroupState) GetMaxTimeLagSeconds() float64 {
+	if x != nil {
+		return x.MaxTimeLagSeconds
+	}
+	return 0
+}
+
+func (x *GroupState) GetCommitIntervalSeconds() float64 {
+	if x != nil {
+		return x.CommitIntervalSeconds
+	}
+	return 0
+}
+
+func (x *GroupState) GetPartitions() []*PartitionLag {
+	if x != nil {
+		return x.Partitions
+	}
+	return nil
+}
+
+func (x *GroupState) GetPartitionsPage() *ListPage {
+	if x != nil {
+		return x.PartitionsPage
+	}
+	return nil
+}
+
+type ConfigEntry struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Value         string                 `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConfigEntry) Reset() {
+	*x = ConfigEntry{}
+	mi := &file_kwitness_v1_findings_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConfigEntry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConfigEntry) ProtoMessage() {}
+
+func (x *ConfigEntry) ProtoReflect() protoreflect.Message {
+	mi := &file_kwitness_v1_findings_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConfigEntry.ProtoReflect.Descriptor instead.
+func (*ConfigEntry) Descriptor() ([]byte, []int) {
+	return file_kwitness_v1_findings_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *ConfigEntry) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ConfigEntry) GetValue() string {
+	if x != nil {
+		return x.Value
+	}
+	return ""
+}
+
+type TopicPartitionState struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Partition int32                  `protobuf:"varint,1,opt,name=partition,proto3" json:"partition,omitempty"`
+	// -1 when unknown or offline.
+	Leader   int32   `protobuf:"varint,2,opt,name=leader,proto3" json:"leader,omitempty"`
+	Replicas []int32 `protobuf:"varint,3,rep,packed,name=replicas,proto3" json:"replicas,omitempty"`
+	Isr      []int32 `protobuf:"varint,4,rep,packed,name=isr,proto3" json:"isr,omitempty"`
+	// -1 when the newest sweep has no sample.
+	LogStartOffset int64 `protobuf:"varint,5,opt,name=log_start_offset,json=logStartOffset,proto3" json:"log_start_offset,omitempty"`
+	LogEndOffset   int64 `protobuf:"varint,6,opt,name=log_end_offset,json=logEndOffset,proto3" json:"log_end_offset,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *TopicPartitionState) Reset() {
+	*x = TopicPartitionState{}
+	mi := &file_kwitness_v1_findings_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TopicPartitionState) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TopicPartitionState) ProtoMessage() {}
+
+func (x *TopicPartitionState) ProtoReflect() protoreflect.Message {
+	mi := &file_kwitness_v1_findings_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TopicPartitionState.ProtoReflect.Descriptor instead.
+func (*TopicPartitionState) Descriptor() ([]byte, []int) {
+	return file_kwitness_v1_findings_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *TopicPartitionState) GetPartition() int32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+func (x *TopicPartitionState) GetLeader() int32 {
+	if x != nil {
+		return x.Leader
+	}
+	return 0
+}
+
+func (x *TopicPartitionState) GetReplicas() []int32 {
+	if x != nil {
+		return x.Replicas
+	}
+	return nil
+}
+
+func (x *TopicPartitionState) GetIsr() []int32 {
+	if x != nil {
+		return x.Isr
+	}
+	return nil
+}
+
+func (x *TopicPartitionState) GetLogStartOffset() int64 {
+	if x != nil {
+		return x.LogStartOffset
+	}
+	return 0
+}
+
+func (x *TopicPartitionState) GetLogEndOffset() int64 {
+	if x != nil {
+		return x.LogEndOffset
+	}
+	return 0
+}
+
+type TopicState struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Partitions Metadata lists, else the partitions watched.
+	PartitionCount int32 `protobuf:"varint,1,opt,name=partition_count,json=partitionCount,proto3" json:"partition_count,omitempty"`
+	// DescribeConfigs answers: retention, cleanup policy, min ISR, segment size.
+	Configs []*ConfigEntry `protobuf:"bytes,2,rep,name=configs,proto3" json:"configs,omitempty"`
+	// Bytes on disk over all replicas (scraped topic sizes); -1 when unknown.
+	SizeBytes float64 `protobuf:"fixed64,3,opt,name=size_bytes,json=sizeBytes,proto3" json:"size_bytes,omitempty"`
+	// Messages produced per second over the window, all partitions.
+	ProduceRate    float64                `protobuf:"fixed64,4,opt,name=produce_rate,json=produceRate,proto3" json:"produce_rate,omitempty"`
+	ConsumerGroups []string               `protobuf:"bytes,5,rep,name=consumer_groups,json=consumerGroups,proto3" json:"consumer_groups,omitempty"`
+	Partitions     []*TopicPartitionState `protobuf:"bytes,6,rep,name=partitions,proto3" json:"partitions,omitempty"`
+	PartitionsPage *ListPage              `protobuf:"bytes,7,opt,name=partitions_page,json=partitionsPage,proto3" json:"partitions_page,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *TopicState) Reset() {
+	*x = TopicState{}
+	mi := &file_kwitness_v1_findings_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TopicState) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TopicState) ProtoMessage() {}
+
+func (x *TopicState) ProtoReflect() protoreflect.Message {
+	mi := &file_kwitness_v1_findings_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TopicState.ProtoReflect.Descriptor instead.
+func (*TopicState) Descriptor() ([]byte, []int) {
+	return file_kwitness_v1_findings_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *TopicState) GetPartitionCount() int32 {
+	if x != nil {
+		return x.PartitionCount
+	}
+	return 0
+}
+
+func (x *TopicState) GetConfigs() []*ConfigEntry {
+	if x != nil {
+		return x.Configs
+	}
+	return nil
+}
+
+func (x *TopicState) GetSizeBytes() float64 {
+	if x != nil {
+		return x.SizeBytes
+	}
+	return 0
+}
+
+func (x *TopicState) GetProduceRate() float64 {
+	if x != nil {
+		return x.ProduceRate
+	}
+	return 0
+}
+
+func (x *TopicState) GetConsumerGroups() []string {
+	if x != nil {
+		return x.ConsumerGroups
+	}
+	return nil
+}
+
+func (x *TopicState) GetPartitions() []*TopicPartitionState {
+	if x != nil {
+		return x.Partitions
+	}
+	return nil
+}
+
+func (x *TopicState) GetPartitionsPage() *ListPage {
+	if x != nil {
+		return x.PartitionsPage
+	}
+	return nil
+}
+
+type LogDirState struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Path      string                 `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	UsedBytes float64                `protobuf:"fixed64,2,opt,name=used_bytes,json=usedBytes,proto3" json:"used_bytes,omitempty"`
+	// -1 when unknown.
+	TotalBytes    float64 `protobuf:"fixed64,3,opt,name=total_bytes,json=totalBytes,proto3" json:"total_bytes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LogDirState) Reset() {
+	*x = LogDirState{}
+	mi := &file_kwitness_v1_findings_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LogDirState) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LogDirState) ProtoMessage() {}
+
+func (x *LogDirState) ProtoReflect() protoreflect.Message {
+	mi := &file_kwitness_v1_findings_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LogDirState.ProtoReflect.Descriptor instead.
+func (*LogDirState) Descriptor() ([]byte, []int) {
+	return file_kwitness_v1_findings_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *LogDirState) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *LogDirState) GetUsedBytes() float64 {
+	if x != nil {
+		return x.UsedBytes
+	}
+	return 0
+}
+
+func (x *LogDirState) GetTotalBytes() float64 {
+	if x != nil {
+		return x.TotalBytes
+	}
+	return 0
+}
+
+type BrokerState struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// DescribeCluster lists it.
+	Registered bool `protobuf:"varint,1,opt,name=registered,proto3" json:"registered,omitempty"`
+	// Its newest scrape answered.
+	Reachable bool `protobuf:"varint,2,opt,name=reachable,proto3" json:"reachable,omitempty"`
+	// -1 when unknown.
+	Leaders           float64        `protobuf:"fixed64,3,opt,name=leaders,proto3" json:"leaders,omitempty"`
+	Replicas          float64        `protobuf:"fixed64,4,opt,name=replicas,proto3" json:"replicas,omitempty"`
+	BytesInPerSecond  float64        `protobuf:"fixed64,5,opt,name=bytes_in_per_second,json=bytesInPerSecond,proto3" json:"bytes_in_per_second,omitempty"`
+	BytesOutPerSecond float64        `protobuf:"fixed64,6,opt,name=bytes_out_per_second,json=bytesOutPerSecond,proto3" json:"bytes_out_per_second,omitempty"`
+	LogDirs           []*LogDirState `protobuf:"bytes,7,rep,name=log_dirs,json=logDirs,proto3" json:"log_dirs,omitempty"`
+	// Topics with partitions it leads (Metadata).
+	TopicsLed     []string `protobuf:"bytes,8,rep,name=topics_led,json=topicsLed,proto3" json:"topics_led,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BrokerState) Reset() {
+	*x = BrokerState{}
+	mi := &file_kwitness_v1_findings_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BrokerState) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BrokerState) ProtoMessage() {}
+
+func (x *BrokerState) ProtoReflect() protoreflect.Message {
+	mi := &file_kwitness_v1_findings_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BrokerState.ProtoReflect.Descriptor instead.
+func (*BrokerState) Descriptor() ([]byte, []int) {
+	return file_kwitness_v1_findings_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *BrokerState) GetRegistered() bool {
+	if x != nil {
+		return x.Registered
+	}
+	return false
+}
+
+func (x *BrokerState) GetReachable() bool {
+	if x != nil {
+		return x.Reachable
+	}
+	return false
+}
+
+func (x *BrokerState) GetLeaders() float64 {
+	if x != nil {
+		return x.Leaders
+	}
+	return 0
+}
+
+func (x *BrokerState) GetReplicas() float64 {
+	if x != nil {
+		return x.Replicas
+	}
+	return 0
+}
+
+func (x *BrokerState) GetBytesInPerSecond() float64 {
+	if x != nil {
+		return x.BytesInPerSecond
+	}
+	return 0
+}
+
+func (x *BrokerState) GetBytesOutPerSecond() float64 {
+	if x != nil {
+		return x.BytesOutPerSecond
+	}
+	return 0
+}
+
+func (x *BrokerState) GetLogDirs() []*LogDirState {
+	if x != nil {
+		return x.LogDirs
+	}
+	return nil
+}
+
+func (x *BrokerState) GetTopicsLed() []string {
+	if x != nil {
+		return x.TopicsLed
+	}
+	return nil
+}
+
+// TimelineEntry is one change around the subject, with what shows it.
+type TimelineEntry struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Stable within one answer: narrative statements refer to it.
+	Id   string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Time *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=time,proto3" json:"time,omitempty"`
+	// DEPLOY, MEMBERSHIP_CHANGE, LAG_ONSET, LEADER_MOVED, PARTITIONS_CHANGED,
+	// CONFIG_CHANGED, FINDING_OPENED or FINDING_RESOLVED.
+	Kind string `protobuf:"bytes,3,opt,name=kind,proto3" json:"kind,omitempty"`
+	Text string `protobuf:"bytes,4,opt,name=text,proto3" json:"text,omitempty"`
+	// Series (resolvable through QuerySeries) or the API call and time.
+	Citations []*Citation `protobuf:"bytes,5,rep,name=citations,proto3" json:"citations,omitempty"`
+	// For FINDING_* entries.
+	FindingId     string `protobuf:"bytes,6,opt,name=finding_id,json=findingId,proto3" json:"finding_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TimelineEntry) Reset() {
+	*x = TimelineEntry{}
+	mi := &file_kwitness_v1_findings_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TimelineEntry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TimelineEntry) ProtoMessage() {}
+
+func (x *TimelineEntry) ProtoReflect() protoreflect.Message {
+	mi := &file_kwitness_v1_findings_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TimelineEntry.ProtoReflect.Descriptor instead.
+func (*TimelineEntry) Descriptor() ([]byte, []int) {
+	return file_kwitness_v1_findings_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *TimelineEntry) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *TimelineEntry) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+func (x *TimelineEntry) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *TimelineEntry) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+func (x *TimelineEntry) GetCitations() []*Citation {
+	if x != nil {
+		return x.Citations
+	}
+	return nil
+}
+
+func (x *TimelineEntry) GetFindingId() string {
+	if x != nil {
+		return x.FindingId
+	}
+	return ""
+}
+
+// RelatedFinding is a finding on the subject or on what it depends on; the
+// whole finding is one GetFinding away.
+type RelatedFinding struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Id         string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Kind       string                 `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
+	Severity   Severity               `protobuf:"varint,3,opt,name=severity,proto3,enum=kwitness.v1.Severity" json:"severity,omitempty"`
+	State      FindingState           `protobuf:"varint,4,opt,name=state,proto3,enum=kwitness.v1.FindingState" json:"state,omitempty"`
+	Subject    *Subject               `protobuf:"bytes,5,opt,name=subject,proto3" json:"subject,omitempty"`
+	Summary    string                 `protobuf:"bytes,6,opt,name=summary,proto3" json:"summary,omitempty"`
+	OpenedAt   *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=opened_at,json=openedAt,proto3" json:"opened_at,omitempty"`
+	ResolvedAt *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=resolved_at,json=resolvedAt,proto3" json:"resolved_at,omitempty"`
+	// How it relates: "subject", or e.g. "topic payments (consumed by the group)".
+	Relation      string `protobuf:"bytes,9,opt,name=relation,proto3" json:"relation,omitempty"`
+	Owner         *Owner `protobuf:"bytes,10,opt,name=owner,proto3" json:"owner,omitempty"`
+	RunbookUrl    string `protobuf:"bytes,11,opt,name=runbook_url,json=runbookUrl,proto3" json:"runbook_url,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RelatedFinding) Reset() {
+	*x = RelatedFinding{}
+	mi := &file_kwitness_v1_findings_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RelatedFinding) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RelatedFinding) ProtoMessage() {}
+
+func (x *RelatedFinding) ProtoReflect() protoreflect.Message {
+	mi := &file_kwitness_v1_findings_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RelatedFinding.ProtoReflect.Descriptor instead.
+func (*RelatedFinding) Descriptor() ([]byte, []int) {
+	return file_kwitness_v1_findings_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *RelatedFinding) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *RelatedFinding) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *RelatedFinding) GetSeverity() Severity {
+	if x != nil {
+		return x.Severity
+	}
+	return Severity_SEVERITY_UNSPECIFIED
+}
+
+func (x *RelatedFinding) GetState() FindingState {
+	if x != nil {
+		return x.State
+	}
+	return FindingState_FINDING_STATE_UNSPECIFIED
+}
+
+func (x *RelatedFinding) GetSubject() *Subject {
+	if x != nil {
+		return x.Subject
+	}
+	return nil
+}
+
+func (x *RelatedFinding) GetSummary() string {
+	if x != nil {
+		return x.Summary
+	}
+	return ""
+}
+
+func (x *RelatedFinding) GetOpenedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.OpenedAt
+	}
+	return nil
+}
+
+func (x *RelatedFinding) GetResolvedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ResolvedAt
+	}
+	return nil
+}
+
+func (x *RelatedFinding) GetRelation() string {
+	if x != nil {
+		return x.Relation
+	}
+	return ""
+}
+
+func (x *RelatedFinding) GetOwner() *Owner {
+	if x != nil {
+		return x.Owner
+	}
+	return nil
+}
+
+func (x *RelatedFinding) GetRunbookUrl() string {
+	if x != nil {
+		return x.RunbookUrl
+	}
+	return ""
+}
+
+// Statement is one sentence of the narrative and the bundle entries
+// (timeline entry ids, finding ids) it rests on.
+type Statement struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Text          string                 `protobuf:"bytes,1,opt,name=text,proto3" json:"text,omitempty"`
+	Refs          []string               `protobuf:"bytes,2,rep,name=refs,proto3" json:"refs,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Statement) Reset() {
+	*x = Statement{}
+	mi := &file_kwitness_v1_findings_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Statement) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Statement) ProtoMessage() {}
+
+func (x *Statement) ProtoReflect() protoreflect.Message {
+	mi := &file_kwitness_v1_findings_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Statement.ProtoReflect.Descriptor instead.
+func (*Statement) Descriptor() ([]byte, []int) {
+	return file_kwitness_v1_findings_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *Statement) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+func (x *Statement) GetRefs() []string {
+	if x != nil {
+		return x.Refs
+	}
+	return nil
+}
+
+// Budget states the size of the answer and what was cut to fit.
+type Budget struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	MaxBytes int32                  `protobuf:"varint,1,opt,name=max_bytes,json=maxBytes,proto3" json:"max_bytes,omitempty"`
+	// Size of the answer as JSON before this field was filled, about.
+	Bytes         int32    `protobuf:"varint,2,opt,name=bytes,proto3" json:"bytes,omitempty"`
+	Cut           bool     `protobuf:"varint,3,opt,name=cut,proto3" json:"cut,omitempty"`
+	Notes         []string `protobuf:"bytes,4,rep,name=notes,proto3" json:"notes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Budget) Reset() {
+	*x = Budget{}
+	mi := &file_kwitness_v1_findings_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Budget) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Budget) ProtoMessage() {}
+
+func (x *Budget) ProtoReflect() protoreflect.Message {
+	mi := &file_kwitness_v1_findings_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Budget.ProtoReflect.Descriptor instead.
+func (*Budget) Descriptor() ([]byte, []int) {
+	return file_kwitness_v1_findings_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *Budget) GetMaxBytes() int32 {
+	if x != nil {
+		return x.MaxBytes
+	}
+	return 0
+}
+
+func (x *Budget) GetBytes() int32 {
+	if x != nil {
+		return x.Bytes
+	}
+	return 0
+}
+
+func (x *Budget) GetCut() bool {
+	if x != nil {
+		return x.Cut
+	}
+	return false
+}
+
+func (x *Budget) GetNotes() []string {
+	if x != nil {
+		return x.Notes
+	}
+	return nil
+}
+
+type ExplainResponse struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Cluster string                 `protobuf:"bytes,1,opt,name=cluster,proto3" json:"cluster,omitempty"`
+	Subject *Subject               `protobuf:"bytes,2,opt,name=subject,proto3" json:"subject,omitempty"`
+	// Newest sweep the state is read from.
+	At    *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=at,proto3" json:"at,omitempty"`
+	Owner *Owner                 `protobuf:"bytes,4,opt,name=owner,proto3" json:"owner,omitempty"`
+	// One of these, by subject.
+	Group  *GroupState  `protobuf:"bytes,5,opt,name=group,proto3" json:"group,omitempty"`
+	Topic  *TopicState  `protobuf:"bytes,6,opt,name=topic,proto3" json:"topic,omitempty"`
+	Broker *BrokerState `protobuf:"bytes,7,opt,name=broker,proto3" json:"broker,omitempty"`
+	// Oldest first.
+	Timeline     []*TimelineEntry `protobuf:"bytes,8,rep,name=timeline,proto3" json:"timeline,omitempty"`
+	TimelinePage *ListPage        `protobuf:"bytes,9,opt,name=timeline_page,json=timelinePage,proto3" json:"timeline_page,omitempty"`
+	// Firing first, then resolved; newest opened first within each.
+	Findings      []*RelatedFinding `protobuf:"bytes,10,rep,name=findings,proto3" json:"findings,omitempty"`
+	FindingsPage  *ListPage         `protobuf:"bytes,11,opt,name=findings_page,json=findingsPage,proto3" json:"findings_page,omitempty"`
+	Narrative     []*Statement      `protobuf:"bytes,12,rep,name=narrative,proto3" json:"narrative,omitempty"`
+	Budget        *Budget           `protobuf:"bytes,13,opt,name=budget,proto3" json:"budget,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExplainResponse) Reset() {
+	*x = ExplainResponse{}
+	mi := &file_kwitness_v1_findings_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExplainResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExplainResponse) ProtoMessage() {}
+
+func (x *ExplainResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kwitness_v1_findings_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExplainResponse.ProtoReflect.Descriptor instead.
+func (*ExplainResponse) Descriptor() ([]byte, []int) {
+	return file_kwitness_v1_findings_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *ExplainResponse) GetCluster() string {
+	if x != nil {
+		return x.Cluster
+	}
+	return ""
+}
+
+func (x *ExplainResponse) GetSubject() *Subject {
+	if x != nil {
+		return x.Subject
+	}
+	return nil
+}
+
+func (x *ExplainResponse) GetAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.At
+	}
+	return nil
+}
+
+func (x *ExplainResponse) GetOwner() *Owner {
+	if x != nil {
+		return x.Owner
+	}
+	return nil
+}
+
+func (x *ExplainResponse) GetGroup() *GroupState {
+	if x != nil {
+		return x.Group
+	}
+	return nil
+}
+
+func (x *ExplainResponse) GetTopic() *TopicState {
+	if x != nil {
+		return x.Topic
+	}
+	return nil
+}
+
+func (x *ExplainResponse) GetBroker() *BrokerState {
+	if x != nil {
+		return x.Broker
+	}
+	return nil
+}
+
+func (x *ExplainResponse) GetTimeline() []*TimelineEntry {
+	if x != nil {
+		return x.Timeline
+	}
+	return nil
+}
+
+func (x *ExplainResponse) GetTimelinePage() *ListPage {
+	if x != nil {
+		return x.TimelinePage
+	}
+	return nil
+}
+
+func (x *ExplainResponse) GetFindings() []*RelatedFinding {
+	if x != nil {
+		return x.Findings
+	}
+	return nil
+}
+
+func (x *ExplainResponse) GetFindingsPage() *ListPage {
+	if x != nil {
+		return x.FindingsPage
+	}
+	return nil
+}
+
+func (x *ExplainResponse) GetNarrative() []*Statement {
+	if x != nil {
+		return x.Narrative
+	}
+	return nil
+}
+
+func (x *ExplainResponse) GetBudget() *Budget {
+	if x != nil {
+		return x.Budget
+	}
+	return nil
+}
+
+type DraftPlanRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Finding id.
+	Id            string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DraftPlanRequest) Reset() {
+	*x = DraftPlanRequest{}
+	mi := &file_kwitness_v1_findings_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DraftPlanRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DraftPlanRequest) ProtoMessage() {}
+
+func (x *DraftPlanRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kwitness_v1_findings_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DraftPlanRequest.ProtoReflect.Descriptor instead.
+func (*DraftPlanRequest) Descriptor() ([]byte, []int) {
+	return file_kwitness_v1_findings_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *DraftPlanRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+// Artifact is a file or command a person runs through their own tooling.
+type Artifact struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// e.g. "reset-offsets", "reassignment.json".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// "shell" or "json".
+	Format        string `protobuf:"bytes,2,opt,name=format,proto3" json:"format,omitempty"`
+	Content       string `protobuf:"bytes,3,opt,name=content,proto3" json:"content,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Artifact) Reset() {
+	*x = Artifact{}
+	mi := &file_kwitness_v1_findings_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Artifact) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Artifact) ProtoMessage() {}
+
+func (x *Artifact) ProtoReflect() protoreflect.Message {
+	mi := &file_kwitness_v1_findings_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Artifact.ProtoReflect.Descriptor instead.
+func (*Artifact) Descriptor() ([]byte, []int) {
+	return file_kwitness_v1_findings_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *Artifact) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Artifact) GetFormat() string {
+	if x != nil {
+		return x.Format
+	}
+	return ""
+}
+
+func (x *Artifact) GetContent() string {
+	if x != nil {
+		return x.Content
+	}
+	return ""
+}
+
+// Proposal is one change a person may choose to make.
+type Proposal struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The action in one line.
+	Action string `protobuf:"bytes,1,opt,name=action,proto3" json:"action,omitempty"`
+	// What state it changes.
+	Changes string `protobuf:"bytes,2,opt,name=changes,proto3" json:"changes,omitempty"`
+	// Who must approve it.
+	Approver      *Owner      `protobuf:"bytes,3,opt,name=approver,proto3" json:"approver,omitempty"`
+	Preconditions []string    `protobuf:"bytes,4,rep,name=preconditions,proto3" json:"preconditions,omitempty"`
+	Artifacts     []*Artifact `protobuf:"bytes,5,rep,name=artifacts,proto3" json:"artifacts,omitempty"`
+	// What restores the state before the change, with the values to restore.
+	Rollback []*Artifact `protobuf:"bytes,6,rep,name=rollback,proto3" json:"rollback,omitempty"`
+	// Why there is no rollback artifact, when there is none.
+	RollbackNote string   `protobuf:"bytes,7,opt,name=rollback_note,json=rollbackNote,proto3" json:"rollback_note,omitempty"`
+	Risks        []string `protobuf:"bytes,8,rep,name=risks,proto3" json:"risks,omitempty"`
+	// Replay, skipped data, ordering and idempotency.
+	DataNotes []string `protobuf:"bytes,9,rep,name=data_notes,json=dataNotes,proto3" json:"data_notes,omitempty"`
+	// The numbers the proposal was drafted from.
+	Facts         []*Fact `protobuf:"bytes,10,rep,name=facts,proto3" json:"facts,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Proposal) Reset() {
+	*x = Proposal{}
+	mi := &file_kwitness_v1_findings_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Proposal) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Proposal) ProtoMessage() {}
+
+func (x *Proposal) ProtoReflect() protoreflect.Message {
+	mi := &file_kwitness_v1_findings_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Proposal.ProtoReflect.Descriptor instead.
+func (*Proposal) Descriptor() ([]byte, []int) {
+	return file_kwitness_v1_findings_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *Proposal) GetAction() string {
+	if x != nil {
+		return x.Action
+	}
+	return ""
+}
+
+func (x *Proposal) GetChanges() string {
+	if x != nil {
+		return x.Changes
+	}
+	return ""
+}
+
+func (x *Proposal) GetApprover() *Owner {
+	if x != nil {
+		return x.Approver
+	}
+	return nil
+}
+
+func (x *Proposal) GetPreconditions() []string {
+	if x != nil {
+		return x.Preconditions
+	}
+	return nil
+}
+
+func (x *Proposal) GetArtifacts() []*Artifact {
+	if x != nil {
+		return x.Artifacts
+	}
+	return nil
+}
+
+func (x *Proposal) GetRollback() []*Artifact {
+	if x != nil {
+		return x.Rollback
+	}
+	return nil
+}
+
+func (x *Proposal) GetRollbackNote() string {
+	if x != nil {
+		return x.RollbackNote
+	}
+	return ""
+}
+
+func (x *Proposal) GetRisks() []string {
+	if x != nil {
+		return x.Risks
+	}
+	return nil
+}
+
+func (x *Proposal) GetDataNotes() []string {
+	if x != nil {
+		return x.DataNotes
+	}
+	return nil
+}
+
+func (x *Proposal) GetFacts() []*Fact {
+	if x != nil {
+		return x.Facts
+	}
+	return nil
+}
+
+type DraftPlanResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// States that kwitness drafted and never applies the plan.
+	Header    string      `protobuf:"bytes,1,opt,name=header,proto3" json:"header,omitempty"`
+	Finding   *Finding    `protobuf:"bytes,2,opt,name=finding,proto3" json:"finding,omitempty"`
+	Proposals []*Proposal `protobuf:"bytes,3,rep,name=proposals,proto3" json:"proposals,omitempty"`
+	// Why a proposal could not be drafted (e.g. a value kwitness does not know).
+	Notes         []string `protobuf:"bytes,4,rep,name=notes,proto3" json:"notes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DraftPlanResponse) Reset() {
+	*x = DraftPlanResponse{}
+	mi := &file_kwitness_v1_findings_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DraftPlanResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DraftPlanResponse) ProtoMessage() {}
+
+func (x *DraftPlanResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kwitness_v1_findings_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DraftPlanResponse.ProtoReflect.Descriptor instead.
+func (*DraftPlanResponse) Descriptor() ([]byte, []int) {
+	return file_kwitness_v1_findings_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *DraftPlanResponse) GetHeader() string {
+	if x != nil {
+		return x.Header
+	}
+	return ""
+}
+
+func (x *DraftPlanResponse) GetFinding() *Finding {
+	if x != nil {
+		return x.Finding
+	}
+	return nil
+}
+
+func (x *DraftPlanResponse) GetProposals() []*Proposal {
+	if x != nil {
+		return x.Proposals
+	}
+	return nil
+}
+
+func (x *DraftPlanResponse) GetNotes() []string {
+	if x != nil {
+		return x.Notes
+	}
+	return nil
 }
 
 var File_kwitness_v1_findings_proto protoreflect.FileDescriptor
@@ -1962,7 +3695,7 @@ const file_kwitness_v1_findings_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x01R\x05value\x12\x12\n" +
 	"\x04unit\x18\x03 \x01(\tR\x04unit\x12\x12\n" +
-	"\x04text\x18\x04 \x01(\tR\x04text\"\xaa\x04\n" +
+	"\x04text\x18\x04 \x01(\tR\x04text\"\xf5\x04\n" +
 	"\aFinding\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12 \n" +
 	"\vfingerprint\x18\x02 \x01(\tR\vfingerprint\x12\x12\n" +
@@ -1981,7 +3714,19 @@ const file_kwitness_v1_findings_proto_rawDesc = "" +
 	"resolution\x18\v \x01(\tR\n" +
 	"resolution\x121\n" +
 	"\bevidence\x18\f \x03(\v2\x15.kwitness.v1.CitationR\bevidence\x12'\n" +
-	"\x05facts\x18\r \x03(\v2\x11.kwitness.v1.FactR\x05facts\"\xeb\x01\n" +
+	"\x05facts\x18\r \x03(\v2\x11.kwitness.v1.FactR\x05facts\x12(\n" +
+	"\x05owner\x18\x0e \x01(\v2\x12.kwitness.v1.OwnerR\x05owner\x12\x1f\n" +
+	"\vrunbook_url\x18\x0f \x01(\tR\n" +
+	"runbookUrl\"\x93\x01\n" +
+	"\x05Owner\x12\x14\n" +
+	"\x05owned\x18\x01 \x01(\bR\x05owned\x12\x12\n" +
+	"\x04team\x18\x02 \x01(\tR\x04team\x12\x18\n" +
+	"\acontact\x18\x03 \x01(\tR\acontact\x12\x1e\n" +
+	"\n" +
+	"escalation\x18\x04 \x01(\tR\n" +
+	"escalation\x12\x12\n" +
+	"\x04rule\x18\x05 \x01(\tR\x04rule\x12\x12\n" +
+	"\x04note\x18\x06 \x01(\tR\x04note\"\xeb\x01\n" +
 	"\x13ListFindingsRequest\x12\x14\n" +
 	"\x05state\x18\x01 \x01(\tR\x05state\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x1a\n" +
@@ -2087,7 +3832,160 @@ const file_kwitness_v1_findings_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\";\n" +
 	"\x13RecordEventResponse\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
-	"\x05group\x18\x02 \x01(\tR\x05group*c\n" +
+	"\x05group\x18\x02 \x01(\tR\x05group\"\xbe\x01\n" +
+	"\x0eExplainRequest\x12\x16\n" +
+	"\x05group\x18\x01 \x01(\tH\x00R\x05group\x12\x16\n" +
+	"\x05topic\x18\x02 \x01(\tH\x00R\x05topic\x12\x18\n" +
+	"\x06broker\x18\x03 \x01(\x05H\x00R\x06broker\x12\x1b\n" +
+	"\tpage_size\x18\x04 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x05 \x01(\tR\tpageToken\x12\x1b\n" +
+	"\tmax_bytes\x18\x06 \x01(\x05R\bmaxBytesB\t\n" +
+	"\asubject\"`\n" +
+	"\bListPage\x12\x14\n" +
+	"\x05total\x18\x01 \x01(\x05R\x05total\x12\x16\n" +
+	"\x06offset\x18\x02 \x01(\x05R\x06offset\x12&\n" +
+	"\x0fnext_page_token\x18\x03 \x01(\tR\rnextPageToken\"G\n" +
+	"\x0fTopicPartitions\x12\x14\n" +
+	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1e\n" +
+	"\n" +
+	"partitions\x18\x02 \x03(\x05R\n" +
+	"partitions\"\x94\x01\n" +
+	"\vGroupMember\x12\x16\n" +
+	"\x06member\x18\x01 \x01(\tR\x06member\x12\x1b\n" +
+	"\tclient_id\x18\x02 \x01(\tR\bclientId\x12\x12\n" +
+	"\x04host\x18\x03 \x01(\tR\x04host\x12<\n" +
+	"\n" +
+	"assignment\x18\x04 \x03(\v2\x1c.kwitness.v1.TopicPartitionsR\n" +
+	"assignment\"\xec\x03\n" +
+	"\n" +
+	"GroupState\x12\x14\n" +
+	"\x05state\x18\x01 \x01(\tR\x05state\x12\x1e\n" +
+	"\n" +
+	"generation\x18\x02 \x01(\x05R\n" +
+	"generation\x12!\n" +
+	"\fmember_count\x18\x03 \x01(\x05R\vmemberCount\x122\n" +
+	"\amembers\x18\x04 \x03(\v2\x18.kwitness.v1.GroupMemberR\amembers\x128\n" +
+	"\fmembers_page\x18\x05 \x01(\v2\x15.kwitness.v1.ListPageR\vmembersPage\x12\x16\n" +
+	"\x06topics\x18\x06 \x03(\tR\x06topics\x12\x1b\n" +
+	"\ttotal_lag\x18\a \x01(\x03R\btotalLag\x12/\n" +
+	"\x14max_time_lag_seconds\x18\b \x01(\x01R\x11maxTimeLagSeconds\x126\n" +
+	"\x17commit_interval_seconds\x18\t \x01(\x01R\x15commitIntervalSeconds\x129\n" +
+	"\n" +
+	"partitions\x18\n" +
+	" \x03(\v2\x19.kwitness.v1.PartitionLagR\n" +
+	"partitions\x12>\n" +
+	"\x0fpartitions_page\x18\v \x01(\v2\x15.kwitness.v1.ListPageR\x0epartitionsPage\"7\n" +
+	"\vConfigEntry\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value\"\xc9\x01\n" +
+	"\x13TopicPartitionState\x12\x1c\n" +
+	"\tpartition\x18\x01 \x01(\x05R\tpartition\x12\x16\n" +
+	"\x06leader\x18\x02 \x01(\x05R\x06leader\x12\x1a\n" +
+	"\breplicas\x18\x03 \x03(\x05R\breplicas\x12\x10\n" +
+	"\x03isr\x18\x04 \x03(\x05R\x03isr\x12(\n" +
+	"\x10log_start_offset\x18\x05 \x01(\x03R\x0elogStartOffset\x12$\n" +
+	"\x0elog_end_offset\x18\x06 \x01(\x03R\flogEndOffset\"\xd6\x02\n" +
+	"\n" +
+	"TopicState\x12'\n" +
+	"\x0fpartition_count\x18\x01 \x01(\x05R\x0epartitionCount\x122\n" +
+	"\aconfigs\x18\x02 \x03(\v2\x18.kwitness.v1.ConfigEntryR\aconfigs\x12\x1d\n" +
+	"\n" +
+	"size_bytes\x18\x03 \x01(\x01R\tsizeBytes\x12!\n" +
+	"\fproduce_rate\x18\x04 \x01(\x01R\vproduceRate\x12'\n" +
+	"\x0fconsumer_groups\x18\x05 \x03(\tR\x0econsumerGroups\x12@\n" +
+	"\n" +
+	"partitions\x18\x06 \x03(\v2 .kwitness.v1.TopicPartitionStateR\n" +
+	"partitions\x12>\n" +
+	"\x0fpartitions_page\x18\a \x01(\v2\x15.kwitness.v1.ListPageR\x0epartitionsPage\"a\n" +
+	"\vLogDirState\x12\x12\n" +
+	"\x04path\x18\x01 \x01(\tR\x04path\x12\x1d\n" +
+	"\n" +
+	"used_bytes\x18\x02 \x01(\x01R\tusedBytes\x12\x1f\n" +
+	"\vtotal_bytes\x18\x03 \x01(\x01R\n" +
+	"totalBytes\"\xb5\x02\n" +
+	"\vBrokerState\x12\x1e\n" +
+	"\n" +
+	"registered\x18\x01 \x01(\bR\n" +
+	"registered\x12\x1c\n" +
+	"\treachable\x18\x02 \x01(\bR\treachable\x12\x18\n" +
+	"\aleaders\x18\x03 \x01(\x01R\aleaders\x12\x1a\n" +
+	"\breplicas\x18\x04 \x01(\x01R\breplicas\x12-\n" +
+	"\x13bytes_in_per_second\x18\x05 \x01(\x01R\x10bytesInPerSecond\x12/\n" +
+	"\x14bytes_out_per_second\x18\x06 \x01(\x01R\x11bytesOutPerSecond\x123\n" +
+	"\blog_dirs\x18\a \x03(\v2\x18.kwitness.v1.LogDirStateR\alogDirs\x12\x1d\n" +
+	"\n" +
+	"topics_led\x18\b \x03(\tR\ttopicsLed\"\xcb\x01\n" +
+	"\rTimelineEntry\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12.\n" +
+	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x12\n" +
+	"\x04kind\x18\x03 \x01(\tR\x04kind\x12\x12\n" +
+	"\x04text\x18\x04 \x01(\tR\x04text\x123\n" +
+	"\tcitations\x18\x05 \x03(\v2\x15.kwitness.v1.CitationR\tcitations\x12\x1d\n" +
+	"\n" +
+	"finding_id\x18\x06 \x01(\tR\tfindingId\"\xbf\x03\n" +
+	"\x0eRelatedFinding\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04kind\x18\x02 \x01(\tR\x04kind\x121\n" +
+	"\bseverity\x18\x03 \x01(\x0e2\x15.kwitness.v1.SeverityR\bseverity\x12/\n" +
+	"\x05state\x18\x04 \x01(\x0e2\x19.kwitness.v1.FindingStateR\x05state\x12.\n" +
+	"\asubject\x18\x05 \x01(\v2\x14.kwitness.v1.SubjectR\asubject\x12\x18\n" +
+	"\asummary\x18\x06 \x01(\tR\asummary\x127\n" +
+	"\topened_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\bopenedAt\x12;\n" +
+	"\vresolved_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"resolvedAt\x12\x1a\n" +
+	"\brelation\x18\t \x01(\tR\brelation\x12(\n" +
+	"\x05owner\x18\n" +
+	" \x01(\v2\x12.kwitness.v1.OwnerR\x05owner\x12\x1f\n" +
+	"\vrunbook_url\x18\v \x01(\tR\n" +
+	"runbookUrl\"3\n" +
+	"\tStatement\x12\x12\n" +
+	"\x04text\x18\x01 \x01(\tR\x04text\x12\x12\n" +
+	"\x04refs\x18\x02 \x03(\tR\x04refs\"c\n" +
+	"\x06Budget\x12\x1b\n" +
+	"\tmax_bytes\x18\x01 \x01(\x05R\bmaxBytes\x12\x14\n" +
+	"\x05bytes\x18\x02 \x01(\x05R\x05bytes\x12\x10\n" +
+	"\x03cut\x18\x03 \x01(\bR\x03cut\x12\x14\n" +
+	"\x05notes\x18\x04 \x03(\tR\x05notes\"\x8d\x05\n" +
+	"\x0fExplainResponse\x12\x18\n" +
+	"\acluster\x18\x01 \x01(\tR\acluster\x12.\n" +
+	"\asubject\x18\x02 \x01(\v2\x14.kwitness.v1.SubjectR\asubject\x12*\n" +
+	"\x02at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x12(\n" +
+	"\x05owner\x18\x04 \x01(\v2\x12.kwitness.v1.OwnerR\x05owner\x12-\n" +
+	"\x05group\x18\x05 \x01(\v2\x17.kwitness.v1.GroupStateR\x05group\x12-\n" +
+	"\x05topic\x18\x06 \x01(\v2\x17.kwitness.v1.TopicStateR\x05topic\x120\n" +
+	"\x06broker\x18\a \x01(\v2\x18.kwitness.v1.BrokerStateR\x06broker\x126\n" +
+	"\btimeline\x18\b \x03(\v2\x1a.kwitness.v1.TimelineEntryR\btimeline\x12:\n" +
+	"\rtimeline_page\x18\t \x01(\v2\x15.kwitness.v1.ListPageR\ftimelinePage\x127\n" +
+	"\bfindings\x18\n" +
+	" \x03(\v2\x1b.kwitness.v1.RelatedFindingR\bfindings\x12:\n" +
+	"\rfindings_page\x18\v \x01(\v2\x15.kwitness.v1.ListPageR\ffindingsPage\x124\n" +
+	"\tnarrative\x18\f \x03(\v2\x16.kwitness.v1.StatementR\tnarrative\x12+\n" +
+	"\x06budget\x18\r \x01(\v2\x13.kwitness.v1.BudgetR\x06budget\"\"\n" +
+	"\x10DraftPlanRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"P\n" +
+	"\bArtifact\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
+	"\x06format\x18\x02 \x01(\tR\x06format\x12\x18\n" +
+	"\acontent\x18\x03 \x01(\tR\acontent\"\xfd\x02\n" +
+	"\bProposal\x12\x16\n" +
+	"\x06action\x18\x01 \x01(\tR\x06action\x12\x18\n" +
+	"\achanges\x18\x02 \x01(\tR\achanges\x12.\n" +
+	"\bapprover\x18\x03 \x01(\v2\x12.kwitness.v1.OwnerR\bapprover\x12$\n" +
+	"\rpreconditions\x18\x04 \x03(\tR\rpreconditions\x123\n" +
+	"\tartifacts\x18\x05 \x03(\v2\x15.kwitness.v1.ArtifactR\tartifacts\x121\n" +
+	"\brollback\x18\x06 \x03(\v2\x15.kwitness.v1.ArtifactR\brollback\x12#\n" +
+	"\rrollback_note\x18\a \x01(\tR\frollbackNote\x12\x14\n" +
+	"\x05risks\x18\b \x03(\tR\x05risks\x12\x1d\n" +
+	"\n" +
+	"data_notes\x18\t \x03(\tR\tdataNotes\x12'\n" +
+	"\x05facts\x18\n" +
+	" \x03(\v2\x11.kwitness.v1.FactR\x05facts\"\xa6\x01\n" +
+	"\x11DraftPlanResponse\x12\x16\n" +
+	"\x06header\x18\x01 \x01(\tR\x06header\x12.\n" +
+	"\afinding\x18\x02 \x01(\v2\x14.kwitness.v1.FindingR\afinding\x123\n" +
+	"\tproposals\x18\x03 \x03(\v2\x15.kwitness.v1.ProposalR\tproposals\x12\x14\n" +
+	"\x05notes\x18\x04 \x03(\tR\x05notes*c\n" +
 	"\fFindingState\x12\x1d\n" +
 	"\x19FINDING_STATE_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14FINDING_STATE_FIRING\x10\x01\x12\x1a\n" +
@@ -2107,7 +4005,7 @@ const file_kwitness_v1_findings_proto_rawDesc = "" +
 	"Resolution\x12\x1a\n" +
 	"\x16RESOLUTION_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eRESOLUTION_RAW\x10\x01\x12\x15\n" +
-	"\x11RESOLUTION_MINUTE\x10\x022\x85\x04\n" +
+	"\x11RESOLUTION_MINUTE\x10\x022\x97\x05\n" +
 	"\x0fFindingsService\x12S\n" +
 	"\fListFindings\x12 .kwitness.v1.ListFindingsRequest\x1a!.kwitness.v1.ListFindingsResponse\x12M\n" +
 	"\n" +
@@ -2115,7 +4013,9 @@ const file_kwitness_v1_findings_proto_rawDesc = "" +
 	"\rWatchFindings\x12!.kwitness.v1.WatchFindingsRequest\x1a\".kwitness.v1.WatchFindingsResponse0\x01\x12P\n" +
 	"\vGetGroupLag\x12\x1f.kwitness.v1.GetGroupLagRequest\x1a .kwitness.v1.GetGroupLagResponse\x12P\n" +
 	"\vQuerySeries\x12\x1f.kwitness.v1.QuerySeriesRequest\x1a .kwitness.v1.QuerySeriesResponse\x12P\n" +
-	"\vRecordEvent\x12\x1f.kwitness.v1.RecordEventRequest\x1a .kwitness.v1.RecordEventResponseB;Z9github.com/kwitness/kwitness/proto/kwitness/v1;kwitnessv1b\x06proto3"
+	"\vRecordEvent\x12\x1f.kwitness.v1.RecordEventRequest\x1a .kwitness.v1.RecordEventResponse\x12D\n" +
+	"\aExplain\x12\x1b.kwitness.v1.ExplainRequest\x1a\x1c.kwitness.v1.ExplainResponse\x12J\n" +
+	"\tDraftPlan\x12\x1d.kwitness.v1.DraftPlanRequest\x1a\x1e.kwitness.v1.DraftPlanResponseB;Z9github.com/kwitness/kwitness/proto/kwitness/v1;kwitnessv1b\x06proto3"
 
 var (
 	file_kwitness_v1_findings_proto_rawDescOnce sync.Once
@@ -2130,7 +4030,7 @@ func file_kwitness_v1_findings_proto_rawDescGZIP() []byte {
 }
 
 var file_kwitness_v1_findings_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_kwitness_v1_findings_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_kwitness_v1_findings_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
 var file_kwitness_v1_findings_proto_goTypes = []any{
 	(FindingState)(0),             // 0: kwitness.v1.FindingState
 	(Severity)(0),                 // 1: kwitness.v1.Severity
@@ -2142,72 +4042,132 @@ var file_kwitness_v1_findings_proto_goTypes = []any{
 	(*Citation)(nil),              // 7: kwitness.v1.Citation
 	(*Fact)(nil),                  // 8: kwitness.v1.Fact
 	(*Finding)(nil),               // 9: kwitness.v1.Finding
-	(*ListFindingsRequest)(nil),   // 10: kwitness.v1.ListFindingsRequest
-	(*ListFindingsResponse)(nil),  // 11: kwitness.v1.ListFindingsResponse
-	(*GetFindingRequest)(nil),     // 12: kwitness.v1.GetFindingRequest
-	(*GetFindingResponse)(nil),    // 13: kwitness.v1.GetFindingResponse
-	(*WatchFindingsRequest)(nil),  // 14: kwitness.v1.WatchFindingsRequest
-	(*WatchFindingsResponse)(nil), // 15: kwitness.v1.WatchFindingsResponse
-	(*GetGroupLagRequest)(nil),    // 16: kwitness.v1.GetGroupLagRequest
-	(*PartitionLag)(nil),          // 17: kwitness.v1.PartitionLag
-	(*GetGroupLagResponse)(nil),   // 18: kwitness.v1.GetGroupLagResponse
-	(*QuerySeriesRequest)(nil),    // 19: kwitness.v1.QuerySeriesRequest
-	(*Sample)(nil),                // 20: kwitness.v1.Sample
-	(*MinuteSample)(nil),          // 21: kwitness.v1.MinuteSample
-	(*QuerySeriesResponse)(nil),   // 22: kwitness.v1.QuerySeriesResponse
-	(*RecordEventRequest)(nil),    // 23: kwitness.v1.RecordEventRequest
-	(*RecordEventResponse)(nil),   // 24: kwitness.v1.RecordEventResponse
-	nil,                           // 25: kwitness.v1.RecordEventRequest.LabelsEntry
-	(*timestamppb.Timestamp)(nil), // 26: google.protobuf.Timestamp
+	(*Owner)(nil),                 // 10: kwitness.v1.Owner
+	(*ListFindingsRequest)(nil),   // 11: kwitness.v1.ListFindingsRequest
+	(*ListFindingsResponse)(nil),  // 12: kwitness.v1.ListFindingsResponse
+	(*GetFindingRequest)(nil),     // 13: kwitness.v1.GetFindingRequest
+	(*GetFindingResponse)(nil),    // 14: kwitness.v1.GetFindingResponse
+	(*WatchFindingsRequest)(nil),  // 15: kwitness.v1.WatchFindingsRequest
+	(*WatchFindingsResponse)(nil), // 16: kwitness.v1.WatchFindingsResponse
+	(*GetGroupLagRequest)(nil),    // 17: kwitness.v1.GetGroupLagRequest
+	(*PartitionLag)(nil),          // 18: kwitness.v1.PartitionLag
+	(*GetGroupLagResponse)(nil),   // 19: kwitness.v1.GetGroupLagResponse
+	(*QuerySeriesRequest)(nil),    // 20: kwitness.v1.QuerySeriesRequest
+	(*Sample)(nil),                // 21: kwitness.v1.Sample
+	(*MinuteSample)(nil),          // 22: kwitness.v1.MinuteSample
+	(*QuerySeriesResponse)(nil),   // 23: kwitness.v1.QuerySeriesResponse
+	(*RecordEventRequest)(nil),    // 24: kwitness.v1.RecordEventRequest
+	(*RecordEventResponse)(nil),   // 25: kwitness.v1.RecordEventResponse
+	(*ExplainRequest)(nil),        // 26: kwitness.v1.ExplainRequest
+	(*ListPage)(nil),              // 27: kwitness.v1.ListPage
+	(*TopicPartitions)(nil),       // 28: kwitness.v1.TopicPartitions
+	(*GroupMember)(nil),           // 29: kwitness.v1.GroupMember
+	(*GroupState)(nil),            // 30: kwitness.v1.GroupState
+	(*ConfigEntry)(nil),           // 31: kwitness.v1.ConfigEntry
+	(*TopicPartitionState)(nil),   // 32: kwitness.v1.TopicPartitionState
+	(*TopicState)(nil),            // 33: kwitness.v1.TopicState
+	(*LogDirState)(nil),           // 34: kwitness.v1.LogDirState
+	(*BrokerState)(nil),           // 35: kwitness.v1.BrokerState
+	(*TimelineEntry)(nil),         // 36: kwitness.v1.TimelineEntry
+	(*RelatedFinding)(nil),        // 37: kwitness.v1.RelatedFinding
+	(*Statement)(nil),             // 38: kwitness.v1.Statement
+	(*Budget)(nil),                // 39: kwitness.v1.Budget
+	(*ExplainResponse)(nil),       // 40: kwitness.v1.ExplainResponse
+	(*DraftPlanRequest)(nil),      // 41: kwitness.v1.DraftPlanRequest
+	(*Artifact)(nil),              // 42: kwitness.v1.Artifact
+	(*Proposal)(nil),              // 43: kwitness.v1.Proposal
+	(*DraftPlanResponse)(nil),     // 44: kwitness.v1.DraftPlanResponse
+	nil,                           // 45: kwitness.v1.RecordEventRequest.LabelsEntry
+	(*timestamppb.Timestamp)(nil), // 46: google.protobuf.Timestamp
 }
 var file_kwitness_v1_findings_proto_depIdxs = []int32{
 	5,  // 0: kwitness.v1.SeriesRef.labels:type_name -> kwitness.v1.Label
 	6,  // 1: kwitness.v1.Citation.series:type_name -> kwitness.v1.SeriesRef
-	26, // 2: kwitness.v1.Citation.from:type_name -> google.protobuf.Timestamp
-	26, // 3: kwitness.v1.Citation.to:type_name -> google.protobuf.Timestamp
-	26, // 4: kwitness.v1.Citation.sweep_time:type_name -> google.protobuf.Timestamp
+	46, // 2: kwitness.v1.Citation.from:type_name -> google.protobuf.Timestamp
+	46, // 3: kwitness.v1.Citation.to:type_name -> google.protobuf.Timestamp
+	46, // 4: kwitness.v1.Citation.sweep_time:type_name -> google.protobuf.Timestamp
 	1,  // 5: kwitness.v1.Finding.severity:type_name -> kwitness.v1.Severity
 	0,  // 6: kwitness.v1.Finding.state:type_name -> kwitness.v1.FindingState
 	4,  // 7: kwitness.v1.Finding.subject:type_name -> kwitness.v1.Subject
-	26, // 8: kwitness.v1.Finding.opened_at:type_name -> google.protobuf.Timestamp
-	26, // 9: kwitness.v1.Finding.updated_at:type_name -> google.protobuf.Timestamp
-	26, // 10: kwitness.v1.Finding.resolved_at:type_name -> google.protobuf.Timestamp
+	46, // 8: kwitness.v1.Finding.opened_at:type_name -> google.protobuf.Timestamp
+	46, // 9: kwitness.v1.Finding.updated_at:type_name -> google.protobuf.Timestamp
+	46, // 10: kwitness.v1.Finding.resolved_at:type_name -> google.protobuf.Timestamp
 	7,  // 11: kwitness.v1.Finding.evidence:type_name -> kwitness.v1.Citation
 	8,  // 12: kwitness.v1.Finding.facts:type_name -> kwitness.v1.Fact
-	9,  // 13: kwitness.v1.ListFindingsResponse.findings:type_name -> kwitness.v1.Finding
-	9,  // 14: kwitness.v1.GetFindingResponse.finding:type_name -> kwitness.v1.Finding
-	2,  // 15: kwitness.v1.WatchFindingsResponse.type:type_name -> kwitness.v1.EventType
-	9,  // 16: kwitness.v1.WatchFindingsResponse.finding:type_name -> kwitness.v1.Finding
-	7,  // 17: kwitness.v1.PartitionLag.evidence:type_name -> kwitness.v1.Citation
-	26, // 18: kwitness.v1.GetGroupLagResponse.sweep_time:type_name -> google.protobuf.Timestamp
-	17, // 19: kwitness.v1.GetGroupLagResponse.partitions:type_name -> kwitness.v1.PartitionLag
-	26, // 20: kwitness.v1.QuerySeriesRequest.from:type_name -> google.protobuf.Timestamp
-	26, // 21: kwitness.v1.QuerySeriesRequest.to:type_name -> google.protobuf.Timestamp
-	3,  // 22: kwitness.v1.QuerySeriesRequest.resolution:type_name -> kwitness.v1.Resolution
-	26, // 23: kwitness.v1.Sample.time:type_name -> google.protobuf.Timestamp
-	26, // 24: kwitness.v1.MinuteSample.time:type_name -> google.protobuf.Timestamp
-	6,  // 25: kwitness.v1.QuerySeriesResponse.series:type_name -> kwitness.v1.SeriesRef
-	20, // 26: kwitness.v1.QuerySeriesResponse.samples:type_name -> kwitness.v1.Sample
-	21, // 27: kwitness.v1.QuerySeriesResponse.minutes:type_name -> kwitness.v1.MinuteSample
-	26, // 28: kwitness.v1.RecordEventRequest.time:type_name -> google.protobuf.Timestamp
-	25, // 29: kwitness.v1.RecordEventRequest.labels:type_name -> kwitness.v1.RecordEventRequest.LabelsEntry
-	10, // 30: kwitness.v1.FindingsService.ListFindings:input_type -> kwitness.v1.ListFindingsRequest
-	12, // 31: kwitness.v1.FindingsService.GetFinding:input_type -> kwitness.v1.GetFindingRequest
-	14, // 32: kwitness.v1.FindingsService.WatchFindings:input_type -> kwitness.v1.WatchFindingsRequest
-	16, // 33: kwitness.v1.FindingsService.GetGroupLag:input_type -> kwitness.v1.GetGroupLagRequest
-	19, // 34: kwitness.v1.FindingsService.QuerySeries:input_type -> kwitness.v1.QuerySeriesRequest
-	23, // 35: kwitness.v1.FindingsService.RecordEvent:input_type -> kwitness.v1.RecordEventRequest
-	11, // 36: kwitness.v1.FindingsService.ListFindings:output_type -> kwitness.v1.ListFindingsResponse
-	13, // 37: kwitness.v1.FindingsService.GetFinding:output_type -> kwitness.v1.GetFindingResponse
-	15, // 38: kwitness.v1.FindingsService.WatchFindings:output_type -> kwitness.v1.WatchFindingsResponse
-	18, // 39: kwitness.v1.FindingsService.GetGroupLag:output_type -> kwitness.v1.GetGroupLagResponse
-	22, // 40: kwitness.v1.FindingsService.QuerySeries:output_type -> kwitness.v1.QuerySeriesResponse
-	24, // 41: kwitness.v1.FindingsService.RecordEvent:output_type -> kwitness.v1.RecordEventResponse
-	36, // [36:42] is the sub-list for method output_type
-	30, // [30:36] is the sub-list for method input_type
-	30, // [30:30] is the sub-list for extension type_name
-	30, // [30:30] is the sub-list for extension extendee
-	0,  // [0:30] is the sub-list for field type_name
+	10, // 13: kwitness.v1.Finding.owner:type_name -> kwitness.v1.Owner
+	9,  // 14: kwitness.v1.ListFindingsResponse.findings:type_name -> kwitness.v1.Finding
+	9,  // 15: kwitness.v1.GetFindingResponse.finding:type_name -> kwitness.v1.Finding
+	2,  // 16: kwitness.v1.WatchFindingsResponse.type:type_name -> kwitness.v1.EventType
+	9,  // 17: kwitness.v1.WatchFindingsResponse.finding:type_name -> kwitness.v1.Finding
+	7,  // 18: kwitness.v1.PartitionLag.evidence:type_name -> kwitness.v1.Citation
+	46, // 19: kwitness.v1.GetGroupLagResponse.sweep_time:type_name -> google.protobuf.Timestamp
+	18, // 20: kwitness.v1.GetGroupLagResponse.partitions:type_name -> kwitness.v1.PartitionLag
+	46, // 21: kwitness.v1.QuerySeriesRequest.from:type_name -> google.protobuf.Timestamp
+	46, // 22: kwitness.v1.QuerySeriesRequest.to:type_name -> google.protobuf.Timestamp
+	3,  // 23: kwitness.v1.QuerySeriesRequest.resolution:type_name -> kwitness.v1.Resolution
+	46, // 24: kwitness.v1.Sample.time:type_name -> google.protobuf.Timestamp
+	46, // 25: kwitness.v1.MinuteSample.time:type_name -> google.protobuf.Timestamp
+	6,  // 26: kwitness.v1.QuerySeriesResponse.series:type_name -> kwitness.v1.SeriesRef
+	21, // 27: kwitness.v1.QuerySeriesResponse.samples:type_name -> kwitness.v1.Sample
+	22, // 28: kwitness.v1.QuerySeriesResponse.minutes:type_name -> kwitness.v1.MinuteSample
+	46, // 29: kwitness.v1.RecordEventRequest.time:type_name -> google.protobuf.Timestamp
+	45, // 30: kwitness.v1.RecordEventRequest.labels:type_name -> kwitness.v1.RecordEventRequest.LabelsEntry
+	28, // 31: kwitness.v1.GroupMember.assignment:type_name -> kwitness.v1.TopicPartitions
+	29, // 32: kwitness.v1.GroupState.members:type_name -> kwitness.v1.GroupMember
+	27, // 33: kwitness.v1.GroupState.members_page:type_name -> kwitness.v1.ListPage
+	18, // 34: kwitness.v1.GroupState.partitions:type_name -> kwitness.v1.PartitionLag
+	27, // 35: kwitness.v1.GroupState.partitions_page:type_name -> kwitness.v1.ListPage
+	31, // 36: kwitness.v1.TopicState.configs:type_name -> kwitness.v1.ConfigEntry
+	32, // 37: kwitness.v1.TopicState.partitions:type_name -> kwitness.v1.TopicPartitionState
+	27, // 38: kwitness.v1.TopicState.partitions_page:type_name -> kwitness.v1.ListPage
+	34, // 39: kwitness.v1.BrokerState.log_dirs:type_name -> kwitness.v1.LogDirState
+	46, // 40: kwitness.v1.TimelineEntry.time:type_name -> google.protobuf.Timestamp
+	7,  // 41: kwitness.v1.TimelineEntry.citations:type_name -> kwitness.v1.Citation
+	1,  // 42: kwitness.v1.RelatedFinding.severity:type_name -> kwitness.v1.Severity
+	0,  // 43: kwitness.v1.RelatedFinding.state:type_name -> kwitness.v1.FindingState
+	4,  // 44: kwitness.v1.RelatedFinding.subject:type_name -> kwitness.v1.Subject
+	46, // 45: kwitness.v1.RelatedFinding.opened_at:type_name -> google.protobuf.Timestamp
+	46, // 46: kwitness.v1.RelatedFinding.resolved_at:type_name -> google.protobuf.Timestamp
+	10, // 47: kwitness.v1.RelatedFinding.owner:type_name -> kwitness.v1.Owner
+	4,  // 48: kwitness.v1.ExplainResponse.subject:type_name -> kwitness.v1.Subject
+	46, // 49: kwitness.v1.ExplainResponse.at:type_name -> google.protobuf.Timestamp
+	10, // 50: kwitness.v1.ExplainResponse.owner:type_name -> kwitness.v1.Owner
+	30, // 51: kwitness.v1.ExplainResponse.group:type_name -> kwitness.v1.GroupState
+	33, // 52: kwitness.v1.ExplainResponse.topic:type_name -> kwitness.v1.TopicState
+	35, // 53: kwitness.v1.ExplainResponse.broker:type_name -> kwitness.v1.BrokerState
+	36, // 54: kwitness.v1.ExplainResponse.timeline:type_name -> kwitness.v1.TimelineEntry
+	27, // 55: kwitness.v1.ExplainResponse.timeline_page:type_name -> kwitness.v1.ListPage
+	37, // 56: kwitness.v1.ExplainResponse.findings:type_name -> kwitness.v1.RelatedFinding
+	27, // 57: kwitness.v1.ExplainResponse.findings_page:type_name -> kwitness.v1.ListPage
+	38, // 58: kwitness.v1.ExplainResponse.narrative:type_name -> kwitness.v1.Statement
+	39, // 59: kwitness.v1.ExplainResponse.budget:type_name -> kwitness.v1.Budget
+	10, // 60: kwitness.v1.Proposal.approver:type_name -> kwitness.v1.Owner
+	42, // 61: kwitness.v1.Proposal.artifacts:type_name -> kwitness.v1.Artifact
+	42, // 62: kwitness.v1.Proposal.rollback:type_name -> kwitness.v1.Artifact
+	8,  // 63: kwitness.v1.Proposal.facts:type_name -> kwitness.v1.Fact
+	9,  // 64: kwitness.v1.DraftPlanResponse.finding:type_name -> kwitness.v1.Finding
+	43, // 65: kwitness.v1.DraftPlanResponse.proposals:type_name -> kwitness.v1.Proposal
+	11, // 66: kwitness.v1.FindingsService.ListFindings:input_type -> kwitness.v1.ListFindingsRequest
+	13, // 67: kwitness.v1.FindingsService.GetFinding:input_type -> kwitness.v1.GetFindingRequest
+	15, // 68: kwitness.v1.FindingsService.WatchFindings:input_type -> kwitness.v1.WatchFindingsRequest
+	17, // 69: kwitness.v1.FindingsService.GetGroupLag:input_type -> kwitness.v1.GetGroupLagRequest
+	20, // 70: kwitness.v1.FindingsService.QuerySeries:input_type -> kwitness.v1.QuerySeriesRequest
+	24, // 71: kwitness.v1.FindingsService.RecordEvent:input_type -> kwitness.v1.RecordEventRequest
+	26, // 72: kwitness.v1.FindingsService.Explain:input_type -> kwitness.v1.ExplainRequest
+	41, // 73: kwitness.v1.FindingsService.DraftPlan:input_type -> kwitness.v1.DraftPlanRequest
+	12, // 74: kwitness.v1.FindingsService.ListFindings:output_type -> kwitness.v1.ListFindingsResponse
+	14, // 75: kwitness.v1.FindingsService.GetFinding:output_type -> kwitness.v1.GetFindingResponse
+	16, // 76: kwitness.v1.FindingsService.WatchFindings:output_type -> kwitness.v1.WatchFindingsResponse
+	19, // 77: kwitness.v1.FindingsService.GetGroupLag:output_type -> kwitness.v1.GetGroupLagResponse
+	23, // 78: kwitness.v1.FindingsService.QuerySeries:output_type -> kwitness.v1.QuerySeriesResponse
+	25, // 79: kwitness.v1.FindingsService.RecordEvent:output_type -> kwitness.v1.RecordEventResponse
+	40, // 80: kwitness.v1.FindingsService.Explain:output_type -> kwitness.v1.ExplainResponse
+	44, // 81: kwitness.v1.FindingsService.DraftPlan:output_type -> kwitness.v1.DraftPlanResponse
+	74, // [74:82] is the sub-list for method output_type
+	66, // [66:74] is the sub-list for method input_type
+	66, // [66:66] is the sub-list for extension type_name
+	66, // [66:66] is the sub-list for extension extendee
+	0,  // [0:66] is the sub-list for field type_name
 }
 
 func init() { file_kwitness_v1_findings_proto_init() }
@@ -2215,16 +4175,21 @@ func file_kwitness_v1_findings_proto_init() {
 	if File_kwitness_v1_findings_proto != nil {
 		return
 	}
-	file_kwitness_v1_findings_proto_msgTypes[6].OneofWrappers = []any{}
-	file_kwitness_v1_findings_proto_msgTypes[10].OneofWrappers = []any{}
-	file_kwitness_v1_findings_proto_msgTypes[13].OneofWrappers = []any{}
+	file_kwitness_v1_findings_proto_msgTypes[7].OneofWrappers = []any{}
+	file_kwitness_v1_findings_proto_msgTypes[11].OneofWrappers = []any{}
+	file_kwitness_v1_findings_proto_msgTypes[14].OneofWrappers = []any{}
+	file_kwitness_v1_findings_proto_msgTypes[22].OneofWrappers = []any{
+		(*ExplainRequest_Group)(nil),
+		(*ExplainRequest_Topic)(nil),
+		(*ExplainRequest_Broker)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kwitness_v1_findings_proto_rawDesc), len(file_kwitness_v1_findings_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   22,
+			NumMessages:   42,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -25,6 +25,8 @@ const (
 	FindingsService_GetGroupLag_FullMethodName   = "/kwitness.v1.FindingsService/GetGroupLag"
 	FindingsService_QuerySeries_FullMethodName   = "/kwitness.v1.FindingsService/QuerySeries"
 	FindingsService_RecordEvent_FullMethodName   = "/kwitness.v1.FindingsService/RecordEvent"
+	FindingsService_Explain_FullMethodName       = "/kwitness.v1.FindingsService/Explain"
+	FindingsService_DraftPlan_FullMethodName     = "/kwitness.v1.FindingsService/DraftPlan"
 )
 
 // FindingsServiceClient is the client API for FindingsService service.
@@ -51,6 +53,16 @@ type FindingsServiceClient interface {
 	// RecordEvent accepts a deploy (or any change) event from a user's
 	// pipeline; lag that begins shortly after it is reported with it.
 	RecordEvent(ctx context.Context, in *RecordEventRequest, opts ...grpc.CallOption) (*RecordEventResponse, error)
+	// Explain returns one cited evidence bundle about a group, topic or
+	// broker: its state now, a timeline of what changed around it, the
+	// findings on it and on what it depends on, and a narrative built only
+	// from facts the bundle cites. Lists are capped and paginated; the answer
+	// keeps within a byte budget and says what it cut.
+	Explain(ctx context.Context, in *ExplainRequest, opts ...grpc.CallOption) (*ExplainResponse, error)
+	// DraftPlan drafts change proposals for a finding: the artifacts a person
+	// runs through their own tooling, filled with the cluster's values, and
+	// their rollback. kwitness never applies a plan.
+	DraftPlan(ctx context.Context, in *DraftPlanRequest, opts ...grpc.CallOption) (*DraftPlanResponse, error)
 }
 
 type findingsServiceClient struct {
@@ -130,6 +142,26 @@ func (c *findingsServiceClient) RecordEvent(ctx context.Context, in *RecordEvent
 	return out, nil
 }
 
+func (c *findingsServiceClient) Explain(ctx context.Context, in *ExplainRequest, opts ...grpc.CallOption) (*ExplainResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ExplainResponse)
+	err := c.cc.Invoke(ctx, FindingsService_Explain_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *findingsServiceClient) DraftPlan(ctx context.Context, in *DraftPlanRequest, opts ...grpc.CallOption) (*DraftPlanResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DraftPlanResponse)
+	err := c.cc.Invoke(ctx, FindingsService_DraftPlan_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // FindingsServiceServer is the server API for FindingsService service.
 // All implementations must embed UnimplementedFindingsServiceServer
 // for forward compatibility.
@@ -154,6 +186,16 @@ type FindingsServiceServer interface {
 	// RecordEvent accepts a deploy (or any change) event from a user's
 	// pipeline; lag that begins shortly after it is reported with it.
 	RecordEvent(context.Context, *RecordEventRequest) (*RecordEventResponse, error)
+	// Explain returns one cited evidence bundle about a group, topic or
+	// broker: its state now, a timeline of what changed around it, the
+	// findings on it and on what it depends on, and a narrative built only
+	// from facts the bundle cites. Lists are capped and paginated; the answer
+	// keeps within a byte budget and says what it cut.
+	Explain(context.Context, *ExplainRequest) (*ExplainResponse, error)
+	// DraftPlan drafts change proposals for a finding: the artifacts a person
+	// runs through their own tooling, filled with the cluster's values, and
+	// their rollback. kwitness never applies a plan.
+	DraftPlan(context.Context, *DraftPlanRequest) (*DraftPlanResponse, error)
 	mustEmbedUnimplementedFindingsServiceServer()
 }
 
@@ -181,6 +223,12 @@ func (UnimplementedFindingsServiceServer) QuerySeries(context.Context, *QuerySer
 }
 func (UnimplementedFindingsServiceServer) RecordEvent(context.Context, *RecordEventRequest) (*RecordEventResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RecordEvent not implemented")
+}
+func (UnimplementedFindingsServiceServer) Explain(context.Context, *ExplainRequest) (*ExplainResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Explain not implemented")
+}
+func (UnimplementedFindingsServiceServer) DraftPlan(context.Context, *DraftPlanRequest) (*DraftPlanResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DraftPlan not implemented")
 }
 func (UnimplementedFindingsServiceServer) mustEmbedUnimplementedFindingsServiceServer() {}
 func (UnimplementedFindingsServiceServer) testEmbeddedByValue()                         {}
@@ -304,6 +352,42 @@ func _FindingsService_RecordEvent_Handler(srv interface{}, ctx context.Context, 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _FindingsService_Explain_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ExplainRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(FindingsServiceServer).Explain(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: FindingsService_Explain_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(FindingsServiceServer).Explain(ctx, req.(*ExplainRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _FindingsService_DraftPlan_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DraftPlanRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(FindingsServiceServer).DraftPlan(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: FindingsService_DraftPlan_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(FindingsServiceServer).DraftPlan(ctx, req.(*DraftPlanRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // FindingsService_ServiceDesc is the grpc.ServiceDesc for FindingsService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -330,6 +414,14 @@ var FindingsService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RecordEvent",
 			Handler:    _FindingsService_RecordEvent_Handler,
+		},
+		{
+			MethodName: "Explain",
+			Handler:    _FindingsService_Explain_Handler,
+		},
+		{
+			MethodName: "DraftPlan",
+			Handler:    _FindingsService_DraftPlan_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -1,0 +1,160 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+
+	pb "github.com/kwitness/kwitness/proto/kwitness/v1"
+)
+
+// TestDemoExplain runs the demo until fraud-check's LAG_GROWING opens, then
+// asks GET /v1/groups/fraud-check:explain why: the narrative names the
+// reported deploy and the rebalance that started the lag, every entry it
+// rests on is in the bundle, and the cited series resolve through
+// GET /v1/series to the cited samples. GET /v1/findings/{id}/plan for the
+// finding drafts a plan with a rollback, under the never-applied header.
+func TestDemoExplain(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the demo for about a minute")
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+	defer cancel()
+	opened := newOpenedLog()
+	wl, s := runDemo(ctx, t, nil, opened.notify)
+	// Generous: the scenario opens within a minute on an idle machine, far
+	// later under a loaded -race run.
+	opened.waitAll(t, wl.start, 4*time.Minute, "LAG_GROWING fraud-check")
+
+	var b pb.ExplainResponse
+	getJSON(t, s.HTTPAddr, "/v1/groups/fraud-check:explain", &b)
+	entries := map[string]*pb.TimelineEntry{}
+	for _, e := range b.Timeline {
+		entries[e.Id] = e
+	}
+	findings := map[string]bool{}
+	for _, f := range b.Findings {
+		findings[f.Id] = true
+	}
+	var why *pb.Statement
+	for _, st := range b.Narrative {
+		for _, r := range st.Refs {
+			if entries[r] == nil && !findings[r] && r != "state" && r != "owner" {
+				t.Errorf("statement %q refers to %q, which the bundle does not hold", st.Text, r)
+			}
+		}
+		kinds := map[string]bool{}
+		for _, r := range st.Refs {
+			if e := entries[r]; e != nil {
+				kinds[e.Kind] = true
+			}
+		}
+		if kinds["LAG_ONSET"] && kinds["DEPLOY"] && kinds["MEMBERSHIP_CHANGE"] {
+			why = st
+		}
+	}
+	if why == nil {
+		t.Fatalf("no statement ties the lag onset to the deploy and the rebalance; narrative: %v\ntimeline: %v", b.Narrative, b.Timeline)
+	}
+	if !strings.Contains(why.Text, "deploy of fraud-check "+demoDeployVersion) || !strings.Contains(why.Text, "rebalanced: generation") {
+		t.Errorf("statement does not name the deploy: %q", why.Text)
+	}
+	t.Logf("narrative: %s", why.Text)
+	resolved := 0
+	for _, r := range why.Refs {
+		for _, c := range entries[r].Citations {
+			if c.Series == nil {
+				if c.SourceApi != "RecordEvent (POST /v1/events)" {
+					t.Errorf("%s entry cites no series and no API: %v", entries[r].Kind, c)
+				}
+				continue
+			}
+			checkSeriesREST(t, s.HTTPAddr, entries[r].Kind, c)
+			resolved++
+		}
+	}
+	if resolved < 3 { // the generation, committed and end offset series
+		t.Errorf("%d series citations resolved, want at least 3", resolved)
+	}
+	if b.Budget.Bytes > b.Budget.MaxBytes || b.Budget.MaxBytes != 32<<10 {
+		t.Errorf("budget = %v", b.Budget)
+	}
+
+	var lagID string
+	for _, f := range b.Findings {
+		if f.Kind == "LAG_GROWING" && f.Relation == "subject" {
+			lagID = f.Id
+		}
+	}
+	if lagID == "" {
+		t.Fatalf("the bundle lists no LAG_GROWING finding of fraud-check: %v", b.Findings)
+	}
+	var plan pb.DraftPlanResponse
+	getJSON(t, s.HTTPAddr, "/v1/findings/"+lagID+"/plan", &plan)
+	if !strings.Contains(plan.Header, "never applies it") || len(plan.Proposals) == 0 {
+		t.Fatalf("plan = %v", &plan)
+	}
+	for _, p := range plan.Proposals {
+		if p.RollbackNote == "" && len(p.Rollback) == 0 {
+			t.Errorf("proposal %q has no rollback", p.Action)
+		}
+		if p.Approver == nil || p.Approver.Owned || !strings.Contains(p.Approver.Note, "unowned") {
+			t.Errorf("proposal %q: approver %v, want the demo's unowned note", p.Action, p.Approver)
+		}
+	}
+	if !slices.ContainsFunc(plan.Proposals, func(p *pb.Proposal) bool {
+		return strings.Contains(p.Action, "deploy of fraud-check "+demoDeployVersion)
+	}) {
+		t.Errorf("no proposal rolls the deploy back: %v", plan.Proposals)
+	}
+}
+
+// getJSON GETs path from the HTTP API, wants 200 and decodes the body.
+func getJSON(t *testing.T, addr, path string, m proto.Message) {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d %s %v", path, resp.StatusCode, body, err)
+	}
+	if err := protojson.Unmarshal(body, m); err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+}
+
+// checkSeriesREST resolves a citation through GET /v1/series and compares
+// the first and last raw samples of its window with the cited values.
+func checkSeriesREST(t *testing.T, addr, what string, c *pb.Citation) {
+	t.Helper()
+	q := url.Values{"series": {c.Series.Text}, "from": {c.From.AsTime().Format(time.RFC3339Nano)}, "to": {c.To.AsTime().Format(time.RFC3339Nano)}}
+	var resp pb.QuerySeriesResponse
+	getJSON(t, addr, "/v1/series?"+q.Encode(), &resp)
+	var present []*pb.Sample
+	for _, s := range resp.Samples {
+		if !s.Gap {
+			present = append(present, s)
+		}
+	}
+	if len(present) == 0 || len(present) < int(c.Count) {
+		t.Errorf("%s: %s: %d raw samples, citation counted %d", what, c.Series.Text, len(present), c.Count)
+		return
+	}
+	a, z := present[0], present[len(present)-1]
+	if !a.Time.AsTime().Equal(c.From.AsTime()) || float64(a.Value) != c.First || !z.Time.AsTime().Equal(c.To.AsTime()) || float64(z.Value) != c.Last {
+		js, _ := json.Marshal(map[string]any{"first": [2]any{a.Time.AsTime(), a.Value}, "last": [2]any{z.Time.AsTime(), z.Value}})
+		t.Errorf("%s: %s: raw ends %s differ from cited %v=%g, %v=%g", what, c.Series.Text, js, c.From.AsTime(), c.First, c.To.AsTime(), c.Last)
+	}
+}
