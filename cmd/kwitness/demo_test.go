@@ -98,6 +98,21 @@ func (o *openedLog) waitAll(t *testing.T, start time.Time, within time.Duration,
 	}
 }
 
+// waitAny waits until at least one key in want has opened, failing the test
+// if none has within the given time of start.
+func (o *openedLog) waitAny(t *testing.T, start time.Time, within time.Duration, want ...string) {
+	t.Helper()
+	for deadline := start.Add(within); ; time.Sleep(500 * time.Millisecond) {
+		got := o.snapshot()
+		if slices.ContainsFunc(want, func(k string) bool { _, ok := got[k]; return ok }) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("none of %v opened after %s; opened: %v", want, time.Since(start).Round(time.Second), slices.Sorted(maps.Keys(got)))
+		}
+	}
+}
+
 // TestDemoRun runs the demo (embedded kfake, scripted workload, simulated
 // broker endpoints, the whole sidecar with its store) until each scripted
 // scenario has opened its finding (the deadline is generous for a loaded
