@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -23,6 +24,7 @@ import (
 	"github.com/kwitness/kwitness/api/web"
 	"github.com/kwitness/kwitness/detect"
 	"github.com/kwitness/kwitness/ingest"
+	pb "github.com/kwitness/kwitness/proto/kwitness/v1"
 	"github.com/kwitness/kwitness/state"
 	"github.com/kwitness/kwitness/state/engine"
 	"github.com/kwitness/kwitness/state/explain"
@@ -199,7 +201,7 @@ func (s *sidecar) startAPI(ctx context.Context, set *metrics.Set) error {
 		return fmt.Errorf("api: http listen %s: %w", s.cfg.API.HTTPListen, err)
 	}
 	s.HTTPAddr = hl.Addr().String()
-	pages, err := web.New(srv, web.Options{Cluster: s.cfg.Kafka.Cluster, Log: s.log})
+	pages, err := web.New(srv, web.Options{Cluster: s.cfg.Kafka.Cluster, Log: s.log, Owner: pageOwner, PlanURL: pagePlanURL})
 	if err != nil {
 		hl.Close()
 		return err
@@ -400,3 +402,19 @@ func (s *sidecar) Stop() {
 		}
 	})
 }
+
+// pageOwner is the team a finding's owners rule names, or "unowned".
+func pageOwner(f *pb.Finding) string {
+	switch o := f.GetOwner(); {
+	case o == nil:
+		return ""
+	case !o.Owned:
+		return "unowned"
+	default:
+		return o.Team
+	}
+}
+
+// pagePlanURL is the REST address of a finding's drafted plan
+// (GET /v1/findings/{id}/plan).
+func pagePlanURL(f *pb.Finding) string { return "/v1/findings/" + url.PathEscape(f.Id) + "/plan" }
