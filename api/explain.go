@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/kwitness/kwitness/api/auth"
 	pb "github.com/kwitness/kwitness/proto/kwitness/v1"
 	"github.com/kwitness/kwitness/state/explain"
 )
@@ -66,12 +67,13 @@ func (s *Server) DraftPlan(ctx context.Context, req *pb.DraftPlanRequest) (*pb.D
 	if req.Id == "" {
 		return nil, status.Error(codes.InvalidArgument, "id: required")
 	}
-	p, f, ok := s.explainer.Plan(req.Id, s.bootstrap)
+	visible := func(topic string) bool { return auth.Allows(ctx, auth.Topic, topic) }
+	p, f, ok := s.explainer.Plan(req.Id, s.bootstrap, visible)
 	if ok {
 		// One outside the caller's scope is not found either. A plan for a
-		// visible finding may name other topics' partitions (a
-		// reassignment): plans need the subject visible and are drafted in
-		// full, as the approver must see the whole change.
+		// visible finding is drafted from the caller's topics only (a
+		// reassignment never names another team's partitions); its notes
+		// say when topics were left out.
 		f, ok = ScopeFinding(ctx, f)
 	}
 	if !ok {

@@ -1,6 +1,8 @@
 package explain
 
 import (
+	"fmt"
+	"maps"
 	"math"
 	"slices"
 
@@ -11,8 +13,11 @@ import (
 // what kwitness holds now: the group's newest offsets and rates, the
 // topics' partition counts, configs, sizes and assignment, and the
 // brokers' load. bootstrap is the --bootstrap-server value the artifacts
-// carry. ok is false when the finding is unknown.
-func (e *Explainer) Plan(id, bootstrap string) (detect.Plan, detect.Finding, bool) {
+// carry. visible reports whether the caller may see a topic (nil: every
+// topic): a topic it may not see is left out of the plan's input, so no
+// proposal names it, and the plan's notes say how many were left out.
+// ok is false when the finding is unknown.
+func (e *Explainer) Plan(id, bootstrap string, visible func(topic string) bool) (detect.Plan, detect.Finding, bool) {
 	f, ok := e.src.Findings.Get(id)
 	if !ok {
 		return detect.Plan{}, f, false
@@ -32,23 +37,45 @@ func (e *Explainer) Plan(id, bootstrap string) (detect.Plan, detect.Finding, boo
 	}
 	parts, configs := e.layout()
 	if f.Subject.Group == "" && f.Subject.Topic == "" {
-		topics = slices.Sorted(mapKeys(parts)) // broker and cluster kinds may move any partition
+		topics = slices.Sorted(maps.Keys(parts)) // broker and cluster kinds may move any partition
 	}
+	withheld := withholdTopics(visible, &topics, &in.Group.Partitions, &parts)
 	for _, t := range topics {
 		in.Topics[t] = topicPlanFacts(t, parts[t], configs[t], cluster, e.consumedPartitions(t))
 	}
 	in.Brokers = brokerPlanFacts(cluster, parts)
-	return detect.DraftPlan(in), f, true
+	plan := detect.DraftPlan(in)
+	if withheld > 0 {
+		plan.Notes = append(plan.Notes, fmt.Sprintf("%d topic(s) outside the caller's scope are left out of this plan; an unscoped reader sees the whole change", withheld))
+	}
+	return plan, f, true
 }
 
-func mapKeys[V any](m map[string]V) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
+// withholdTopics removes the topics visible rejects from topics, the
+// group's partitions and the layout (copied, never changed in place), and
+// returns how many distinct topics it removed.
+func withholdTopics(visible func(string) bool, topics *[]string, group *[]detect.PlanPartition, parts *map[string][]detect.PartitionAssignment) int {
+	if visible == nil {
+		return 0
+	}
+	gone := map[string]bool{}
+	hide := func(t string) bool {
+		if visible(t) {
+			return false
+		}
+		gone[t] = true
+		return true
+	}
+	*topics = slices.DeleteFunc(slices.Clone(*topics), hide)
+	*group = slices.DeleteFunc(slices.Clone(*group), func(p detect.PlanPartition) bool { return hide(p.Topic) })
+	kept := make(map[string][]detect.PartitionAssignment, len(*parts))
+	for t, a := range *parts {
+		if !hide(t) {
+			kept[t] = a
 		}
 	}
+	*parts = kept
+	return len(gone)
 }
 
 // layout returns the newest partition layout and topic configs, empty
