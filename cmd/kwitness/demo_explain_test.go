@@ -35,7 +35,7 @@ func TestDemoExplain(t *testing.T) {
 	wl, s := runDemo(ctx, t, nil, opened.notify)
 	// Generous: the scenario opens within a minute on an idle machine, far
 	// later under a loaded -race run.
-	opened.waitAny(t, wl.start, 4*time.Minute, "LAG_GROWING fraud-check", "CONSUMER_STALLED fraud-check")
+	opened.waitAny(t, wl.start, 4*time.Minute, fraudCheckLag...)
 
 	// The bundle reflects the sweeps so far: poll until the lag onset is
 	// in the window and tied to the deploy (the rebalance is observed at
