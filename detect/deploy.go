@@ -12,11 +12,9 @@ import (
 // says so — "lag began 40s after generation 17→18 (joined …, left …)" — and
 // cites the group's generation series across the change next to the offsets.
 //
-// Onset of the condition, for the worst partition:
-//   - LAG_GROWING: the newest time at which lag was at its window minimum
-//     before it grew (the start of the growth);
-//   - CONSUMER_STALLED: the time since which the committed offset has not
-//     moved while lag > 0.
+// Onset of the condition, for the worst partition, is Onset's: the start
+// of the rise for LAG_GROWING, the committed offset's last move for
+// CONSUMER_STALLED.
 //
 // The change correlates when it happened no later than the onset plus one
 // describe interval of slack (DeploySlack, default 15s: membership is only
@@ -85,20 +83,65 @@ func (d *LagDetector) correlateDeploy(v ConsumerView, gt *GroupTopic, j int, c *
 // onset returns when the condition of partition j began (Unix ms).
 func (d *LagDetector) onset(gt *GroupTopic, j int) int64 {
 	r := d.results[j]
-	if r.Status == StatusStalled {
-		return r.ToMs - r.StuckForMs
-	}
 	w := gt.Partitions[j].Window
-	at, minLag := r.FromMs, int64(-1)
-	for i, t := range w.Times {
-		if t < r.FromMs || t > r.ToMs || w.Committed[i] == Gap || w.End[i] == Gap {
-			continue
+	if i, ok := Onset(w, r, d.cfg.Window); ok {
+		return w.Times[i]
+	}
+	return r.FromMs
+}
+
+// Onset returns the index in w of the sample at which partition lag's
+// condition began, judged over the newest window of w (the span the lag
+// verdict reads). It is the one onset definition: findings correlate
+// deploys with it and Explain dates its timeline by it.
+//   - A stall or stop began at the committed offset's last move.
+//   - Growth began at the newest sample whose lag was within a tenth of the
+//     rise above the window minimum (at least one message), so jitter
+//     before the growth does not date it early.
+//
+// ok is false when no sample has both offsets, or the onset is the newest
+// sample (nothing has happened since).
+func Onset(w PartitionWindow, lag PartitionLag, window time.Duration) (int, bool) {
+	n := len(w.Times)
+	if n < 2 || lag.Lag == Gap {
+		return 0, false
+	}
+	from := w.Times[n-1] - window.Milliseconds()
+	lagAt := func(i int) (int64, bool) {
+		if w.Times[i] < from || w.Committed[i] == Gap || w.End[i] == Gap {
+			return 0, false
 		}
-		if l := lagOf(w.End[i], w.Committed[i]); minLag < 0 || l <= minLag {
-			at, minLag = t, l
+		return lagOf(w.End[i], w.Committed[i]), true
+	}
+	minLag := int64(-1)
+	for i := range w.Times {
+		if l, ok := lagAt(i); ok && (minLag < 0 || l < minLag) {
+			minLag = l
 		}
 	}
-	return at
+	if minLag < 0 {
+		return 0, false
+	}
+	near := minLag + max(1, (lag.Lag-minLag)/10)
+	at := -1
+	for i := n - 1; i >= 0; i-- {
+		if l, ok := lagAt(i); ok && l <= near {
+			at = i
+			break
+		}
+	}
+	if lag.Status == StatusStalled || lag.Status == StatusStopped {
+		last := w.Committed[n-1]
+		for i := n - 1; i >= 0 && w.Times[i] >= from; i-- {
+			if c := w.Committed[i]; c != Gap && c != last {
+				break
+			}
+			if w.Committed[i] != Gap {
+				at = i
+			}
+		}
+	}
+	return at, at >= 0 && at < n-1
 }
 
 func membersPhrase(ch MembershipChange) string {

@@ -96,3 +96,47 @@ func TestDeployEventCorrelation(t *testing.T) {
 	long["g"][0].AtMs -= (cfg.DeployWindow + time.Minute).Milliseconds()
 	f(5, long, false) // long before the window
 }
+
+// TestOnsetDatesGrowthNotJitter: a consumer that commits every 5 s keeps
+// a sawtooth lag of 0–40 messages, later 5–45; at a deploy (sample 60) it
+// falls behind. The onset is the last sample near the baseline before the
+// rise, not the window's exact minimum 40 s before the deploy, so the
+// deploy correlates; a stall's onset is the committed offset's last move.
+func TestOnsetDatesGrowthNotJitter(t *testing.T) {
+	const deployAt = 60
+	com := func(i int) int64 {
+		switch {
+		case i < 20:
+			return steps(10, 5)(i)
+		case i < deployAt:
+			return steps(10, 5)(i) - 5
+		}
+		return steps(10, 5)(deployAt) - 5 + steps(4, 5)(i-deployAt)
+	}
+	w := win(120, com, rate(0, 10))
+	lag := PartitionLag{Status: StatusLagGrowing, Lag: lagOf(w.End[119], w.Committed[119])}
+	i, ok := Onset(w, lag, DefaultLagConfig().Window)
+	if !ok || i < deployAt-5 || i > deployAt+5 {
+		t.Errorf("growth onset at sample %d (ok %v), want within 5 s of the deploy at %d", i, ok, deployAt)
+	}
+
+	stalled := win(120, func(i int) int64 { return steps(10, 5)(min(i, 80)) }, rate(0, 10))
+	lag = PartitionLag{Status: StatusStalled, Lag: lagOf(stalled.End[119], stalled.Committed[119])}
+	if i, ok := Onset(stalled, lag, DefaultLagConfig().Window); !ok || i != 80 {
+		t.Errorf("stall onset at sample %d (ok %v), want 80 (the last commit)", i, ok)
+	}
+
+	d, _ := NewLagDetector(DefaultLagConfig())
+	d.SetDeploys(map[string][]DeployEvent{"g": {{ID: "ev-1", Service: "payments", Version: "1.4.2", Group: "g", AtMs: w.Times[deployAt]}}})
+	v := &oneTopic{gt: GroupTopic{Cluster: "c", Group: "g", Topic: "t", Context: stable,
+		Partitions: []PartitionInput{{Partition: 0, Window: w, Series: [3]uint32{1, 2, 3}}}}}
+	cs := d.Sweep(v).Candidates
+	if len(cs) == 0 {
+		t.Fatal("no lag candidate for a consumer reading 40 % of production")
+	}
+	for _, c := range cs {
+		if !strings.Contains(c.Summary, "reported deploy of payments 1.4.2") {
+			t.Errorf("%s does not name the deploy: %s", c.Kind, c.Summary)
+		}
+	}
+}

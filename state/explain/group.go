@@ -170,57 +170,17 @@ func sortedKeys[V any](m map[string]V) []string {
 	return out
 }
 
-// onsetEntry dates when partition j's lag began to grow: the newest
-// sample, within the lag window, at which the lag was still within a tenth
-// of its rise above the window minimum (so jitter before the growth does
-// not date it early); for a stall, the committed offset's last move. It
-// cites the committed and log end offset series from there to now.
+// onsetEntry dates when partition j's condition began (detect.Onset, as
+// the findings date it when they correlate deploys) and cites the
+// committed and log end offset series from there to now.
 func onsetEntry(v *state.View, gt *detect.GroupTopic, j int, pl detect.PartitionLag, cfg detect.LagConfig) (Entry, bool) {
 	w := gt.Partitions[j].Window
+	at, ok := detect.Onset(w, pl, cfg.Window)
+	if !ok {
+		return Entry{}, false
+	}
 	n := len(w.Times)
-	if n < 2 || pl.Lag == detect.Gap {
-		return Entry{}, false
-	}
 	now := w.Times[n-1]
-	from := now - cfg.Window.Milliseconds()
-	lagAt := func(i int) (int64, bool) {
-		if w.Times[i] < from || w.Committed[i] == detect.Gap || w.End[i] == detect.Gap {
-			return 0, false
-		}
-		return max(0, w.End[i]-w.Committed[i]), true
-	}
-	minLag := int64(-1)
-	for i := range w.Times {
-		if l, ok := lagAt(i); ok && (minLag < 0 || l < minLag) {
-			minLag = l
-		}
-	}
-	if minLag < 0 {
-		return Entry{}, false
-	}
-	near := minLag + max(1, (pl.Lag-minLag)/10)
-	at := -1
-	for i := n - 1; i >= 0; i-- {
-		if l, ok := lagAt(i); ok && l <= near {
-			at = i
-			break
-		}
-	}
-	if pl.Status == detect.StatusStalled || pl.Status == detect.StatusStopped {
-		// The committed offset's last move.
-		last := w.Committed[n-1]
-		for i := n - 1; i >= 0 && w.Times[i] >= from; i-- {
-			if c := w.Committed[i]; c != detect.Gap && c != last {
-				break
-			}
-			if w.Committed[i] != detect.Gap {
-				at = i
-			}
-		}
-	}
-	if at < 0 || at == n-1 {
-		return Entry{}, false
-	}
 	cite := func(col detect.Column, note string) detect.Citation {
 		c := detect.Citation{Series: v.SeriesRef(gt.Partitions[j].Series[col]), From: time.UnixMilli(w.Times[at]), To: time.UnixMilli(now),
 			Source: detect.Source{API: sourceAPI(col), SweepAt: time.UnixMilli(now)}, Note: note}
