@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -44,10 +43,7 @@ func (s *Server) Explain(ctx context.Context, req *pb.ExplainRequest) (*pb.Expla
 	}
 	r.TopicVisible = topicFilter(ctx)
 	b, ok, err := s.explainer.Explain(r)
-	switch {
-	case errors.Is(err, explain.ErrNotBuilt):
-		return nil, status.Error(codes.Unimplemented, err.Error())
-	case err != nil:
+	if err != nil {
 		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}
 	if !ok {

@@ -81,6 +81,9 @@ func BundleToProto(b explain.Bundle, key string) *pb.ExplainResponse {
 		for _, d := range br.LogDirs {
 			bs.LogDirs = append(bs.LogDirs, &pb.LogDirState{Path: d.Path, UsedBytes: nanTo(d.Used, -1), TotalBytes: nanTo(d.Total, -1)})
 		}
+		for _, h := range br.Health {
+			bs.Health = append(bs.Health, &pb.Fact{Name: h.Name, Value: finite(h.Value), Unit: h.Unit, Text: h.Text})
+		}
 		out.Broker = bs
 	}
 	if want(b.Section, explain.SectionTimeline) {

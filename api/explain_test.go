@@ -148,6 +148,16 @@ func TestHTTPExplainAndPlan(t *testing.T) {
 	if plan.Finding.Id != "a" || len(plan.Proposals) == 0 {
 		t.Errorf("GET /v1/findings/a/plan = %v", &plan)
 	}
+	var topic pb.ExplainResponse
+	hf.getProto(t, "/v1/topics/orders:explain", &topic)
+	if ts := topic.Topic; topic.Subject.Topic != "orders" || ts == nil || ts.PartitionCount != 3 || !slices.Equal(ts.ConsumerGroups, []string{"g1", "g2"}) ||
+		len(topic.Narrative) == 0 || topic.Budget.Bytes > topic.Budget.MaxBytes {
+		t.Errorf("GET /v1/topics/orders:explain = %v", &topic)
+	}
+	// Without Metadata or telemetry kwitness knows no broker.
+	if code, _, body := hf.get(t, "/v1/brokers/1:explain"); code != http.StatusNotFound || !strings.Contains(string(body), "broker 1: kwitness knows nothing of it") {
+		t.Errorf("GET /v1/brokers/1:explain = %d %s", code, body)
+	}
 	if code, _, body := hf.get(t, "/v1/brokers/x:explain"); code != http.StatusBadRequest {
 		t.Errorf("GET /v1/brokers/x:explain = %d %s", code, body)
 	}

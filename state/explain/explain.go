@@ -216,6 +216,10 @@ type BrokerState struct {
 	BytesIn, BytesOut     float64 // bytes/s; NaN unknown
 	LogDirs               []LogDir
 	TopicsLed             []string
+	// Health holds the newest health gauges (under-replicated and
+	// under-min-ISR partitions, offline log dirs, request queue, …), the
+	// ISR shrink rate, p99 request latencies and a restart, when known.
+	Health []detect.Fact
 }
 
 // LogDir is one log directory's use.
@@ -250,8 +254,11 @@ type Entry struct {
 type Related struct {
 	Finding  detect.Finding // Evidence and Facts left out: GetFinding has them
 	Relation string
-	Owner    detect.Owner
-	Runbook  string
+	// Dependent: the finding is on something that depends on the subject
+	// (a topic's consumer group), not on something the subject depends on.
+	Dependent bool
+	Owner     detect.Owner
+	Runbook   string
 }
 
 // Statement is one narrative sentence and the entries it rests on: timeline

@@ -86,7 +86,10 @@ func findingStatements(s detect.Subject, related []Related) []Statement {
 			own++
 		}
 		text := fmt.Sprintf("Firing %s: %s", r.Finding.Kind, r.Finding.Summary)
-		if !mine {
+		switch {
+		case r.Dependent:
+			text = fmt.Sprintf("On %s, %s is firing: %s", r.Relation, r.Finding.Kind, r.Finding.Summary)
+		case !mine:
 			text = fmt.Sprintf("It depends on %s, where %s is firing: %s", r.Relation, r.Finding.Kind, r.Finding.Summary)
 		}
 		out = append(out, Statement{Text: text, Refs: []string{r.Finding.ID}})

@@ -2774,7 +2774,13 @@ type BrokerState struct {
 	BytesOutPerSecond float64        `protobuf:"fixed64,6,opt,name=bytes_out_per_second,json=bytesOutPerSecond,proto3" json:"bytes_out_per_second,omitempty"`
 	LogDirs           []*LogDirState `protobuf:"bytes,7,rep,name=log_dirs,json=logDirs,proto3" json:"log_dirs,omitempty"`
 	// Topics with partitions it leads (Metadata).
-	TopicsLed     []string `protobuf:"bytes,8,rep,name=topics_led,json=topicsLed,proto3" json:"topics_led,omitempty"`
+	TopicsLed []string `protobuf:"bytes,8,rep,name=topics_led,json=topicsLed,proto3" json:"topics_led,omitempty"`
+	// Newest health signals: under-replicated, under-min-ISR and offline
+	// partitions, offline log dirs, active controller, request queue, network
+	// idle ratio, ISR shrinks per second over the window, p99 request
+	// latencies (ms), and a restart within the window (text). Signals without
+	// a present sample are left out.
+	Health        []*Fact `protobuf:"bytes,9,rep,name=health,proto3" json:"health,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2861,6 +2867,13 @@ func (x *BrokerState) GetLogDirs() []*LogDirState {
 func (x *BrokerState) GetTopicsLed() []string {
 	if x != nil {
 		return x.TopicsLed
+	}
+	return nil
+}
+
+func (x *BrokerState) GetHealth() []*Fact {
+	if x != nil {
+		return x.Health
 	}
 	return nil
 }
@@ -3903,7 +3916,7 @@ const file_kwitness_v1_findings_proto_rawDesc = "" +
 	"\n" +
 	"used_bytes\x18\x02 \x01(\x01R\tusedBytes\x12\x1f\n" +
 	"\vtotal_bytes\x18\x03 \x01(\x01R\n" +
-	"totalBytes\"\xb5\x02\n" +
+	"totalBytes\"\xe0\x02\n" +
 	"\vBrokerState\x12\x1e\n" +
 	"\n" +
 	"registered\x18\x01 \x01(\bR\n" +
@@ -3915,7 +3928,8 @@ const file_kwitness_v1_findings_proto_rawDesc = "" +
 	"\x14bytes_out_per_second\x18\x06 \x01(\x01R\x11bytesOutPerSecond\x123\n" +
 	"\blog_dirs\x18\a \x03(\v2\x18.kwitness.v1.LogDirStateR\alogDirs\x12\x1d\n" +
 	"\n" +
-	"topics_led\x18\b \x03(\tR\ttopicsLed\"\xcb\x01\n" +
+	"topics_led\x18\b \x03(\tR\ttopicsLed\x12)\n" +
+	"\x06health\x18\t \x03(\v2\x11.kwitness.v1.FactR\x06health\"\xcb\x01\n" +
 	"\rTimelineEntry\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12.\n" +
 	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x12\n" +
@@ -4121,53 +4135,54 @@ var file_kwitness_v1_findings_proto_depIdxs = []int32{
 	32, // 37: kwitness.v1.TopicState.partitions:type_name -> kwitness.v1.TopicPartitionState
 	27, // 38: kwitness.v1.TopicState.partitions_page:type_name -> kwitness.v1.ListPage
 	34, // 39: kwitness.v1.BrokerState.log_dirs:type_name -> kwitness.v1.LogDirState
-	46, // 40: kwitness.v1.TimelineEntry.time:type_name -> google.protobuf.Timestamp
-	7,  // 41: kwitness.v1.TimelineEntry.citations:type_name -> kwitness.v1.Citation
-	1,  // 42: kwitness.v1.RelatedFinding.severity:type_name -> kwitness.v1.Severity
-	0,  // 43: kwitness.v1.RelatedFinding.state:type_name -> kwitness.v1.FindingState
-	4,  // 44: kwitness.v1.RelatedFinding.subject:type_name -> kwitness.v1.Subject
-	46, // 45: kwitness.v1.RelatedFinding.opened_at:type_name -> google.protobuf.Timestamp
-	46, // 46: kwitness.v1.RelatedFinding.resolved_at:type_name -> google.protobuf.Timestamp
-	10, // 47: kwitness.v1.RelatedFinding.owner:type_name -> kwitness.v1.Owner
-	4,  // 48: kwitness.v1.ExplainResponse.subject:type_name -> kwitness.v1.Subject
-	46, // 49: kwitness.v1.ExplainResponse.at:type_name -> google.protobuf.Timestamp
-	10, // 50: kwitness.v1.ExplainResponse.owner:type_name -> kwitness.v1.Owner
-	30, // 51: kwitness.v1.ExplainResponse.group:type_name -> kwitness.v1.GroupState
-	33, // 52: kwitness.v1.ExplainResponse.topic:type_name -> kwitness.v1.TopicState
-	35, // 53: kwitness.v1.ExplainResponse.broker:type_name -> kwitness.v1.BrokerState
-	36, // 54: kwitness.v1.ExplainResponse.timeline:type_name -> kwitness.v1.TimelineEntry
-	27, // 55: kwitness.v1.ExplainResponse.timeline_page:type_name -> kwitness.v1.ListPage
-	37, // 56: kwitness.v1.ExplainResponse.findings:type_name -> kwitness.v1.RelatedFinding
-	27, // 57: kwitness.v1.ExplainResponse.findings_page:type_name -> kwitness.v1.ListPage
-	38, // 58: kwitness.v1.ExplainResponse.narrative:type_name -> kwitness.v1.Statement
-	39, // 59: kwitness.v1.ExplainResponse.budget:type_name -> kwitness.v1.Budget
-	10, // 60: kwitness.v1.Proposal.approver:type_name -> kwitness.v1.Owner
-	42, // 61: kwitness.v1.Proposal.artifacts:type_name -> kwitness.v1.Artifact
-	42, // 62: kwitness.v1.Proposal.rollback:type_name -> kwitness.v1.Artifact
-	8,  // 63: kwitness.v1.Proposal.facts:type_name -> kwitness.v1.Fact
-	9,  // 64: kwitness.v1.DraftPlanResponse.finding:type_name -> kwitness.v1.Finding
-	43, // 65: kwitness.v1.DraftPlanResponse.proposals:type_name -> kwitness.v1.Proposal
-	11, // 66: kwitness.v1.FindingsService.ListFindings:input_type -> kwitness.v1.ListFindingsRequest
-	13, // 67: kwitness.v1.FindingsService.GetFinding:input_type -> kwitness.v1.GetFindingRequest
-	15, // 68: kwitness.v1.FindingsService.WatchFindings:input_type -> kwitness.v1.WatchFindingsRequest
-	17, // 69: kwitness.v1.FindingsService.GetGroupLag:input_type -> kwitness.v1.GetGroupLagRequest
-	20, // 70: kwitness.v1.FindingsService.QuerySeries:input_type -> kwitness.v1.QuerySeriesRequest
-	24, // 71: kwitness.v1.FindingsService.RecordEvent:input_type -> kwitness.v1.RecordEventRequest
-	26, // 72: kwitness.v1.FindingsService.Explain:input_type -> kwitness.v1.ExplainRequest
-	41, // 73: kwitness.v1.FindingsService.DraftPlan:input_type -> kwitness.v1.DraftPlanRequest
-	12, // 74: kwitness.v1.FindingsService.ListFindings:output_type -> kwitness.v1.ListFindingsResponse
-	14, // 75: kwitness.v1.FindingsService.GetFinding:output_type -> kwitness.v1.GetFindingResponse
-	16, // 76: kwitness.v1.FindingsService.WatchFindings:output_type -> kwitness.v1.WatchFindingsResponse
-	19, // 77: kwitness.v1.FindingsService.GetGroupLag:output_type -> kwitness.v1.GetGroupLagResponse
-	23, // 78: kwitness.v1.FindingsService.QuerySeries:output_type -> kwitness.v1.QuerySeriesResponse
-	25, // 79: kwitness.v1.FindingsService.RecordEvent:output_type -> kwitness.v1.RecordEventResponse
-	40, // 80: kwitness.v1.FindingsService.Explain:output_type -> kwitness.v1.ExplainResponse
-	44, // 81: kwitness.v1.FindingsService.DraftPlan:output_type -> kwitness.v1.DraftPlanResponse
-	74, // [74:82] is the sub-list for method output_type
-	66, // [66:74] is the sub-list for method input_type
-	66, // [66:66] is the sub-list for extension type_name
-	66, // [66:66] is the sub-list for extension extendee
-	0,  // [0:66] is the sub-list for field type_name
+	8,  // 40: kwitness.v1.BrokerState.health:type_name -> kwitness.v1.Fact
+	46, // 41: kwitness.v1.TimelineEntry.time:type_name -> google.protobuf.Timestamp
+	7,  // 42: kwitness.v1.TimelineEntry.citations:type_name -> kwitness.v1.Citation
+	1,  // 43: kwitness.v1.RelatedFinding.severity:type_name -> kwitness.v1.Severity
+	0,  // 44: kwitness.v1.RelatedFinding.state:type_name -> kwitness.v1.FindingState
+	4,  // 45: kwitness.v1.RelatedFinding.subject:type_name -> kwitness.v1.Subject
+	46, // 46: kwitness.v1.RelatedFinding.opened_at:type_name -> google.protobuf.Timestamp
+	46, // 47: kwitness.v1.RelatedFinding.resolved_at:type_name -> google.protobuf.Timestamp
+	10, // 48: kwitness.v1.RelatedFinding.owner:type_name -> kwitness.v1.Owner
+	4,  // 49: kwitness.v1.ExplainResponse.subject:type_name -> kwitness.v1.Subject
+	46, // 50: kwitness.v1.ExplainResponse.at:type_name -> google.protobuf.Timestamp
+	10, // 51: kwitness.v1.ExplainResponse.owner:type_name -> kwitness.v1.Owner
+	30, // 52: kwitness.v1.ExplainResponse.group:type_name -> kwitness.v1.GroupState
+	33, // 53: kwitness.v1.ExplainResponse.topic:type_name -> kwitness.v1.TopicState
+	35, // 54: kwitness.v1.ExplainResponse.broker:type_name -> kwitness.v1.BrokerState
+	36, // 55: kwitness.v1.ExplainResponse.timeline:type_name -> kwitness.v1.TimelineEntry
+	27, // 56: kwitness.v1.ExplainResponse.timeline_page:type_name -> kwitness.v1.ListPage
+	37, // 57: kwitness.v1.ExplainResponse.findings:type_name -> kwitness.v1.RelatedFinding
+	27, // 58: kwitness.v1.ExplainResponse.findings_page:type_name -> kwitness.v1.ListPage
+	38, // 59: kwitness.v1.ExplainResponse.narrative:type_name -> kwitness.v1.Statement
+	39, // 60: kwitness.v1.ExplainResponse.budget:type_name -> kwitness.v1.Budget
+	10, // 61: kwitness.v1.Proposal.approver:type_name -> kwitness.v1.Owner
+	42, // 62: kwitness.v1.Proposal.artifacts:type_name -> kwitness.v1.Artifact
+	42, // 63: kwitness.v1.Proposal.rollback:type_name -> kwitness.v1.Artifact
+	8,  // 64: kwitness.v1.Proposal.facts:type_name -> kwitness.v1.Fact
+	9,  // 65: kwitness.v1.DraftPlanResponse.finding:type_name -> kwitness.v1.Finding
+	43, // 66: kwitness.v1.DraftPlanResponse.proposals:type_name -> kwitness.v1.Proposal
+	11, // 67: kwitness.v1.FindingsService.ListFindings:input_type -> kwitness.v1.ListFindingsRequest
+	13, // 68: kwitness.v1.FindingsService.GetFinding:input_type -> kwitness.v1.GetFindingRequest
+	15, // 69: kwitness.v1.FindingsService.WatchFindings:input_type -> kwitness.v1.WatchFindingsRequest
+	17, // 70: kwitness.v1.FindingsService.GetGroupLag:input_type -> kwitness.v1.GetGroupLagRequest
+	20, // 71: kwitness.v1.FindingsService.QuerySeries:input_type -> kwitness.v1.QuerySeriesRequest
+	24, // 72: kwitness.v1.FindingsService.RecordEvent:input_type -> kwitness.v1.RecordEventRequest
+	26, // 73: kwitness.v1.FindingsService.Explain:input_type -> kwitness.v1.ExplainRequest
+	41, // 74: kwitness.v1.FindingsService.DraftPlan:input_type -> kwitness.v1.DraftPlanRequest
+	12, // 75: kwitness.v1.FindingsService.ListFindings:output_type -> kwitness.v1.ListFindingsResponse
+	14, // 76: kwitness.v1.FindingsService.GetFinding:output_type -> kwitness.v1.GetFindingResponse
+	16, // 77: kwitness.v1.FindingsService.WatchFindings:output_type -> kwitness.v1.WatchFindingsResponse
+	19, // 78: kwitness.v1.FindingsService.GetGroupLag:output_type -> kwitness.v1.GetGroupLagResponse
+	23, // 79: kwitness.v1.FindingsService.QuerySeries:output_type -> kwitness.v1.QuerySeriesResponse
+	25, // 80: kwitness.v1.FindingsService.RecordEvent:output_type -> kwitness.v1.RecordEventResponse
+	40, // 81: kwitness.v1.FindingsService.Explain:output_type -> kwitness.v1.ExplainResponse
+	44, // 82: kwitness.v1.FindingsService.DraftPlan:output_type -> kwitness.v1.DraftPlanResponse
+	75, // [75:83] is the sub-list for method output_type
+	67, // [67:75] is the sub-list for method input_type
+	67, // [67:67] is the sub-list for extension type_name
+	67, // [67:67] is the sub-list for extension extendee
+	0,  // [0:67] is the sub-list for field type_name
 }
 
 func init() { file_kwitness_v1_findings_proto_init() }
