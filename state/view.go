@@ -64,10 +64,6 @@ func (v *View) groupTopic(e *TopicEntry) *detect.GroupTopic {
 	gt.Cluster, gt.Group, gt.Topic = v.w.cluster, e.Group, e.Topic
 	gt.Context = v.snap.Groups[e.Group]
 	gt.Partitions = gt.Partitions[:0]
-	per := len(v.histT) + len(v.recT)
-	if need := len(e.Parts) * 4 * per; cap(v.arena) < need {
-		v.arena = make([]int64, 0, need)
-	}
 	v.arena = v.arena[:0]
 	for _, p := range e.Parts {
 		gt.Partitions = append(gt.Partitions, detect.PartitionInput{Partition: p.Partition, Series: p.Series})
@@ -266,8 +262,17 @@ func (v *View) mergeRange(hs, rs int) (hLo, hHi, rLo int) {
 	return mergeBounds(v.histT, v.recT, hs, rs)
 }
 
-// merge appends h[hLo:hHi] and r[rLo:] to the arena and returns them.
+// minArena is the smallest arena chunk, in samples.
+const minArena = 4096
+
+// merge appends h[hLo:hHi] and r[rLo:] to the arena and returns them. The
+// arena grows as windows are loaded, so a reader loading a few partitions
+// of a large group-topic allocates for those only: a full chunk is left to
+// the windows already handed out and a new one, twice as large, is taken.
 func (v *View) merge(h, r []int64, hLo, hHi, rLo int) []int64 {
+	if n := hHi - hLo + len(r) - rLo; cap(v.arena)-len(v.arena) < n {
+		v.arena = make([]int64, 0, max(minArena, 2*cap(v.arena), n))
+	}
 	start := len(v.arena)
 	v.arena = append(v.arena, h[hLo:hHi]...)
 	v.arena = append(v.arena, r[rLo:]...)

@@ -157,13 +157,15 @@ type Bundle struct {
 
 // GroupState is a group now.
 type GroupState struct {
-	State          string
-	Generation     int32
-	MemberCount    int
-	Members        []Member
-	MembersPage    Page
-	Topics         []string
-	TotalLag       int64
+	State       string
+	Generation  int32
+	MemberCount int
+	Members     []Member
+	MembersPage Page
+	Topics      []string
+	TotalLag    int64
+	// MaxTimeLag and CommitInterval are read from the windows of the
+	// partitions judged: those shown, and the onset candidates (see group).
 	MaxTimeLag     float64 // seconds
 	CommitInterval float64 // seconds; 0 unknown
 	Partitions     []PartitionRow
@@ -248,6 +250,8 @@ type Entry struct {
 	Text      string
 	Citations []detect.Citation // series, or an API call with its time (Series.Metric "")
 	FindingID string
+
+	change *state.Change // a layout change whose Text and Citations are not written yet
 }
 
 // Related is a finding on the subject or on what it depends on.

@@ -34,6 +34,13 @@ type rig struct {
 // partitions), its generation series and membership history.
 func newRig(t testing.TB, parts int, owners detect.OwnersConfig) *rig {
 	t.Helper()
+	return newRigLag(t, parts, owners, 0)
+}
+
+// newRigLag is newRig with every partition but 0 behind by a steady
+// steady messages (consuming as fast as records arrive).
+func newRigLag(t testing.TB, parts int, owners detect.OwnersConfig, steady int64) *rig {
+	t.Helper()
 	w, err := state.NewWindow(state.WindowConfig{Span: 2 * time.Minute, Points: 55, Recent: 6}, "c1")
 	if err != nil {
 		t.Fatal(err)
@@ -80,6 +87,9 @@ func newRig(t testing.TB, parts int, owners detect.OwnersConfig) *rig {
 			c, e, st := ids(p)
 			end := int64(100 * i)
 			com := end
+			if p > 0 {
+				com = max(0, end-steady)
+			}
 			if p == 0 && i > changeAt {
 				com = 100*changeAt + 50*int64(i-changeAt) // half speed after the deploy
 			}
@@ -263,5 +273,35 @@ func TestGroupBundlePages(t *testing.T) {
 		if _, _, err := r.ex.Explain(bad); err == nil {
 			t.Errorf("Explain(%+v): no error", bad)
 		}
+	}
+}
+
+// TestGroupOnsetNamedByFinding: the lag onset is sought among the
+// partitions with the most lag and those the group's firing lag findings
+// name. Partition 0's growing lag is smaller than the steady lag of 39
+// others: only a finding naming it has its onset dated.
+func TestGroupOnsetNamedByFinding(t *testing.T) {
+	r := newRigLag(t, 40, detect.OwnersConfig{}, 5000)
+	onset := func() (explain.Entry, bool) {
+		b, ok, err := r.ex.Explain(explain.Request{Group: "fraud", Broker: -1})
+		if err != nil || !ok {
+			t.Fatal(ok, err)
+		}
+		for _, e := range b.Timeline {
+			if e.Kind == explain.EntryLagOnset {
+				return e, true
+			}
+		}
+		return explain.Entry{}, false
+	}
+	if e, ok := onset(); ok {
+		t.Fatalf("an onset among steady partitions: %+v", e)
+	}
+	f := detect.Finding{ID: "f1", Kind: detect.KindLagGrowing, Severity: detect.SeverityWarning, State: detect.StateFiring,
+		Subject: detect.Subject{Cluster: "c1", Group: "fraud", Topic: "payments", Partitions: []int32{0}, Broker: -1}, Summary: "fraud is behind.", OpenedAt: t0.Add(50 * time.Second)}
+	r.findings.Apply(t0.Add(50*time.Second), []detect.Event{{Type: detect.EventOpened, Finding: f}})
+	e, ok := onset()
+	if !ok || !strings.HasPrefix(e.Text, "lag on payments-0 began to grow") || !e.At.Equal(t0.Add(changeAt*time.Second)) {
+		t.Errorf("onset = %+v, %v; want payments-0 at +%ds", e, ok, changeAt)
 	}
 }

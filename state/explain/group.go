@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -12,7 +13,13 @@ import (
 	"github.com/kwitness/kwitness/state"
 )
 
-// group builds a consumer group's bundle.
+// group builds a consumer group's bundle. Every partition's lag now is
+// read from the newest sweep alone; whole windows are read and judged
+// (the lag verdict learns each partition's rhythm from its window) only
+// for the partitions the bundle shows and the onset candidates — the
+// onsetProbe with the most lag of each topic and those the group's firing
+// lag findings name — so a group of thousands of partitions costs about
+// as much as one of a few dozen.
 func (e *Explainer) group(r Request) (Bundle, bool) {
 	v := e.src.Window.View()
 	b := Bundle{Cluster: e.src.Window.Cluster(), At: v.At(), Section: r.Section,
@@ -22,58 +29,55 @@ func (e *Explainer) group(r Request) (Bundle, bool) {
 		return b, false
 	}
 	gs := &GroupState{}
-	var rows []PartitionRow
-	var onsets []Entry
-	var ctx detect.GroupContext
-	intervals := make([]int64, 0, 64)
+	snap := v.Snapshot()
+	var all []partLag
 	found := false
-	v.GroupTopics(r.Group, func(gt *detect.GroupTopic) {
+	for i := range snap.Topology.GroupTopics {
+		te := &snap.Topology.GroupTopics[i]
+		if te.Group != r.Group {
+			continue
+		}
 		found = true
-		ctx = gt.Context
-		if !r.topicVisible(gt.Topic) {
-			b.Withheld += len(gt.Partitions)
-			return
+		if !r.topicVisible(te.Topic) {
+			b.Withheld += len(te.Parts)
+			continue
 		}
-		gs.Topics = append(gs.Topics, gt.Topic)
-		for j := range gt.Partitions {
-			v.LoadOffsets(gt, j) // committed and end offsets: all the lag verdict and time lag read
+		gs.Topics = append(gs.Topics, te.Topic)
+		for j, p := range te.Parts {
+			l := lagOf(v.Latest(p.Series[detect.ColCommitted]), v.Latest(p.Series[detect.ColEnd]))
+			if l != detect.Gap {
+				gs.TotalLag += l
+			}
+			all = append(all, partLag{topic: te.Topic, partition: p.Partition, j: j, lag: l})
 		}
-		lags := d.GroupLag(gt)
-		worst := -1
-		for j, pl := range lags {
-			w := gt.Partitions[j].Window
-			row := PartitionRow{Topic: gt.Topic, Partition: gt.Partitions[j].Partition, Lag: pl, TimeLag: detect.EstimateTimeLag(w)}
-			if pl.Lag != detect.Gap {
-				gs.TotalLag += pl.Lag
-			}
-			if !math.IsNaN(row.TimeLag.Seconds) {
-				gs.MaxTimeLag = max(gs.MaxTimeLag, row.TimeLag.Seconds)
-			}
-			if lagging(pl.Status) && (worst < 0 || pl.Lag > lags[worst].Lag) {
-				worst = j
-			}
-			if len(intervals) < cap(intervals) {
-				intervals = commitIntervals(intervals, w)
-			}
-			rows = append(rows, row)
-		}
-		if worst >= 0 {
-			if en, ok := onsetEntry(v, gt, worst, lags[worst], e.src.Lag); ok {
-				onsets = append(onsets, en)
-			}
-		}
-	})
+	}
 	if !found {
 		return b, false
 	}
+	ctx := snap.Groups[r.Group]
 	gs.State, gs.Generation, gs.MemberCount = ctx.State, ctx.Generation, ctx.Members
-	gs.CommitInterval = median(intervals)
-	slices.SortFunc(rows, func(a, b PartitionRow) int {
-		return cmp.Or(cmp.Compare(lagValue(b.Lag.Lag), lagValue(a.Lag.Lag)), strings.Compare(a.Topic, b.Topic), cmp.Compare(a.Partition, b.Partition))
-	})
+
+	related := e.groupFindings(r.Group, gs.Topics)
+	// Onset candidates, by topic (all holds each topic's partitions in order).
+	named := lagNamed(related)
+	onsetCand := map[string][]partLag{}
+	for lo := 0; lo < len(all); {
+		hi := lo + 1
+		for hi < len(all) && all[hi].topic == all[lo].topic {
+			hi++
+		}
+		onsetCand[all[lo].topic] = onsetCandidates(all[lo:hi], named[all[lo].topic])
+		lo = hi
+	}
+	var shown []partLag
 	if r.wants(SectionPartitions) {
-		lo, hi, p := page(len(rows), r.offsetOf(SectionPartitions), r.PageSize)
-		gs.Partitions, gs.PartitionsPage = rows[lo:hi], p
+		lo, hi, p := page(len(all), r.offsetOf(SectionPartitions), r.PageSize)
+		shown, gs.PartitionsPage = mostLagFirst(all, hi)[lo:hi], p
+	}
+	j := judgeGroup(v, d, r.Group, shown, onsetCand, e.src.Lag)
+	gs.MaxTimeLag, gs.CommitInterval = j.maxTimeLag, median(j.intervals)
+	if r.wants(SectionPartitions) {
+		gs.Partitions = j.rows
 	}
 	members := membersOf(ctx, r.topicVisible)
 	if r.wants(SectionMembers) {
@@ -82,14 +86,196 @@ func (e *Explainer) group(r Request) (Bundle, bool) {
 	}
 	b.Group = gs
 
-	related := e.groupFindings(r.Group, gs.Topics)
 	since := b.At.Add(-e.src.Window.Span())
-	timeline := e.groupTimeline(r.Group, ctx, since, onsets, related, gs.Topics)
+	timeline := e.groupTimeline(r.Group, ctx, since, j.onsets, related, gs.Topics)
 	e.fill(&b, r, timeline, related)
 	if r.Section == SectionAll {
 		b.Narrative = groupNarrative(&b, gs, timeline, related, e.src.Lag)
 	}
 	return b, true
+}
+
+// partLag is one group-partition's lag at the newest sweep.
+type partLag struct {
+	topic     string
+	partition int32
+	j         int   // index in its topic's partitions
+	lag       int64 // detect.Gap when the newest sweep has no sample
+}
+
+// lagOf is the lag of a committed and a log end offset, as the lag verdict
+// reads it; Gap when either is.
+func lagOf(committed, end int64) int64 {
+	if committed == detect.Gap || end == detect.Gap {
+		return detect.Gap
+	}
+	return max(0, end-committed)
+}
+
+// onsetProbe is how many of a topic's partitions with the most lag are
+// judged when looking for the lag onset, besides those named by firing
+// lag findings.
+const onsetProbe = 16
+
+// lagKinds are the findings whose partitions are onset candidates.
+var lagKinds = []detect.Kind{detect.KindLagGrowing, detect.KindConsumerStalled, detect.KindConsumerStopped}
+
+// lagNamed returns, by topic, the partitions the group's own firing lag
+// findings (among related) name.
+func lagNamed(related []Related) map[string][]int32 {
+	out := map[string][]int32{}
+	for _, r := range related {
+		f := &r.Finding
+		if r.Relation == RelationSubject && f.State == detect.StateFiring && slices.Contains(lagKinds, f.Kind) {
+			out[f.Subject.Topic] = append(out[f.Subject.Topic], f.Subject.Partitions...)
+		}
+	}
+	return out
+}
+
+// byLag orders partitions most lag first (gaps last), then by topic and
+// partition.
+func byLag(a, b partLag) int {
+	if c := cmp.Compare(lagValue(b.lag), lagValue(a.lag)); c != 0 {
+		return c
+	}
+	if a.topic != b.topic {
+		return strings.Compare(a.topic, b.topic)
+	}
+	return cmp.Compare(a.partition, b.partition)
+}
+
+// mostLagFirst orders ps byLag at least up to index n (ps[:n] is the n
+// first in order) and returns it. A short prefix is selected, not sorted
+// whole: a page of a thousand partitions needs its ten first.
+func mostLagFirst(ps []partLag, n int) []partLag {
+	if n > 64 || 8*n > len(ps) {
+		slices.SortFunc(ps, byLag)
+		return ps
+	}
+	for i := range n { // selection: n passes over the rest
+		best := i
+		for k := i + 1; k < len(ps); k++ {
+			if byLag(ps[k], ps[best]) < 0 {
+				best = k
+			}
+		}
+		ps[i], ps[best] = ps[best], ps[i]
+	}
+	return ps
+}
+
+// onsetCandidates are the partitions of one topic (lags, in order) with
+// lag whose onset may be dated: those named, and the onsetProbe with the
+// most lag.
+func onsetCandidates(lags []partLag, named []int32) []partLag {
+	var out []partLag
+	for _, pl := range lags {
+		if pl.lag > 0 && slices.Contains(named, pl.partition) {
+			out = append(out, pl)
+		}
+	}
+	for _, pl := range mostLag(lags, onsetProbe) {
+		if !slices.Contains(named, pl.partition) {
+			out = append(out, pl)
+		}
+	}
+	return out
+}
+
+// mostLag returns the (at most) k partitions of lags with the most lag
+// above zero, the lower index first on a tie, in no particular order.
+func mostLag(lags []partLag, k int) []partLag {
+	top := make([]partLag, 0, k)
+	less := func(a, b partLag) bool { return a.lag < b.lag || a.lag == b.lag && a.j > b.j }
+	for _, pl := range lags {
+		if pl.lag <= 0 {
+			continue
+		}
+		if len(top) < k {
+			top = append(top, pl)
+			continue
+		}
+		low := 0
+		for i := range top {
+			if less(top[i], top[low]) {
+				low = i
+			}
+		}
+		if less(top[low], pl) {
+			top[low] = pl
+		}
+	}
+	return top
+}
+
+// judged is what reading the windows of some of a group's partitions
+// gave.
+type judged struct {
+	rows       []PartitionRow // of the partitions shown, in their order
+	onsets     []Entry        // one per topic at most
+	maxTimeLag float64        // seconds, over the partitions judged
+	intervals  []int64        // commit intervals, ms (commitIntervals)
+}
+
+// judgeGroup reads the windows of the partitions shown and the onset
+// candidates, judges them, and dates each topic's lag onset: of its
+// candidates, the lagging one with the most lag (the lowest partition on a
+// tie).
+func judgeGroup(v *state.View, d *detect.LagDetector, group string, shown []partLag, onsetCand map[string][]partLag, cfg detect.LagConfig) judged {
+	out := judged{rows: make([]PartitionRow, len(shown)), intervals: make([]int64, 0, 64)}
+	v.GroupTopics(group, func(gt *detect.GroupTopic) {
+		want := map[int]bool{}
+		for _, pl := range onsetCand[gt.Topic] {
+			want[pl.j] = true
+		}
+		for _, pl := range shown {
+			if pl.topic == gt.Topic {
+				want[pl.j] = true
+			}
+		}
+		if len(want) == 0 {
+			return
+		}
+		sub := &detect.GroupTopic{Cluster: gt.Cluster, Group: gt.Group, Topic: gt.Topic, Context: gt.Context}
+		at := map[int]int{} // j → index in sub
+		for j := range gt.Partitions {
+			if want[j] {
+				v.LoadOffsets(gt, j)
+				at[j] = len(sub.Partitions)
+				sub.Partitions = append(sub.Partitions, gt.Partitions[j])
+			}
+		}
+		verdicts := slices.Clone(d.GroupLag(sub))
+		for k := range sub.Partitions {
+			w := sub.Partitions[k].Window
+			if tl := detect.EstimateTimeLag(w); !math.IsNaN(tl.Seconds) {
+				out.maxTimeLag = max(out.maxTimeLag, tl.Seconds)
+			}
+			if len(out.intervals) < cap(out.intervals) {
+				out.intervals = commitIntervals(out.intervals, w)
+			}
+		}
+		for i, pl := range shown {
+			if pl.topic == gt.Topic {
+				k := at[pl.j]
+				out.rows[i] = PartitionRow{Topic: gt.Topic, Partition: pl.partition, Lag: verdicts[k], TimeLag: detect.EstimateTimeLag(sub.Partitions[k].Window)}
+			}
+		}
+		worst := -1
+		for _, pl := range onsetCand[gt.Topic] {
+			k := at[pl.j]
+			if lagging(verdicts[k].Status) && (worst < 0 || verdicts[k].Lag > verdicts[worst].Lag || verdicts[k].Lag == verdicts[worst].Lag && k < worst) {
+				worst = k
+			}
+		}
+		if worst >= 0 {
+			if en, ok := onsetEntry(v, sub, worst, verdicts[worst], cfg); ok {
+				out.onsets = append(out.onsets, en)
+			}
+		}
+	})
+	return out
 }
 
 func lagging(s detect.Status) bool {
@@ -361,7 +547,7 @@ func (e *Explainer) groupTimeline(group string, ctx detect.GroupContext, since t
 func number(tl []Entry) []Entry {
 	slices.SortStableFunc(tl, func(a, b Entry) int { return a.At.Compare(b.At) })
 	for i := range tl {
-		tl[i].ID = fmt.Sprintf("t%d", i+1)
+		tl[i].ID = "t" + strconv.Itoa(i+1)
 	}
 	return tl
 }
@@ -414,27 +600,37 @@ func listText(xs []string) string {
 	return strings.Join(xs, ", ")
 }
 
-// layoutEntries turns the layout changes that keep into entries.
+// layoutEntries turns the layout changes that keep into entries. Their
+// text and citation are written only for the entries a bundle holds
+// (renderChange, from fill): a busy cluster's window can hold hundreds.
 func (e *Explainer) layoutEntries(since time.Time, keep func(*state.Change) bool) []Entry {
 	if e.src.Layout == nil {
 		return nil
 	}
-	var out []Entry
-	for _, c := range e.src.Layout.Changes(since, keep) {
-		en := Entry{At: c.At, Kind: c.Kind}
-		switch c.Kind {
-		case state.ChangeLeaderMoved:
-			en.Text = fmt.Sprintf("leader of %s-%d moved from broker %d to broker %d", c.Topic, c.Partition, c.From, c.To)
-		case state.ChangePartitionsChanged:
-			en.Text = fmt.Sprintf("topic %s went from %d to %d partitions", c.Topic, c.From, c.To)
-		case state.ChangeConfigChanged:
-			en.Text = fmt.Sprintf("topic %s config %s changed from %s to %s", c.Topic, c.Name, quoteOrUnset(c.Before), quoteOrUnset(c.After))
-		}
-		en.Citations = []detect.Citation{{From: c.PrevAt, To: c.At, Source: detect.Source{API: c.Source, SweepAt: c.At},
-			Note: fmt.Sprintf("%s answers at %s and %s differ", c.Source, c.PrevAt.UTC().Format(time.RFC3339), c.At.UTC().Format(time.RFC3339))}}
-		out = append(out, en)
+	changes := e.src.Layout.Changes(since, keep)
+	out := make([]Entry, len(changes))
+	for i := range changes {
+		out[i] = Entry{At: changes[i].At, Kind: changes[i].Kind, change: &changes[i]}
 	}
 	return out
+}
+
+// renderChange writes the text and citation of a layout change's entry.
+func renderChange(en *Entry) {
+	c := en.change
+	if c == nil || en.Text != "" {
+		return
+	}
+	switch c.Kind {
+	case state.ChangeLeaderMoved:
+		en.Text = fmt.Sprintf("leader of %s-%d moved from broker %d to broker %d", c.Topic, c.Partition, c.From, c.To)
+	case state.ChangePartitionsChanged:
+		en.Text = fmt.Sprintf("topic %s went from %d to %d partitions", c.Topic, c.From, c.To)
+	case state.ChangeConfigChanged:
+		en.Text = fmt.Sprintf("topic %s config %s changed from %s to %s", c.Topic, c.Name, quoteOrUnset(c.Before), quoteOrUnset(c.After))
+	}
+	en.Citations = []detect.Citation{{From: c.PrevAt, To: c.At, Source: detect.Source{API: c.Source, SweepAt: c.At},
+		Note: fmt.Sprintf("%s answers at %s and %s differ", c.Source, c.PrevAt.UTC().Format(time.RFC3339), c.At.UTC().Format(time.RFC3339))}}
 }
 
 func quoteOrUnset(s string) string {
@@ -467,6 +663,9 @@ func (e *Explainer) fill(b *Bundle, r Request, timeline []Entry, related []Relat
 	if r.wants(SectionTimeline) {
 		lo, hi, p := pageFromEnd(len(timeline), r.offsetOf(SectionTimeline), r.PageSize)
 		b.Timeline, b.TimelinePage = timeline[lo:hi], p
+		for i := range b.Timeline {
+			renderChange(&b.Timeline[i])
+		}
 	}
 	if r.wants(SectionFindings) {
 		lo, hi, p := page(len(related), r.offsetOf(SectionFindings), r.PageSize)

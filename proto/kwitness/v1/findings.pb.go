@@ -2341,16 +2341,19 @@ func (x *GroupMember) GetAssignment() []*TopicPartitions {
 type GroupState struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// e.g. "Stable", "Empty"; "" when the group was not described yet.
-	State             string         `protobuf:"bytes,1,opt,name=state,proto3" json:"state,omitempty"`
-	Generation        int32          `protobuf:"varint,2,opt,name=generation,proto3" json:"generation,omitempty"`
-	MemberCount       int32          `protobuf:"varint,3,opt,name=member_count,json=memberCount,proto3" json:"member_count,omitempty"`
-	Members           []*GroupMember `protobuf:"bytes,4,rep,name=members,proto3" json:"members,omitempty"`
-	MembersPage       *ListPage      `protobuf:"bytes,5,opt,name=members_page,json=membersPage,proto3" json:"members_page,omitempty"`
-	Topics            []string       `protobuf:"bytes,6,rep,name=topics,proto3" json:"topics,omitempty"`
-	TotalLag          int64          `protobuf:"varint,7,opt,name=total_lag,json=totalLag,proto3" json:"total_lag,omitempty"`
-	MaxTimeLagSeconds float64        `protobuf:"fixed64,8,opt,name=max_time_lag_seconds,json=maxTimeLagSeconds,proto3" json:"max_time_lag_seconds,omitempty"`
+	State       string         `protobuf:"bytes,1,opt,name=state,proto3" json:"state,omitempty"`
+	Generation  int32          `protobuf:"varint,2,opt,name=generation,proto3" json:"generation,omitempty"`
+	MemberCount int32          `protobuf:"varint,3,opt,name=member_count,json=memberCount,proto3" json:"member_count,omitempty"`
+	Members     []*GroupMember `protobuf:"bytes,4,rep,name=members,proto3" json:"members,omitempty"`
+	MembersPage *ListPage      `protobuf:"bytes,5,opt,name=members_page,json=membersPage,proto3" json:"members_page,omitempty"`
+	Topics      []string       `protobuf:"bytes,6,rep,name=topics,proto3" json:"topics,omitempty"`
+	TotalLag    int64          `protobuf:"varint,7,opt,name=total_lag,json=totalLag,proto3" json:"total_lag,omitempty"`
+	// The oldest unread record's age over the partitions whose windows were
+	// read: those on this page, the 16 per topic with the most lag, and those
+	// the group's firing lag findings name.
+	MaxTimeLagSeconds float64 `protobuf:"fixed64,8,opt,name=max_time_lag_seconds,json=maxTimeLagSeconds,proto3" json:"max_time_lag_seconds,omitempty"`
 	// Median seconds between sweeps at which a partition's committed offset
-	// moved, learned from the window; 0 when it never moved.
+	// moved, learned from the same partitions' windows; 0 when it never moved.
 	CommitIntervalSeconds float64 `protobuf:"fixed64,9,opt,name=commit_interval_seconds,json=commitIntervalSeconds,proto3" json:"commit_interval_seconds,omitempty"`
 	// Worst first: by lag, then topic and partition.
 	Partitions     []*PartitionLag `protobuf:"bytes,10,rep,name=partitions,proto3" json:"partitions,omitempty"`
