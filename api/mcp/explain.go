@@ -25,6 +25,9 @@ type draftPlanArgs struct {
 // answer when its JSON comes out over the budget.
 const explainAttempts = 4
 
+// minExplainBytes is the smallest max_bytes the server accepts.
+const minExplainBytes = 1 << 10
+
 func (t *tools) explain(ctx context.Context, _ mcp.CallToolRequest, a explainArgs) (*mcp.CallToolResult, error) {
 	req := &pb.ExplainRequest{PageSize: a.PageSize, PageToken: a.PageToken}
 	n := 0
@@ -57,10 +60,12 @@ func (t *tools) explain(ctx context.Context, _ mcp.CallToolRequest, a explainArg
 		if len(text) <= t.budget {
 			return mcp.NewToolResultText(text), nil
 		}
-		ask -= len(text) - t.budget + t.budget/16
-		if ask < 1024 {
+		if ask == minExplainBytes {
 			break
 		}
+		// Ask for less in proportion to the overshoot, a sixteenth to spare,
+		// and at last for the least the server accepts.
+		ask = max(minExplainBytes, ask*t.budget/len(text)*15/16)
 	}
 	return nil, errTooBig
 }
