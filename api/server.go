@@ -49,7 +49,8 @@ type Server struct {
 	limits   auth.Limits
 	// nil: Explain and DraftPlan are unimplemented and findings carry no owner.
 	explainer *explain.Explainer
-	bootstrap string // --bootstrap-server of plan artifacts
+	bootstrap string     // --bootstrap-server of plan artifacts
+	cache     protoCache // listed findings by revision
 }
 
 // NewServer returns a server; lag is the detector configuration GetGroupLag
@@ -74,10 +75,14 @@ func (s *Server) WithHistory(st *store.Store, tel *state.Telemetry) *Server {
 // Register adds the service to a gRPC server.
 func (s *Server) Register(g *grpc.Server) { pb.RegisterFindingsServiceServer(g, s) }
 
-// ListFindings implements FindingsService.
+// ListFindings implements FindingsService. Findings of a response may be
+// shared with other responses (see protoCache): callers must not modify them.
 func (s *Server) ListFindings(ctx context.Context, req *pb.ListFindingsRequest) (*pb.ListFindingsResponse, error) {
 	q, err := ParseFilter(FilterArgs{State: req.State, Kind: req.Kind, Severity: req.Severity, Group: req.Group, Topic: req.Topic, Broker: req.Broker})
 	if err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	if err := checkView(req.View); err != nil {
 		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}
 	q.Allow = scopeAllow(ctx)
@@ -96,14 +101,11 @@ func (s *Server) ListFindings(ctx context.Context, req *pb.ListFindingsRequest) 
 		}
 		after = &a
 	}
-	page, total := s.findings.Page(q, after, size+1)
+	page, total := s.findings.RevisedPage(q, after, size+1)
 	resp := &pb.ListFindingsResponse{TotalSize: int32(total)}
-	for _, f := range page[:min(size, len(page))] {
-		f, _ = ScopeFinding(ctx, f) // the filter kept only visible subjects
-		resp.Findings = append(resp.Findings, s.findingToProto(f))
-	}
+	resp.Findings = s.listed(ctx, page[:min(size, len(page))], req.View)
 	if len(page) > size {
-		resp.NextPageToken = encodePageToken(page[size-1])
+		resp.NextPageToken = encodePageToken(*page[size-1].Finding)
 	}
 	return resp, nil
 }
@@ -140,6 +142,9 @@ func (s *Server) GetFinding(ctx context.Context, req *pb.GetFindingRequest) (*pb
 	if req.Id == "" {
 		return nil, status.Error(codes.InvalidArgument, "id: required")
 	}
+	if err := checkView(req.View); err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
 	f, ok := s.findings.Get(req.Id)
 	if ok {
 		f, ok = ScopeFinding(ctx, f) // one outside the caller's scope is not found either
@@ -147,7 +152,7 @@ func (s *Server) GetFinding(ctx context.Context, req *pb.GetFindingRequest) (*pb
 	if !ok {
 		return nil, status.Errorf(codes.NotFound, "finding %q: not found (resolved findings are kept for a limited time)", req.Id)
 	}
-	return &pb.GetFindingResponse{Finding: s.findingToProto(f)}, nil
+	return &pb.GetFindingResponse{Finding: s.viewFinding(f, req.View)}, nil
 }
 
 // WatchFindings implements FindingsService. It never blocks the publisher:

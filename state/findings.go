@@ -21,6 +21,12 @@ type FindingFilter struct {
 	Allow func(*detect.Finding) bool
 }
 
+// matchesAll reports whether q passes every finding.
+func (q *FindingFilter) matchesAll() bool {
+	return len(q.States) == 0 && len(q.Kinds) == 0 && q.MinSeverity == 0 &&
+		q.Group == "" && q.Topic == "" && q.Broker < 0 && q.Allow == nil
+}
+
 // Match reports whether f passes the filter.
 func (q FindingFilter) Match(f *detect.Finding) bool {
 	switch {
@@ -51,10 +57,21 @@ type Findings struct {
 
 	mu struct {
 		sync.Mutex
-		byID  map[string]*detect.Finding
+		byID  map[string]*stored
 		order []orderEntry // every finding in byID, in CompareFindings order
 		subs  map[*Subscription]struct{}
+		rev   uint64 // revisions handed out so far
 	}
+}
+
+// stored is a finding and its revision: a number, unique within this
+// Findings, that changes whenever the finding is replaced, so a copy
+// converted for a response can be reused while the revision stays. A
+// stored value is never modified: an update stores a new one.
+type stored struct {
+	detect.Finding
+	rev uint64
+	key orderKey // its place in order, fixed when first stored
 }
 
 // orderKey is what CompareFindings orders by; a finding's open time never
@@ -75,7 +92,7 @@ func keyOf(f *detect.Finding) orderKey { return orderKey{f.OpenedAt, f.ID} }
 
 type orderEntry struct {
 	key orderKey
-	f   *detect.Finding
+	f   *stored
 }
 
 func compareEntry(e orderEntry, k orderKey) int { return compareKeys(e.key, k) }
@@ -83,7 +100,7 @@ func compareEntry(e orderEntry, k orderKey) int { return compareKeys(e.key, k) }
 // NewFindings keeps resolved findings for keep (bounded to max of them).
 func NewFindings(keep time.Duration, max int) *Findings {
 	s := &Findings{keepResolved: keep, maxResolved: max}
-	s.mu.byID = map[string]*detect.Finding{}
+	s.mu.byID = map[string]*stored{}
 	s.mu.subs = map[*Subscription]struct{}{}
 	return s
 }
@@ -93,12 +110,16 @@ func (s *Findings) Apply(now time.Time, events []detect.Event) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, ev := range events {
-		if p, ok := s.mu.byID[ev.Finding.ID]; ok {
-			*p = ev.Finding
+		s.mu.rev++
+		if old, ok := s.mu.byID[ev.Finding.ID]; ok {
+			p := &stored{ev.Finding, s.mu.rev, old.key}
+			s.mu.byID[p.ID] = p
+			if i, found := slices.BinarySearchFunc(s.mu.order, p.key, compareEntry); found {
+				s.mu.order[i].f = p
+			}
 		} else {
-			p := new(detect.Finding)
-			*p = ev.Finding
-			k := keyOf(p)
+			k := keyOf(&ev.Finding)
+			p := &stored{ev.Finding, s.mu.rev, k}
 			i, _ := slices.BinarySearchFunc(s.mu.order, k, compareEntry)
 			s.mu.order = slices.Insert(s.mu.order, i, orderEntry{k, p})
 			s.mu.byID[p.ID] = p
@@ -113,7 +134,7 @@ func (s *Findings) Apply(now time.Time, events []detect.Event) {
 // pruneLocked drops resolved findings older than keepResolved, and the
 // oldest resolved ones beyond maxResolved.
 func (s *Findings) pruneLocked(now time.Time) {
-	var resolved []*detect.Finding
+	var resolved []*stored
 	for id, f := range s.mu.byID {
 		if f.State != detect.StateResolved {
 			continue
@@ -127,7 +148,7 @@ func (s *Findings) pruneLocked(now time.Time) {
 	if len(resolved) <= s.maxResolved {
 		return
 	}
-	slices.SortFunc(resolved, func(a, b *detect.Finding) int { return a.ResolvedAt.Compare(b.ResolvedAt) })
+	slices.SortFunc(resolved, func(a, b *stored) int { return a.ResolvedAt.Compare(b.ResolvedAt) })
 	for _, f := range resolved[:len(resolved)-s.maxResolved] {
 		s.deleteLocked(f.ID)
 	}
@@ -139,7 +160,7 @@ func (s *Findings) deleteLocked(id string) {
 		return
 	}
 	delete(s.mu.byID, id)
-	if i, found := slices.BinarySearchFunc(s.mu.order, keyOf(f), compareEntry); found {
+	if i, found := slices.BinarySearchFunc(s.mu.order, f.key, compareEntry); found {
 		s.mu.order = slices.Delete(s.mu.order, i, i+1)
 	}
 }
@@ -165,6 +186,27 @@ func (s *Findings) List(q FindingFilter) []detect.Finding {
 // after (nil: from the start) in List order (limit < 0: all), and how many
 // findings match q in total. Only the page is copied.
 func (s *Findings) Page(q FindingFilter, after *detect.Finding, limit int) ([]detect.Finding, int) {
+	page, total := s.RevisedPage(q, after, limit)
+	var out []detect.Finding
+	if len(page) > 0 {
+		out = make([]detect.Finding, len(page))
+	}
+	for i, r := range page {
+		out[i] = *r.Finding
+	}
+	return out, total
+}
+
+// Revised is a finding and its revision, a number that changes whenever
+// the finding is replaced (and is never reused by this Findings for
+// another version of any finding). Finding is shared: read-only.
+type Revised struct {
+	*detect.Finding
+	Rev uint64
+}
+
+// RevisedPage is Page with each finding's revision.
+func (s *Findings) RevisedPage(q FindingFilter, after *detect.Finding, limit int) ([]Revised, int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	start := 0
@@ -174,15 +216,27 @@ func (s *Findings) Page(q FindingFilter, after *detect.Finding, limit int) ([]de
 			start++
 		}
 	}
-	var page []detect.Finding
+	var page []Revised
+	if limit > 0 {
+		page = make([]Revised, 0, min(limit, len(s.mu.order)-min(start, len(s.mu.order))))
+	}
+	if q.matchesAll() { // the total is known: copy the page alone
+		for _, e := range s.mu.order[min(start, len(s.mu.order)):] {
+			if limit >= 0 && len(page) >= limit {
+				break
+			}
+			page = append(page, Revised{&e.f.Finding, e.f.rev})
+		}
+		return page, len(s.mu.order)
+	}
 	total := 0
 	for i, e := range s.mu.order {
-		if !q.Match(e.f) {
+		if !q.Match(&e.f.Finding) {
 			continue
 		}
 		total++
 		if i >= start && (limit < 0 || len(page) < limit) {
-			page = append(page, *e.f)
+			page = append(page, Revised{&e.f.Finding, e.f.rev})
 		}
 	}
 	return page, total

@@ -80,6 +80,7 @@ type listFindingsArgs struct {
 	Broker    *int32 `json:"broker,omitempty" jsonschema:"broker id the finding is about"`
 	PageSize  int32  `json:"page_size,omitempty" jsonschema:"findings per page, 1 to 1000; default 100"`
 	PageToken string `json:"page_token,omitempty" jsonschema:"next_page_token of the previous page"`
+	View      string `json:"view,omitempty" jsonschema:"full (default) or basic: without evidence and facts, so more findings fit; get_finding has them,enum=full,enum=basic"`
 }
 
 type getFindingArgs struct {
@@ -100,6 +101,12 @@ type querySeriesArgs struct {
 func (t *tools) listFindings(ctx context.Context, _ mcp.CallToolRequest, a listFindingsArgs) (*mcp.CallToolResult, error) {
 	req := &pb.ListFindingsRequest{State: a.State, Kind: a.Kind, Severity: a.Severity, Group: a.Group,
 		Topic: a.Topic, Broker: a.Broker, PageSize: a.PageSize, PageToken: a.PageToken}
+	switch {
+	case strings.EqualFold(a.View, "basic"):
+		req.View = pb.FindingView_FINDING_VIEW_BASIC
+	case a.View != "" && !strings.EqualFold(a.View, "full"):
+		return mcp.NewToolResultError(fmt.Sprintf("view %q: want full or basic", a.View)), nil
+	}
 	resp, err := t.b.ListFindings(ctx, req)
 	if err != nil {
 		return toolError(err), nil

@@ -160,8 +160,12 @@ func (p *Pages) list(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	page := listPage{Cluster: p.opt.Cluster}
 	var fs []*pb.Finding
+	view := pb.FindingView_FINDING_VIEW_BASIC // sparklines need the first citation
+	if auth.AllowsMethod(ctx, "QuerySeries") {
+		view = pb.FindingView_FINDING_VIEW_FULL
+	}
 	for _, st := range []string{"firing", "resolved"} {
-		resp, err := p.src.ListFindings(ctx, &pb.ListFindingsRequest{State: st, PageSize: MaxListed})
+		resp, err := p.src.ListFindings(ctx, &pb.ListFindingsRequest{State: st, PageSize: MaxListed, View: view})
 		if err != nil {
 			page.Error = "cannot list findings: " + status.Convert(err).Message()
 			break

@@ -123,6 +123,61 @@ func (Severity) EnumDescriptor() ([]byte, []int) {
 	return file_kwitness_v1_findings_proto_rawDescGZIP(), []int{1}
 }
 
+// FindingView selects how much of a finding a response carries (AIP-157
+// partial responses).
+type FindingView int32
+
+const (
+	// The default: FULL.
+	FindingView_FINDING_VIEW_UNSPECIFIED FindingView = 0
+	// Every field except evidence and facts: what a list needs; the whole
+	// finding is one GetFinding away.
+	FindingView_FINDING_VIEW_BASIC FindingView = 1
+	// Every field.
+	FindingView_FINDING_VIEW_FULL FindingView = 2
+)
+
+// Enum value maps for FindingView.
+var (
+	FindingView_name = map[int32]string{
+		0: "FINDING_VIEW_UNSPECIFIED",
+		1: "FINDING_VIEW_BASIC",
+		2: "FINDING_VIEW_FULL",
+	}
+	FindingView_value = map[string]int32{
+		"FINDING_VIEW_UNSPECIFIED": 0,
+		"FINDING_VIEW_BASIC":       1,
+		"FINDING_VIEW_FULL":        2,
+	}
+)
+
+func (x FindingView) Enum() *FindingView {
+	p := new(FindingView)
+	*p = x
+	return p
+}
+
+func (x FindingView) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (FindingView) Descriptor() protoreflect.EnumDescriptor {
+	return file_kwitness_v1_findings_proto_enumTypes[2].Descriptor()
+}
+
+func (FindingView) Type() protoreflect.EnumType {
+	return &file_kwitness_v1_findings_proto_enumTypes[2]
+}
+
+func (x FindingView) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use FindingView.Descriptor instead.
+func (FindingView) EnumDescriptor() ([]byte, []int) {
+	return file_kwitness_v1_findings_proto_rawDescGZIP(), []int{2}
+}
+
 type EventType int32
 
 const (
@@ -163,11 +218,11 @@ func (x EventType) String() string {
 }
 
 func (EventType) Descriptor() protoreflect.EnumDescriptor {
-	return file_kwitness_v1_findings_proto_enumTypes[2].Descriptor()
+	return file_kwitness_v1_findings_proto_enumTypes[3].Descriptor()
 }
 
 func (EventType) Type() protoreflect.EnumType {
-	return &file_kwitness_v1_findings_proto_enumTypes[2]
+	return &file_kwitness_v1_findings_proto_enumTypes[3]
 }
 
 func (x EventType) Number() protoreflect.EnumNumber {
@@ -176,7 +231,7 @@ func (x EventType) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use EventType.Descriptor instead.
 func (EventType) EnumDescriptor() ([]byte, []int) {
-	return file_kwitness_v1_findings_proto_rawDescGZIP(), []int{2}
+	return file_kwitness_v1_findings_proto_rawDescGZIP(), []int{3}
 }
 
 type Resolution int32
@@ -214,11 +269,11 @@ func (x Resolution) String() string {
 }
 
 func (Resolution) Descriptor() protoreflect.EnumDescriptor {
-	return file_kwitness_v1_findings_proto_enumTypes[3].Descriptor()
+	return file_kwitness_v1_findings_proto_enumTypes[4].Descriptor()
 }
 
 func (Resolution) Type() protoreflect.EnumType {
-	return &file_kwitness_v1_findings_proto_enumTypes[3]
+	return &file_kwitness_v1_findings_proto_enumTypes[4]
 }
 
 func (x Resolution) Number() protoreflect.EnumNumber {
@@ -227,7 +282,7 @@ func (x Resolution) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Resolution.Descriptor instead.
 func (Resolution) EnumDescriptor() ([]byte, []int) {
-	return file_kwitness_v1_findings_proto_rawDescGZIP(), []int{3}
+	return file_kwitness_v1_findings_proto_rawDescGZIP(), []int{4}
 }
 
 // Subject is what a finding is about; empty fields do not apply.
@@ -903,8 +958,10 @@ type ListFindingsRequest struct {
 	// Broker id; unset matches any.
 	Broker *int32 `protobuf:"varint,6,opt,name=broker,proto3,oneof" json:"broker,omitempty"`
 	// 1..1000; default 100.
-	PageSize      int32  `protobuf:"varint,7,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	PageToken     string `protobuf:"bytes,8,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	PageSize  int32  `protobuf:"varint,7,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken string `protobuf:"bytes,8,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// BASIC leaves out evidence and facts; unset is FULL.
+	View          FindingView `protobuf:"varint,9,opt,name=view,proto3,enum=kwitness.v1.FindingView" json:"view,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -995,6 +1052,13 @@ func (x *ListFindingsRequest) GetPageToken() string {
 	return ""
 }
 
+func (x *ListFindingsRequest) GetView() FindingView {
+	if x != nil {
+		return x.View
+	}
+	return FindingView_FINDING_VIEW_UNSPECIFIED
+}
+
 type ListFindingsResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Findings      []*Finding             `protobuf:"bytes,1,rep,name=findings,proto3" json:"findings,omitempty"`
@@ -1056,8 +1120,10 @@ func (x *ListFindingsResponse) GetTotalSize() int32 {
 }
 
 type GetFindingRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// BASIC leaves out evidence and facts; unset is FULL.
+	View          FindingView `protobuf:"varint,2,opt,name=view,proto3,enum=kwitness.v1.FindingView" json:"view,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1097,6 +1163,13 @@ func (x *GetFindingRequest) GetId() string {
 		return x.Id
 	}
 	return ""
+}
+
+func (x *GetFindingRequest) GetView() FindingView {
+	if x != nil {
+		return x.View
+	}
+	return FindingView_FINDING_VIEW_UNSPECIFIED
 }
 
 type GetFindingResponse struct {
@@ -3742,7 +3815,7 @@ const file_kwitness_v1_findings_proto_rawDesc = "" +
 	"escalation\x18\x04 \x01(\tR\n" +
 	"escalation\x12\x12\n" +
 	"\x04rule\x18\x05 \x01(\tR\x04rule\x12\x12\n" +
-	"\x04note\x18\x06 \x01(\tR\x04note\"\xeb\x01\n" +
+	"\x04note\x18\x06 \x01(\tR\x04note\"\x99\x02\n" +
 	"\x13ListFindingsRequest\x12\x14\n" +
 	"\x05state\x18\x01 \x01(\tR\x05state\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x1a\n" +
@@ -3752,15 +3825,17 @@ const file_kwitness_v1_findings_proto_rawDesc = "" +
 	"\x06broker\x18\x06 \x01(\x05H\x00R\x06broker\x88\x01\x01\x12\x1b\n" +
 	"\tpage_size\x18\a \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\b \x01(\tR\tpageTokenB\t\n" +
+	"page_token\x18\b \x01(\tR\tpageToken\x12,\n" +
+	"\x04view\x18\t \x01(\x0e2\x18.kwitness.v1.FindingViewR\x04viewB\t\n" +
 	"\a_broker\"\x8f\x01\n" +
 	"\x14ListFindingsResponse\x120\n" +
 	"\bfindings\x18\x01 \x03(\v2\x14.kwitness.v1.FindingR\bfindings\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1d\n" +
 	"\n" +
-	"total_size\x18\x03 \x01(\x05R\ttotalSize\"#\n" +
+	"total_size\x18\x03 \x01(\x05R\ttotalSize\"Q\n" +
 	"\x11GetFindingRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\"D\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12,\n" +
+	"\x04view\x18\x02 \x01(\x0e2\x18.kwitness.v1.FindingViewR\x04view\"D\n" +
 	"\x12GetFindingResponse\x12.\n" +
 	"\afinding\x18\x01 \x01(\v2\x14.kwitness.v1.FindingR\afinding\"\xb0\x01\n" +
 	"\x14WatchFindingsRequest\x12\x14\n" +
@@ -4011,7 +4086,11 @@ const file_kwitness_v1_findings_proto_rawDesc = "" +
 	"\x14SEVERITY_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rSEVERITY_INFO\x10\x01\x12\x14\n" +
 	"\x10SEVERITY_WARNING\x10\x02\x12\x15\n" +
-	"\x11SEVERITY_CRITICAL\x10\x03*\x86\x01\n" +
+	"\x11SEVERITY_CRITICAL\x10\x03*Z\n" +
+	"\vFindingView\x12\x1c\n" +
+	"\x18FINDING_VIEW_UNSPECIFIED\x10\x00\x12\x16\n" +
+	"\x12FINDING_VIEW_BASIC\x10\x01\x12\x15\n" +
+	"\x11FINDING_VIEW_FULL\x10\x02*\x86\x01\n" +
 	"\tEventType\x12\x1a\n" +
 	"\x16EVENT_TYPE_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11EVENT_TYPE_OPENED\x10\x01\x12\x16\n" +
@@ -4046,146 +4125,149 @@ func file_kwitness_v1_findings_proto_rawDescGZIP() []byte {
 	return file_kwitness_v1_findings_proto_rawDescData
 }
 
-var file_kwitness_v1_findings_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
+var file_kwitness_v1_findings_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
 var file_kwitness_v1_findings_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
 var file_kwitness_v1_findings_proto_goTypes = []any{
 	(FindingState)(0),             // 0: kwitness.v1.FindingState
 	(Severity)(0),                 // 1: kwitness.v1.Severity
-	(EventType)(0),                // 2: kwitness.v1.EventType
-	(Resolution)(0),               // 3: kwitness.v1.Resolution
-	(*Subject)(nil),               // 4: kwitness.v1.Subject
-	(*Label)(nil),                 // 5: kwitness.v1.Label
-	(*SeriesRef)(nil),             // 6: kwitness.v1.SeriesRef
-	(*Citation)(nil),              // 7: kwitness.v1.Citation
-	(*Fact)(nil),                  // 8: kwitness.v1.Fact
-	(*Finding)(nil),               // 9: kwitness.v1.Finding
-	(*Owner)(nil),                 // 10: kwitness.v1.Owner
-	(*ListFindingsRequest)(nil),   // 11: kwitness.v1.ListFindingsRequest
-	(*ListFindingsResponse)(nil),  // 12: kwitness.v1.ListFindingsResponse
-	(*GetFindingRequest)(nil),     // 13: kwitness.v1.GetFindingRequest
-	(*GetFindingResponse)(nil),    // 14: kwitness.v1.GetFindingResponse
-	(*WatchFindingsRequest)(nil),  // 15: kwitness.v1.WatchFindingsRequest
-	(*WatchFindingsResponse)(nil), // 16: kwitness.v1.WatchFindingsResponse
-	(*GetGroupLagRequest)(nil),    // 17: kwitness.v1.GetGroupLagRequest
-	(*PartitionLag)(nil),          // 18: kwitness.v1.PartitionLag
-	(*GetGroupLagResponse)(nil),   // 19: kwitness.v1.GetGroupLagResponse
-	(*QuerySeriesRequest)(nil),    // 20: kwitness.v1.QuerySeriesRequest
-	(*Sample)(nil),                // 21: kwitness.v1.Sample
-	(*MinuteSample)(nil),          // 22: kwitness.v1.MinuteSample
-	(*QuerySeriesResponse)(nil),   // 23: kwitness.v1.QuerySeriesResponse
-	(*RecordEventRequest)(nil),    // 24: kwitness.v1.RecordEventRequest
-	(*RecordEventResponse)(nil),   // 25: kwitness.v1.RecordEventResponse
-	(*ExplainRequest)(nil),        // 26: kwitness.v1.ExplainRequest
-	(*ListPage)(nil),              // 27: kwitness.v1.ListPage
-	(*TopicPartitions)(nil),       // 28: kwitness.v1.TopicPartitions
-	(*GroupMember)(nil),           // 29: kwitness.v1.GroupMember
-	(*GroupState)(nil),            // 30: kwitness.v1.GroupState
-	(*ConfigEntry)(nil),           // 31: kwitness.v1.ConfigEntry
-	(*TopicPartitionState)(nil),   // 32: kwitness.v1.TopicPartitionState
-	(*TopicState)(nil),            // 33: kwitness.v1.TopicState
-	(*LogDirState)(nil),           // 34: kwitness.v1.LogDirState
-	(*BrokerState)(nil),           // 35: kwitness.v1.BrokerState
-	(*TimelineEntry)(nil),         // 36: kwitness.v1.TimelineEntry
-	(*RelatedFinding)(nil),        // 37: kwitness.v1.RelatedFinding
-	(*Statement)(nil),             // 38: kwitness.v1.Statement
-	(*Budget)(nil),                // 39: kwitness.v1.Budget
-	(*ExplainResponse)(nil),       // 40: kwitness.v1.ExplainResponse
-	(*DraftPlanRequest)(nil),      // 41: kwitness.v1.DraftPlanRequest
-	(*Artifact)(nil),              // 42: kwitness.v1.Artifact
-	(*Proposal)(nil),              // 43: kwitness.v1.Proposal
-	(*DraftPlanResponse)(nil),     // 44: kwitness.v1.DraftPlanResponse
-	nil,                           // 45: kwitness.v1.RecordEventRequest.LabelsEntry
-	(*timestamppb.Timestamp)(nil), // 46: google.protobuf.Timestamp
+	(FindingView)(0),              // 2: kwitness.v1.FindingView
+	(EventType)(0),                // 3: kwitness.v1.EventType
+	(Resolution)(0),               // 4: kwitness.v1.Resolution
+	(*Subject)(nil),               // 5: kwitness.v1.Subject
+	(*Label)(nil),                 // 6: kwitness.v1.Label
+	(*SeriesRef)(nil),             // 7: kwitness.v1.SeriesRef
+	(*Citation)(nil),              // 8: kwitness.v1.Citation
+	(*Fact)(nil),                  // 9: kwitness.v1.Fact
+	(*Finding)(nil),               // 10: kwitness.v1.Finding
+	(*Owner)(nil),                 // 11: kwitness.v1.Owner
+	(*ListFindingsRequest)(nil),   // 12: kwitness.v1.ListFindingsRequest
+	(*ListFindingsResponse)(nil),  // 13: kwitness.v1.ListFindingsResponse
+	(*GetFindingRequest)(nil),     // 14: kwitness.v1.GetFindingRequest
+	(*GetFindingResponse)(nil),    // 15: kwitness.v1.GetFindingResponse
+	(*WatchFindingsRequest)(nil),  // 16: kwitness.v1.WatchFindingsRequest
+	(*WatchFindingsResponse)(nil), // 17: kwitness.v1.WatchFindingsResponse
+	(*GetGroupLagRequest)(nil),    // 18: kwitness.v1.GetGroupLagRequest
+	(*PartitionLag)(nil),          // 19: kwitness.v1.PartitionLag
+	(*GetGroupLagResponse)(nil),   // 20: kwitness.v1.GetGroupLagResponse
+	(*QuerySeriesRequest)(nil),    // 21: kwitness.v1.QuerySeriesRequest
+	(*Sample)(nil),                // 22: kwitness.v1.Sample
+	(*MinuteSample)(nil),          // 23: kwitness.v1.MinuteSample
+	(*QuerySeriesResponse)(nil),   // 24: kwitness.v1.QuerySeriesResponse
+	(*RecordEventRequest)(nil),    // 25: kwitness.v1.RecordEventRequest
+	(*RecordEventResponse)(nil),   // 26: kwitness.v1.RecordEventResponse
+	(*ExplainRequest)(nil),        // 27: kwitness.v1.ExplainRequest
+	(*ListPage)(nil),              // 28: kwitness.v1.ListPage
+	(*TopicPartitions)(nil),       // 29: kwitness.v1.TopicPartitions
+	(*GroupMember)(nil),           // 30: kwitness.v1.GroupMember
+	(*GroupState)(nil),            // 31: kwitness.v1.GroupState
+	(*ConfigEntry)(nil),           // 32: kwitness.v1.ConfigEntry
+	(*TopicPartitionState)(nil),   // 33: kwitness.v1.TopicPartitionState
+	(*TopicState)(nil),            // 34: kwitness.v1.TopicState
+	(*LogDirState)(nil),           // 35: kwitness.v1.LogDirState
+	(*BrokerState)(nil),           // 36: kwitness.v1.BrokerState
+	(*TimelineEntry)(nil),         // 37: kwitness.v1.TimelineEntry
+	(*RelatedFinding)(nil),        // 38: kwitness.v1.RelatedFinding
+	(*Statement)(nil),             // 39: kwitness.v1.Statement
+	(*Budget)(nil),                // 40: kwitness.v1.Budget
+	(*ExplainResponse)(nil),       // 41: kwitness.v1.ExplainResponse
+	(*DraftPlanRequest)(nil),      // 42: kwitness.v1.DraftPlanRequest
+	(*Artifact)(nil),              // 43: kwitness.v1.Artifact
+	(*Proposal)(nil),              // 44: kwitness.v1.Proposal
+	(*DraftPlanResponse)(nil),     // 45: kwitness.v1.DraftPlanResponse
+	nil,                           // 46: kwitness.v1.RecordEventRequest.LabelsEntry
+	(*timestamppb.Timestamp)(nil), // 47: google.protobuf.Timestamp
 }
 var file_kwitness_v1_findings_proto_depIdxs = []int32{
-	5,  // 0: kwitness.v1.SeriesRef.labels:type_name -> kwitness.v1.Label
-	6,  // 1: kwitness.v1.Citation.series:type_name -> kwitness.v1.SeriesRef
-	46, // 2: kwitness.v1.Citation.from:type_name -> google.protobuf.Timestamp
-	46, // 3: kwitness.v1.Citation.to:type_name -> google.protobuf.Timestamp
-	46, // 4: kwitness.v1.Citation.sweep_time:type_name -> google.protobuf.Timestamp
+	6,  // 0: kwitness.v1.SeriesRef.labels:type_name -> kwitness.v1.Label
+	7,  // 1: kwitness.v1.Citation.series:type_name -> kwitness.v1.SeriesRef
+	47, // 2: kwitness.v1.Citation.from:type_name -> google.protobuf.Timestamp
+	47, // 3: kwitness.v1.Citation.to:type_name -> google.protobuf.Timestamp
+	47, // 4: kwitness.v1.Citation.sweep_time:type_name -> google.protobuf.Timestamp
 	1,  // 5: kwitness.v1.Finding.severity:type_name -> kwitness.v1.Severity
 	0,  // 6: kwitness.v1.Finding.state:type_name -> kwitness.v1.FindingState
-	4,  // 7: kwitness.v1.Finding.subject:type_name -> kwitness.v1.Subject
-	46, // 8: kwitness.v1.Finding.opened_at:type_name -> google.protobuf.Timestamp
-	46, // 9: kwitness.v1.Finding.updated_at:type_name -> google.protobuf.Timestamp
-	46, // 10: kwitness.v1.Finding.resolved_at:type_name -> google.protobuf.Timestamp
-	7,  // 11: kwitness.v1.Finding.evidence:type_name -> kwitness.v1.Citation
-	8,  // 12: kwitness.v1.Finding.facts:type_name -> kwitness.v1.Fact
-	10, // 13: kwitness.v1.Finding.owner:type_name -> kwitness.v1.Owner
-	9,  // 14: kwitness.v1.ListFindingsResponse.findings:type_name -> kwitness.v1.Finding
-	9,  // 15: kwitness.v1.GetFindingResponse.finding:type_name -> kwitness.v1.Finding
-	2,  // 16: kwitness.v1.WatchFindingsResponse.type:type_name -> kwitness.v1.EventType
-	9,  // 17: kwitness.v1.WatchFindingsResponse.finding:type_name -> kwitness.v1.Finding
-	7,  // 18: kwitness.v1.PartitionLag.evidence:type_name -> kwitness.v1.Citation
-	46, // 19: kwitness.v1.GetGroupLagResponse.sweep_time:type_name -> google.protobuf.Timestamp
-	18, // 20: kwitness.v1.GetGroupLagResponse.partitions:type_name -> kwitness.v1.PartitionLag
-	46, // 21: kwitness.v1.QuerySeriesRequest.from:type_name -> google.protobuf.Timestamp
-	46, // 22: kwitness.v1.QuerySeriesRequest.to:type_name -> google.protobuf.Timestamp
-	3,  // 23: kwitness.v1.QuerySeriesRequest.resolution:type_name -> kwitness.v1.Resolution
-	46, // 24: kwitness.v1.Sample.time:type_name -> google.protobuf.Timestamp
-	46, // 25: kwitness.v1.MinuteSample.time:type_name -> google.protobuf.Timestamp
-	6,  // 26: kwitness.v1.QuerySeriesResponse.series:type_name -> kwitness.v1.SeriesRef
-	21, // 27: kwitness.v1.QuerySeriesResponse.samples:type_name -> kwitness.v1.Sample
-	22, // 28: kwitness.v1.QuerySeriesResponse.minutes:type_name -> kwitness.v1.MinuteSample
-	46, // 29: kwitness.v1.RecordEventRequest.time:type_name -> google.protobuf.Timestamp
-	45, // 30: kwitness.v1.RecordEventRequest.labels:type_name -> kwitness.v1.RecordEventRequest.LabelsEntry
-	28, // 31: kwitness.v1.GroupMember.assignment:type_name -> kwitness.v1.TopicPartitions
-	29, // 32: kwitness.v1.GroupState.members:type_name -> kwitness.v1.GroupMember
-	27, // 33: kwitness.v1.GroupState.members_page:type_name -> kwitness.v1.ListPage
-	18, // 34: kwitness.v1.GroupState.partitions:type_name -> kwitness.v1.PartitionLag
-	27, // 35: kwitness.v1.GroupState.partitions_page:type_name -> kwitness.v1.ListPage
-	31, // 36: kwitness.v1.TopicState.configs:type_name -> kwitness.v1.ConfigEntry
-	32, // 37: kwitness.v1.TopicState.partitions:type_name -> kwitness.v1.TopicPartitionState
-	27, // 38: kwitness.v1.TopicState.partitions_page:type_name -> kwitness.v1.ListPage
-	34, // 39: kwitness.v1.BrokerState.log_dirs:type_name -> kwitness.v1.LogDirState
-	8,  // 40: kwitness.v1.BrokerState.health:type_name -> kwitness.v1.Fact
-	46, // 41: kwitness.v1.TimelineEntry.time:type_name -> google.protobuf.Timestamp
-	7,  // 42: kwitness.v1.TimelineEntry.citations:type_name -> kwitness.v1.Citation
-	1,  // 43: kwitness.v1.RelatedFinding.severity:type_name -> kwitness.v1.Severity
-	0,  // 44: kwitness.v1.RelatedFinding.state:type_name -> kwitness.v1.FindingState
-	4,  // 45: kwitness.v1.RelatedFinding.subject:type_name -> kwitness.v1.Subject
-	46, // 46: kwitness.v1.RelatedFinding.opened_at:type_name -> google.protobuf.Timestamp
-	46, // 47: kwitness.v1.RelatedFinding.resolved_at:type_name -> google.protobuf.Timestamp
-	10, // 48: kwitness.v1.RelatedFinding.owner:type_name -> kwitness.v1.Owner
-	4,  // 49: kwitness.v1.ExplainResponse.subject:type_name -> kwitness.v1.Subject
-	46, // 50: kwitness.v1.ExplainResponse.at:type_name -> google.protobuf.Timestamp
-	10, // 51: kwitness.v1.ExplainResponse.owner:type_name -> kwitness.v1.Owner
-	30, // 52: kwitness.v1.ExplainResponse.group:type_name -> kwitness.v1.GroupState
-	33, // 53: kwitness.v1.ExplainResponse.topic:type_name -> kwitness.v1.TopicState
-	35, // 54: kwitness.v1.ExplainResponse.broker:type_name -> kwitness.v1.BrokerState
-	36, // 55: kwitness.v1.ExplainResponse.timeline:type_name -> kwitness.v1.TimelineEntry
-	27, // 56: kwitness.v1.ExplainResponse.timeline_page:type_name -> kwitness.v1.ListPage
-	37, // 57: kwitness.v1.ExplainResponse.findings:type_name -> kwitness.v1.RelatedFinding
-	27, // 58: kwitness.v1.ExplainResponse.findings_page:type_name -> kwitness.v1.ListPage
-	38, // 59: kwitness.v1.ExplainResponse.narrative:type_name -> kwitness.v1.Statement
-	39, // 60: kwitness.v1.ExplainResponse.budget:type_name -> kwitness.v1.Budget
-	10, // 61: kwitness.v1.Proposal.approver:type_name -> kwitness.v1.Owner
-	42, // 62: kwitness.v1.Proposal.artifacts:type_name -> kwitness.v1.Artifact
-	42, // 63: kwitness.v1.Proposal.rollback:type_name -> kwitness.v1.Artifact
-	8,  // 64: kwitness.v1.Proposal.facts:type_name -> kwitness.v1.Fact
-	9,  // 65: kwitness.v1.DraftPlanResponse.finding:type_name -> kwitness.v1.Finding
-	43, // 66: kwitness.v1.DraftPlanResponse.proposals:type_name -> kwitness.v1.Proposal
-	11, // 67: kwitness.v1.FindingsService.ListFindings:input_type -> kwitness.v1.ListFindingsRequest
-	13, // 68: kwitness.v1.FindingsService.GetFinding:input_type -> kwitness.v1.GetFindingRequest
-	15, // 69: kwitness.v1.FindingsService.WatchFindings:input_type -> kwitness.v1.WatchFindingsRequest
-	17, // 70: kwitness.v1.FindingsService.GetGroupLag:input_type -> kwitness.v1.GetGroupLagRequest
-	20, // 71: kwitness.v1.FindingsService.QuerySeries:input_type -> kwitness.v1.QuerySeriesRequest
-	24, // 72: kwitness.v1.FindingsService.RecordEvent:input_type -> kwitness.v1.RecordEventRequest
-	26, // 73: kwitness.v1.FindingsService.Explain:input_type -> kwitness.v1.ExplainRequest
-	41, // 74: kwitness.v1.FindingsService.DraftPlan:input_type -> kwitness.v1.DraftPlanRequest
-	12, // 75: kwitness.v1.FindingsService.ListFindings:output_type -> kwitness.v1.ListFindingsResponse
-	14, // 76: kwitness.v1.FindingsService.GetFinding:output_type -> kwitness.v1.GetFindingResponse
-	16, // 77: kwitness.v1.FindingsService.WatchFindings:output_type -> kwitness.v1.WatchFindingsResponse
-	19, // 78: kwitness.v1.FindingsService.GetGroupLag:output_type -> kwitness.v1.GetGroupLagResponse
-	23, // 79: kwitness.v1.FindingsService.QuerySeries:output_type -> kwitness.v1.QuerySeriesResponse
-	25, // 80: kwitness.v1.FindingsService.RecordEvent:output_type -> kwitness.v1.RecordEventResponse
-	40, // 81: kwitness.v1.FindingsService.Explain:output_type -> kwitness.v1.ExplainResponse
-	44, // 82: kwitness.v1.FindingsService.DraftPlan:output_type -> kwitness.v1.DraftPlanResponse
-	75, // [75:83] is the sub-list for method output_type
-	67, // [67:75] is the sub-list for method input_type
-	67, // [67:67] is the sub-list for extension type_name
-	67, // [67:67] is the sub-list for extension extendee
-	0,  // [0:67] is the sub-list for field type_name
+	5,  // 7: kwitness.v1.Finding.subject:type_name -> kwitness.v1.Subject
+	47, // 8: kwitness.v1.Finding.opened_at:type_name -> google.protobuf.Timestamp
+	47, // 9: kwitness.v1.Finding.updated_at:type_name -> google.protobuf.Timestamp
+	47, // 10: kwitness.v1.Finding.resolved_at:type_name -> google.protobuf.Timestamp
+	8,  // 11: kwitness.v1.Finding.evidence:type_name -> kwitness.v1.Citation
+	9,  // 12: kwitness.v1.Finding.facts:type_name -> kwitness.v1.Fact
+	11, // 13: kwitness.v1.Finding.owner:type_name -> kwitness.v1.Owner
+	2,  // 14: kwitness.v1.ListFindingsRequest.view:type_name -> kwitness.v1.FindingView
+	10, // 15: kwitness.v1.ListFindingsResponse.findings:type_name -> kwitness.v1.Finding
+	2,  // 16: kwitness.v1.GetFindingRequest.view:type_name -> kwitness.v1.FindingView
+	10, // 17: kwitness.v1.GetFindingResponse.finding:type_name -> kwitness.v1.Finding
+	3,  // 18: kwitness.v1.WatchFindingsResponse.type:type_name -> kwitness.v1.EventType
+	10, // 19: kwitness.v1.WatchFindingsResponse.finding:type_name -> kwitness.v1.Finding
+	8,  // 20: kwitness.v1.PartitionLag.evidence:type_name -> kwitness.v1.Citation
+	47, // 21: kwitness.v1.GetGroupLagResponse.sweep_time:type_name -> google.protobuf.Timestamp
+	19, // 22: kwitness.v1.GetGroupLagResponse.partitions:type_name -> kwitness.v1.PartitionLag
+	47, // 23: kwitness.v1.QuerySeriesRequest.from:type_name -> google.protobuf.Timestamp
+	47, // 24: kwitness.v1.QuerySeriesRequest.to:type_name -> google.protobuf.Timestamp
+	4,  // 25: kwitness.v1.QuerySeriesRequest.resolution:type_name -> kwitness.v1.Resolution
+	47, // 26: kwitness.v1.Sample.time:type_name -> google.protobuf.Timestamp
+	47, // 27: kwitness.v1.MinuteSample.time:type_name -> google.protobuf.Timestamp
+	7,  // 28: kwitness.v1.QuerySeriesResponse.series:type_name -> kwitness.v1.SeriesRef
+	22, // 29: kwitness.v1.QuerySeriesResponse.samples:type_name -> kwitness.v1.Sample
+	23, // 30: kwitness.v1.QuerySeriesResponse.minutes:type_name -> kwitness.v1.MinuteSample
+	47, // 31: kwitness.v1.RecordEventRequest.time:type_name -> google.protobuf.Timestamp
+	46, // 32: kwitness.v1.RecordEventRequest.labels:type_name -> kwitness.v1.RecordEventRequest.LabelsEntry
+	29, // 33: kwitness.v1.GroupMember.assignment:type_name -> kwitness.v1.TopicPartitions
+	30, // 34: kwitness.v1.GroupState.members:type_name -> kwitness.v1.GroupMember
+	28, // 35: kwitness.v1.GroupState.members_page:type_name -> kwitness.v1.ListPage
+	19, // 36: kwitness.v1.GroupState.partitions:type_name -> kwitness.v1.PartitionLag
+	28, // 37: kwitness.v1.GroupState.partitions_page:type_name -> kwitness.v1.ListPage
+	32, // 38: kwitness.v1.TopicState.configs:type_name -> kwitness.v1.ConfigEntry
+	33, // 39: kwitness.v1.TopicState.partitions:type_name -> kwitness.v1.TopicPartitionState
+	28, // 40: kwitness.v1.TopicState.partitions_page:type_name -> kwitness.v1.ListPage
+	35, // 41: kwitness.v1.BrokerState.log_dirs:type_name -> kwitness.v1.LogDirState
+	9,  // 42: kwitness.v1.BrokerState.health:type_name -> kwitness.v1.Fact
+	47, // 43: kwitness.v1.TimelineEntry.time:type_name -> google.protobuf.Timestamp
+	8,  // 44: kwitness.v1.TimelineEntry.citations:type_name -> kwitness.v1.Citation
+	1,  // 45: kwitness.v1.RelatedFinding.severity:type_name -> kwitness.v1.Severity
+	0,  // 46: kwitness.v1.RelatedFinding.state:type_name -> kwitness.v1.FindingState
+	5,  // 47: kwitness.v1.RelatedFinding.subject:type_name -> kwitness.v1.Subject
+	47, // 48: kwitness.v1.RelatedFinding.opened_at:type_name -> google.protobuf.Timestamp
+	47, // 49: kwitness.v1.RelatedFinding.resolved_at:type_name -> google.protobuf.Timestamp
+	11, // 50: kwitness.v1.RelatedFinding.owner:type_name -> kwitness.v1.Owner
+	5,  // 51: kwitness.v1.ExplainResponse.subject:type_name -> kwitness.v1.Subject
+	47, // 52: kwitness.v1.ExplainResponse.at:type_name -> google.protobuf.Timestamp
+	11, // 53: kwitness.v1.ExplainResponse.owner:type_name -> kwitness.v1.Owner
+	31, // 54: kwitness.v1.ExplainResponse.group:type_name -> kwitness.v1.GroupState
+	34, // 55: kwitness.v1.ExplainResponse.topic:type_name -> kwitness.v1.TopicState
+	36, // 56: kwitness.v1.ExplainResponse.broker:type_name -> kwitness.v1.BrokerState
+	37, // 57: kwitness.v1.ExplainResponse.timeline:type_name -> kwitness.v1.TimelineEntry
+	28, // 58: kwitness.v1.ExplainResponse.timeline_page:type_name -> kwitness.v1.ListPage
+	38, // 59: kwitness.v1.ExplainResponse.findings:type_name -> kwitness.v1.RelatedFinding
+	28, // 60: kwitness.v1.ExplainResponse.findings_page:type_name -> kwitness.v1.ListPage
+	39, // 61: kwitness.v1.ExplainResponse.narrative:type_name -> kwitness.v1.Statement
+	40, // 62: kwitness.v1.ExplainResponse.budget:type_name -> kwitness.v1.Budget
+	11, // 63: kwitness.v1.Proposal.approver:type_name -> kwitness.v1.Owner
+	43, // 64: kwitness.v1.Proposal.artifacts:type_name -> kwitness.v1.Artifact
+	43, // 65: kwitness.v1.Proposal.rollback:type_name -> kwitness.v1.Artifact
+	9,  // 66: kwitness.v1.Proposal.facts:type_name -> kwitness.v1.Fact
+	10, // 67: kwitness.v1.DraftPlanResponse.finding:type_name -> kwitness.v1.Finding
+	44, // 68: kwitness.v1.DraftPlanResponse.proposals:type_name -> kwitness.v1.Proposal
+	12, // 69: kwitness.v1.FindingsService.ListFindings:input_type -> kwitness.v1.ListFindingsRequest
+	14, // 70: kwitness.v1.FindingsService.GetFinding:input_type -> kwitness.v1.GetFindingRequest
+	16, // 71: kwitness.v1.FindingsService.WatchFindings:input_type -> kwitness.v1.WatchFindingsRequest
+	18, // 72: kwitness.v1.FindingsService.GetGroupLag:input_type -> kwitness.v1.GetGroupLagRequest
+	21, // 73: kwitness.v1.FindingsService.QuerySeries:input_type -> kwitness.v1.QuerySeriesRequest
+	25, // 74: kwitness.v1.FindingsService.RecordEvent:input_type -> kwitness.v1.RecordEventRequest
+	27, // 75: kwitness.v1.FindingsService.Explain:input_type -> kwitness.v1.ExplainRequest
+	42, // 76: kwitness.v1.FindingsService.DraftPlan:input_type -> kwitness.v1.DraftPlanRequest
+	13, // 77: kwitness.v1.FindingsService.ListFindings:output_type -> kwitness.v1.ListFindingsResponse
+	15, // 78: kwitness.v1.FindingsService.GetFinding:output_type -> kwitness.v1.GetFindingResponse
+	17, // 79: kwitness.v1.FindingsService.WatchFindings:output_type -> kwitness.v1.WatchFindingsResponse
+	20, // 80: kwitness.v1.FindingsService.GetGroupLag:output_type -> kwitness.v1.GetGroupLagResponse
+	24, // 81: kwitness.v1.FindingsService.QuerySeries:output_type -> kwitness.v1.QuerySeriesResponse
+	26, // 82: kwitness.v1.FindingsService.RecordEvent:output_type -> kwitness.v1.RecordEventResponse
+	41, // 83: kwitness.v1.FindingsService.Explain:output_type -> kwitness.v1.ExplainResponse
+	45, // 84: kwitness.v1.FindingsService.DraftPlan:output_type -> kwitness.v1.DraftPlanResponse
+	77, // [77:85] is the sub-list for method output_type
+	69, // [69:77] is the sub-list for method input_type
+	69, // [69:69] is the sub-list for extension type_name
+	69, // [69:69] is the sub-list for extension extendee
+	0,  // [0:69] is the sub-list for field type_name
 }
 
 func init() { file_kwitness_v1_findings_proto_init() }
@@ -4206,7 +4288,7 @@ func file_kwitness_v1_findings_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kwitness_v1_findings_proto_rawDesc), len(file_kwitness_v1_findings_proto_rawDesc)),
-			NumEnums:      4,
+			NumEnums:      5,
 			NumMessages:   42,
 			NumExtensions: 0,
 			NumServices:   1,
