@@ -63,6 +63,9 @@ func (v *View) groupTopic(e *TopicEntry) *detect.GroupTopic {
 	v.cur = e
 	gt.Cluster, gt.Group, gt.Topic = v.w.cluster, e.Group, e.Topic
 	gt.Context = v.snap.Groups[e.Group]
+	if cap(gt.Partitions) < len(e.Parts) {
+		gt.Partitions = make([]detect.PartitionInput, 0, len(e.Parts))
+	}
 	gt.Partitions = gt.Partitions[:0]
 	v.arena = v.arena[:0]
 	for _, p := range e.Parts {

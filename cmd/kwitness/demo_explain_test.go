@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -102,6 +103,41 @@ func TestDemoExplain(t *testing.T) {
 	}) {
 		t.Errorf("no proposal rolls the deploy back: %v", plan.Proposals)
 	}
+	explainTopicAndBroker(t, s.HTTPAddr, b.Group.Topics[0])
+}
+
+// explainTopicAndBroker asks GET /v1/topics/{topic}:explain for the topic
+// fraud-check reads and GET /v1/brokers/{id}:explain for the leader of its
+// first partition: Metadata's layout, the readers and the broker's load
+// are there, and every narrative reference is in its bundle.
+func explainTopicAndBroker(t *testing.T, addr, topic string) {
+	t.Helper()
+	var tb pb.ExplainResponse
+	getJSON(t, addr, "/v1/topics/"+url.PathEscape(topic)+":explain", &tb)
+	deployStatement(t, &tb) // checks the references
+	ts := tb.Topic
+	if ts == nil || ts.PartitionCount == 0 || len(ts.Partitions) == 0 || !slices.Contains(ts.ConsumerGroups, "fraud-check") {
+		t.Fatalf("topic %s: state %v", topic, ts)
+	}
+	p := ts.Partitions[0]
+	if p.Leader < 0 || len(p.Replicas) == 0 || p.LogEndOffset <= 0 || ts.ProduceRate <= 0 {
+		t.Fatalf("topic %s: partition %v, produce rate %v", topic, p, ts.ProduceRate)
+	}
+	if len(tb.Narrative) == 0 || !strings.HasPrefix(tb.Narrative[0].Text, "Topic "+topic+" has ") || tb.Budget.Bytes > tb.Budget.MaxBytes {
+		t.Errorf("topic %s: narrative %v, budget %v", topic, tb.Narrative, tb.Budget)
+	}
+	var bb pb.ExplainResponse
+	getJSON(t, addr, fmt.Sprintf("/v1/brokers/%d:explain", p.Leader), &bb)
+	deployStatement(t, &bb)
+	bs := bb.Broker
+	if bs == nil || !bs.Registered || bs.Leaders < 1 || !slices.Contains(bs.TopicsLed, topic) {
+		t.Fatalf("broker %d: state %v", p.Leader, bs)
+	}
+	if len(bb.Narrative) == 0 || !strings.HasPrefix(bb.Narrative[0].Text, fmt.Sprintf("Broker %d is registered", p.Leader)) {
+		t.Errorf("broker %d: narrative %v", p.Leader, bb.Narrative)
+	}
+	t.Logf("topic: %s", tb.Narrative[0].Text)
+	t.Logf("broker: %s", bb.Narrative[0].Text)
 }
 
 // deployStatement returns the narrative statement that rests on a lag

@@ -208,7 +208,7 @@ func brokerNarrative(b *Bundle, bs *BrokerState, telemetry bool) []Statement {
 		}
 	}
 	if !math.IsNaN(bs.BytesIn) || !math.IsNaN(bs.BytesOut) {
-		fmt.Fprintf(&s, "; traffic over the window %s/s in, %s/s out", rateText(bs.BytesIn), rateText(bs.BytesOut))
+		fmt.Fprintf(&s, "; traffic over the window %s in, %s out", rateText(bs.BytesIn), rateText(bs.BytesOut))
 	}
 	var trouble []string
 	for _, h := range bs.Health {
@@ -228,9 +228,10 @@ func brokerNarrative(b *Bundle, bs *BrokerState, telemetry bool) []Statement {
 	return append(out, ownerStatement(b.Owner))
 }
 
+// rateText renders bytes/s: "2.0 KiB/s", or "unknown".
 func rateText(x float64) string {
 	if math.IsNaN(x) {
 		return "unknown"
 	}
-	return bytesText(x)
+	return bytesText(x) + "/s"
 }

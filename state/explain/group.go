@@ -145,24 +145,27 @@ func byLag(a, b partLag) int {
 	return cmp.Compare(a.partition, b.partition)
 }
 
-// mostLagFirst orders ps byLag at least up to index n (ps[:n] is the n
-// first in order) and returns it. A short prefix is selected, not sorted
-// whole: a page of a thousand partitions needs its ten first.
+// mostLagFirst returns a slice whose first n entries are ps's first n
+// byLag, in order: ps sorted when n is not small, else just those n (a
+// page of a thousand partitions needs its ten first: they are kept in a
+// sorted buffer while ps is scanned once).
 func mostLagFirst(ps []partLag, n int) []partLag {
 	if n > 64 || 8*n > len(ps) {
 		slices.SortFunc(ps, byLag)
 		return ps
 	}
-	for i := range n { // selection: n passes over the rest
-		best := i
-		for k := i + 1; k < len(ps); k++ {
-			if byLag(ps[k], ps[best]) < 0 {
-				best = k
-			}
+	top := make([]partLag, 0, n+1)
+	for _, p := range ps {
+		if len(top) == n && byLag(p, top[n-1]) >= 0 {
+			continue
 		}
-		ps[i], ps[best] = ps[best], ps[i]
+		i, _ := slices.BinarySearchFunc(top, p, byLag)
+		top = slices.Insert(top, i, p)
+		if len(top) > n {
+			top = top[:n]
+		}
 	}
-	return ps
+	return top
 }
 
 // onsetCandidates are the partitions of one topic (lags, in order) with

@@ -1,0 +1,33 @@
+package explain
+
+import (
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/kwitness/kwitness/detect"
+)
+
+// TestMostLagFirst: the selected prefix equals the fully sorted one, ties
+// and gaps included.
+func TestMostLagFirst(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 200 {
+		ps := make([]partLag, 1+rng.IntN(300))
+		for i := range ps {
+			ps[i] = partLag{topic: []string{"a", "b", "c"}[rng.IntN(3)], partition: int32(rng.IntN(1000)), j: i, lag: int64(rng.IntN(20))}
+			if rng.IntN(10) == 0 {
+				ps[i].lag = detect.Gap
+			}
+		}
+		sorted := slices.Clone(ps)
+		slices.SortFunc(sorted, byLag)
+		n := 1 + rng.IntN(min(70, len(ps)))
+		got := mostLagFirst(slices.Clone(ps), n)
+		for i := range n {
+			if byLag(got[i], sorted[i]) != 0 {
+				t.Fatalf("n=%d of %d: entry %d is %+v, want %+v", n, len(ps), i, got[i], sorted[i])
+			}
+		}
+	}
+}
