@@ -2,8 +2,8 @@
 // writes each sweep into the detectors' window (state.Window).
 //
 // One Poller owns one franz-go client and sends only read requests:
-// ListGroups, DescribeGroups, OffsetFetch (batched per coordinator by
-// kadm.FetchManyOffsets), ListOffsets (batched per partition leader), and the
+// ListGroups, DescribeGroups, OffsetFetch (all groups in one request that the
+// client splits per coordinator), ListOffsets (batched per partition leader), and the
 // Metadata requests the client makes on its own. It never produces, commits,
 // creates, deletes or alters anything.
 //

@@ -62,6 +62,7 @@ type Poller struct {
 	topo      *state.Topology // rebuilt only when specs change
 	topoDirty bool
 	logIDs    map[string]map[int32]state.PartRef // topic → partition → series ids, from topo
+	index     partIndex                          // scratch for one topic's OffsetFetch answer
 	status    atomic.Pointer[Status]
 	lastWhy   string
 
@@ -183,7 +184,7 @@ func (p *Poller) Sweep(ctx context.Context, at time.Time) SweepReport {
 	listed := p.listGroups(ctx, &rep)
 	p.describeGroups(ctx, at, &rep)
 	groups := slices.Sorted(maps.Keys(p.groups))
-	fetched := p.adm.FetchManyOffsets(ctx, groups...)
+	fetched := p.fetchOffsets(ctx, groups)
 	offsetsOK := false
 	for _, g := range groups {
 		if p.collectGroup(ctx, g, fetched[g], &rep) {
@@ -354,8 +355,9 @@ func (p *Poller) writeGenerations(s *state.Sweep) {
 
 // collectGroup records which topics and partitions group g has committed
 // offsets for. On error the group's previous specs are kept (its series
-// become gaps, not gone). It reports whether the fetch succeeded.
-func (p *Poller) collectGroup(ctx context.Context, g string, r kadm.FetchOffsetsResponse, rep *SweepReport) bool {
+// become gaps, not gone). It reports whether the fetch succeeded. A steady
+// group's specs are compared in place and not rebuilt.
+func (p *Poller) collectGroup(ctx context.Context, g string, r groupOffsets, rep *SweepReport) bool {
 	if r.Err != nil {
 		errs := requestErrors("OffsetFetch", fmt.Sprintf("group %q", g), r.Err)
 		if re := (*RequestError)(nil); len(errs) == 1 && errors.As(errs[0], &re) && re.Broker == "" {
@@ -364,29 +366,70 @@ func (p *Poller) collectGroup(ctx context.Context, g string, r kadm.FetchOffsets
 		p.fail(rep, errs...)
 		return false
 	}
+	prev := p.specs[g]
+	same, n := true, 0 // whether the topics so far equal prev[:n]
+	for i := range r.Topics {
+		t := &r.Topics[i]
+		if !p.topicsF.match(t.Topic) {
+			continue
+		}
+		k := 0
+		for j := range t.Partitions {
+			if committedAt(&t.Partitions[j]) {
+				k++
+			}
+		}
+		if k == 0 {
+			continue
+		}
+		same = same && n < len(prev) && prev[n].Topic == t.Topic && p.samePartitions(prev[n].Partitions, k, t.Partitions)
+		n++
+		rep.Partitions += k
+	}
+	if same && n == len(prev) {
+		return true
+	}
+	p.specs[g] = specsOf(g, r, p.topicsF)
+	p.topoDirty = true
+	return true
+}
+
+// samePartitions reports whether the k partitions of parts with a committed
+// offset are exactly want (sorted, distinct).
+func (p *Poller) samePartitions(want []int32, k int, parts []kmsg.OffsetFetchResponseGroupTopicPartition) bool {
+	if k != len(want) {
+		return false
+	}
+	p.index.load(parts)
+	defer p.index.clear()
+	for _, w := range want {
+		if o := p.index.find(w); o == nil || !committedAt(o) {
+			return false
+		}
+	}
+	return true
+}
+
+// specsOf lists the topics of r that pass the filter with their partitions
+// that have a committed offset, sorted.
+func specsOf(g string, r groupOffsets, topics matcher) []state.GroupTopicSpec {
 	var specs []state.GroupTopicSpec
-	for _, topic := range slices.Sorted(maps.Keys(r.Fetched)) {
-		if !p.topicsF.match(topic) {
+	for _, t := range r.Topics {
+		if !topics.match(t.Topic) {
 			continue
 		}
 		var parts []int32
-		for part, o := range r.Fetched[topic] {
-			if o.Err == nil && o.At >= 0 {
-				parts = append(parts, part)
+		for j := range t.Partitions {
+			if committedAt(&t.Partitions[j]) {
+				parts = append(parts, t.Partitions[j].Partition)
 			}
 		}
-		if len(parts) == 0 {
-			continue
+		if len(parts) > 0 {
+			slices.Sort(parts)
+			specs = append(specs, state.GroupTopicSpec{Group: g, Topic: t.Topic, Partitions: slices.Compact(parts)})
 		}
-		slices.Sort(parts)
-		specs = append(specs, state.GroupTopicSpec{Group: g, Topic: topic, Partitions: parts})
-		rep.Partitions += len(parts)
 	}
-	if !slices.EqualFunc(p.specs[g], specs, specEqual) {
-		p.topoDirty = true
-	}
-	p.specs[g] = specs
-	return true
+	return specs
 }
 
 // coordinatorOf names group g's coordinator for error messages, or "".
@@ -404,10 +447,6 @@ func (p *Poller) allSpecs() []state.GroupTopicSpec {
 		all = append(all, p.specs[g]...)
 	}
 	return all
-}
-
-func specEqual(a, b state.GroupTopicSpec) bool {
-	return a.Group == b.Group && a.Topic == b.Topic && slices.Equal(a.Partitions, b.Partitions)
 }
 
 // rebuildTopology registers the series of the current specs and indexes the
@@ -431,18 +470,19 @@ func (p *Poller) rebuildTopology() {
 
 // writeCommitted sets the committed offsets of every watched group-partition
 // whose group fetch succeeded; the rest stay gaps.
-func (p *Poller) writeCommitted(s *state.Sweep, fetched kadm.FetchOffsetsResponses) {
+func (p *Poller) writeCommitted(s *state.Sweep, fetched map[string]groupOffsets) {
 	for _, e := range p.topo.GroupTopics {
 		r, ok := fetched[e.Group]
 		if !ok || r.Err != nil {
 			continue
 		}
-		parts := r.Fetched[e.Topic]
+		p.index.load(r.topic(e.Topic))
 		for _, pr := range e.Parts {
-			if o, ok := parts[pr.Partition]; ok && o.Err == nil && o.At >= 0 {
-				s.Set(pr.Series[detect.ColCommitted], o.At)
+			if o := p.index.find(pr.Partition); o != nil && committedAt(o) {
+				s.Set(pr.Series[detect.ColCommitted], o.Offset)
 			}
 		}
+		p.index.clear()
 	}
 }
 
