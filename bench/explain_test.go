@@ -23,49 +23,61 @@ import (
 // the bundle read from the window, converted to protobuf and fitted to the
 // default 32 KiB budget (JSON) — timed on its own; no network.
 //
+// page_size=10 is the default answer; page_size=500 asks for more than
+// the budget holds, so every call also cuts lists to fit (FitBudget's
+// rounds of measuring).
+//
 // Metrics: p50-ms and p99-ms per call (target p99 ≤ 5 ms), cpu-ms/call
 // (the process's CPU time over the timed calls, GC included), json-bytes
 // of the answer (must be ≤ the 32 KiB budget, checked on every call).
 func BenchmarkExplain(b *testing.B) {
 	const parts, callsPerIter = 1000, 50
-	b.Run(fmt.Sprintf("partitions=%d", parts), func(b *testing.B) {
-		srv := explainServer(b, parts)
-		req := &pb.ExplainRequest{Subject: &pb.ExplainRequest_Group{Group: "fraud"}}
-		size := 0
-		call := func() {
-			resp, err := srv.Explain(b.Context(), req)
-			if err != nil {
-				b.Fatal(err)
+	var srv *api.Server
+	for _, pageSize := range []int32{10, 500} {
+		b.Run(fmt.Sprintf("partitions=%d/page_size=%d", parts, pageSize), func(b *testing.B) {
+			if srv == nil {
+				srv = explainServer(b, parts)
 			}
-			if resp.Budget.Bytes > resp.Budget.MaxBytes || len(resp.Narrative) == 0 {
-				b.Fatalf("answer of %d bytes over its budget %d (or no narrative)", resp.Budget.Bytes, resp.Budget.MaxBytes)
+			req := &pb.ExplainRequest{Subject: &pb.ExplainRequest_Group{Group: "fraud"}, PageSize: pageSize}
+			size, cut := 0, false
+			call := func() {
+				resp, err := srv.Explain(b.Context(), req)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if resp.Budget.Bytes > resp.Budget.MaxBytes || len(resp.Narrative) == 0 {
+					b.Fatalf("answer of %d bytes over its budget %d (or no narrative)", resp.Budget.Bytes, resp.Budget.MaxBytes)
+				}
+				size, cut = int(resp.Budget.Bytes), resp.Budget.Cut
 			}
-			size = int(resp.Budget.Bytes)
-		}
-		for range 5 {
-			call()
-		}
-		var durs []time.Duration
-		b.ReportAllocs()
-		cpu0 := cpuTime()
-		for b.Loop() {
-			for range callsPerIter {
-				start := time.Now()
+			for range 5 {
 				call()
-				durs = append(durs, time.Since(start))
 			}
-		}
-		cpu := cpuTime() - cpu0
-		slices.Sort(durs)
-		b.ReportMetric(float64(cpu.Microseconds())/1000/float64(len(durs)), "cpu-ms/call")
-		b.ReportMetric(quantileMs(durs, 0.50), "p50-ms")
-		b.ReportMetric(quantileMs(durs, 0.99), "p99-ms")
-		b.ReportMetric(float64(size), "json-bytes")
-		resp, _ := srv.Explain(b.Context(), req)
-		if js, _ := (protojson.MarshalOptions{EmitUnpopulated: true}).Marshal(resp); len(js) > api.DefaultExplainBytes {
-			b.Fatalf("the answer as the gateway writes it is %d bytes, over the %d budget", len(js), api.DefaultExplainBytes)
-		}
-	})
+			if cut != (pageSize > 10) {
+				b.Fatalf("page_size %d: budget cut %v", pageSize, cut)
+			}
+			var durs []time.Duration
+			b.ReportAllocs()
+			cpu0 := cpuTime()
+			for b.Loop() {
+				for range callsPerIter {
+					start := time.Now()
+					call()
+					durs = append(durs, time.Since(start))
+				}
+			}
+			cpu := cpuTime() - cpu0
+			slices.Sort(durs)
+			b.ReportMetric(float64(cpu.Microseconds())/1000/float64(len(durs)), "cpu-ms/call")
+			b.ReportMetric(quantileMs(durs, 0.50), "p50-ms")
+			b.ReportMetric(quantileMs(durs, 0.99), "p99-ms")
+			b.ReportMetric(float64(size), "json-bytes")
+			resp, _ := srv.Explain(b.Context(), req)
+			if js, _ := (protojson.MarshalOptions{EmitUnpopulated: true}).Marshal(resp); len(js) > api.DefaultExplainBytes {
+				b.Fatalf("the answer as the gateway writes it is %d bytes, over the %d budget", len(js), api.DefaultExplainBytes)
+			}
+		})
+	}
 }
 
 // explainServer fills a window with one group of parts partitions over a
