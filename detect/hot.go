@@ -217,12 +217,20 @@ func windowRates(parts []EndWindow, from, to int64, n int) (rates [][]float64, m
 }
 
 // produceRate is the robust slope (messages/s) of p's end offset over the
-// present samples in [lo, hi]; NaN when they span less than half of it.
+// present samples in [lo, hi] and the newest present sample before lo (a
+// window whose older samples are decimated may hold a single sample in a
+// short sub-window); NaN when they span less than half of [lo, hi].
 func produceRate(p *EndWindow, lo, hi int64) float64 {
 	var xs, ys []float64
 	first, last := int64(0), int64(0)
+	before := -1
 	for i, t := range p.Times {
-		if t < lo || t > hi || p.End[i] == Gap {
+		if t < lo && p.End[i] != Gap {
+			before = i
+		}
+	}
+	for i, t := range p.Times {
+		if (t < lo && i != before) || t > hi || p.End[i] == Gap {
 			continue
 		}
 		if xs == nil {

@@ -32,7 +32,8 @@ import (
 //     to every 120 s are never called stalled while kwitness learns them),
 //     and the wait is how long the committed offset has been unchanged with
 //     lag > 0 in the window: worst case 150 s + one poll for a group seen
-//     for the first time. A group's membership is described every 10 polls,
+//     for the first time. A group with members whose membership changed
+//     (a rebalance or deploy) waits at most from the change. A group's membership is described every 10 polls,
 //     so STOPPED can follow STALLED by up to 10 s. The wait already is the
 //     hysteresis: the finding opens without Book.OpenAfter.
 //   - LAG_GROWING: the lag troughs (the lag at each sweep that saw a
@@ -341,13 +342,25 @@ func classifyLagging(cfg LagConfig, now, stuckMs int64, g GroupContext, rh *Rhyt
 		if waited, limit := rh.Overdue(now, stuckMs, cfg.StopAfter); waited >= limit {
 			return StatusStopped, 0
 		}
-	} else if waited, limit := rh.Overdue(now, stuckMs, cfg.StallAfter); waited >= limit {
+	} else if waited, limit := rh.Overdue(now, stuckMs, cfg.StallAfter); min(waited, sinceChange(g, now)) >= limit {
 		return StatusStalled, 0
 	}
 	if ok, growth := rh.Growing(cfg); ok {
 		return StatusLagGrowing, growth
 	}
 	return StatusOK, 0
+}
+
+// sinceChange is how long ago (at now, Unix ms) the group's membership last
+// changed; unbounded when no change was seen. A rebalance pauses every
+// member, so a group with members waits from the change, not from work that
+// waited before it, and the cadence learned before a deploy does not read
+// the deploy's pause as a stall.
+func sinceChange(g GroupContext, now int64) time.Duration {
+	if c := g.Change.AtMs; c > 0 && c <= now {
+		return time.Duration(now-c) * time.Millisecond
+	}
+	return math.MaxInt64
 }
 
 // collect fills s with the samples in [from, to] where both offsets are

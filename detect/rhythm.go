@@ -31,9 +31,11 @@ import (
 //     non-decreasing troughs; the first sweep observed starts a run too (its
 //     lag bounds the trough from above, so growth measured from it is never
 //     overstated).
-//   - production: ProdRate, an exponentially weighted mean of the log end
-//     offset's per-sweep rate (time constant prodTau) whose inputs are
-//     clipped at twice the mean plus 1 message/s, so a burst moves it little;
+//   - production: ProdRate, the plain mean of the log end offset's
+//     per-sweep rates over the first prodTau learned (so a burst seen first
+//     is averaged with the quiet that follows it), then an exponentially
+//     weighted mean (time constant prodTau) whose inputs are clipped at
+//     twice the mean plus 1 message/s, so a burst moves it little;
 //     PeakRate, the highest per-sweep rate, decaying toward ProdRate (time
 //     constant peakTau). The shape is idle, steady or bursty (Shape).
 //   - capacity: ConsMax, the highest consume rate over one commit cycle of at
@@ -63,6 +65,7 @@ type Rhythm struct {
 	IvMed, IvP95 uint16    // median and p95 of iv, 100 ms units
 	IvN          uint16    // intervals recorded (saturating)
 	PollMs       uint16    // spacing of the two newest sweeps, ms (saturating)
+	ProdAge      uint16    // seconds of production learned (saturating)
 	Rises        uint8     // troughs in the current run that rose above the previous one
 	ivHead       uint8
 	haveRate     bool
@@ -155,10 +158,16 @@ func (r *Rhythm) Observe(t, committed, end, staleMs int64) {
 func (r *Rhythm) learnProduction(rate float64) {
 	dt := float64(r.PollMs) / 1000
 	base := float64(r.ProdRate)
+	r.ProdAge = uint16(min(int(r.ProdAge)+int(r.PollMs+500)/1000, math.MaxUint16))
+	age := float64(r.ProdAge)
 	switch {
-	case !r.haveRate || (base < 1 && rate >= 1):
-		base = rate // first rate, or production starting on an idle partition
+	case !r.haveRate:
+		base = rate
 		r.haveRate = true
+	case age < prodTau:
+		base += (rate - base) * min(1, dt/max(age, 1)) // the plain mean of the rates seen so far
+	case base < 1 && r.PeakRate < 1 && rate >= 1:
+		base = rate // production starting on a partition idle for long
 	default:
 		in := min(rate, 2*base+1)
 		base += (in - base) * min(1, dt/prodTau)

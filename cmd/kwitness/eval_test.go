@@ -25,6 +25,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -75,7 +76,7 @@ func TestEvalE2E(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer env.stop()
-	scenarios := evalScenarios()
+	scenarios := onlyScenarios(evalScenarios(), os.Getenv("KWITNESS_EVAL_ONLY"))
 	for _, s := range scenarios {
 		if err := s.prepare(env); err != nil {
 			t.Fatalf("scenario %s: %v", s.name, err)
@@ -130,6 +131,22 @@ wait:
 	for _, f := range rep.unattributed {
 		t.Errorf("false alarm outside every scenario: %s %s %s", f.Kind, f.subjectText(), f.Summary)
 	}
+}
+
+// onlyScenarios keeps the scenarios named in the comma-separated list
+// (KWITNESS_EVAL_ONLY, for a quick look at a few); all when it is empty.
+func onlyScenarios(all []*scenario, list string) []*scenario {
+	if list == "" {
+		return all
+	}
+	names := strings.Split(list, ",")
+	var out []*scenario
+	for _, s := range all {
+		if slices.Contains(names, s.name) {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // buildKwitness builds this package's binary into dir.

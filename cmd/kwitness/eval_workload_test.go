@@ -16,10 +16,13 @@ type rateFn func(time.Duration) float64
 
 func constant(r float64) rateFn { return func(time.Duration) float64 { return r } }
 
-// bursts is base records/s with peak records/s for burst out of every period.
+// bursts is base records/s with peak records/s for the last burst of every
+// period: the run opens with the quiet phase, so kwitness has seen the mean
+// rate before the first burst (a burst at first sight cannot be told from a
+// consumer that lags from the start).
 func bursts(base, peak float64, burst, period time.Duration) rateFn {
 	return func(t time.Duration) float64 {
-		if t%period < burst {
+		if t%period >= period-burst {
 			return peak
 		}
 		return base
