@@ -479,6 +479,18 @@ func simScenarios() []*simScenario {
 				{name: "flink", topic: tp, capacity: steady(b.capacityMult * mean), commitEvery: 60, jitter: 0.05},
 			}})
 	}
+	{ // on/off: idle between bursts, so no commit marks the quiet spells
+		tp := &simTopic{name: "onoff", parts: 4, rate: func(t float64, p int) float64 {
+			if math.Mod(t+7*float64(p), 60) >= 50 {
+				return 300
+			}
+			return 0
+		}}
+		add(&simScenario{name: "on/off producer: 300/s for 10 s every minute, idle between", what: "mean 50 records/s per partition; a consumer with 2.4× the mean, 5 s commits, clears every burst",
+			seconds: 2 * 3600, topics: []*simTopic{tp}, seed: 15, groups: []*simGroup{
+				{name: "fast", topic: tp, capacity: steady(120), commitEvery: 5, jitter: 0.2},
+			}})
+	}
 	{
 		tp := &simTopic{name: "metrics", parts: 4, rate: steady(400)}
 		var gs []*simGroup
