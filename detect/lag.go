@@ -273,7 +273,7 @@ func EvaluatePartition(cfg LagConfig, w PartitionWindow, g GroupContext, s *LagS
 func observeWindow(rh *Rhythm, w PartitionWindow, cfg LagConfig) {
 	stale := cfg.Window.Milliseconds()
 	for i, t := range w.Times {
-		if !rh.newer(t, stale) {
+		if !rh.newer(t) {
 			continue
 		}
 		if c, e := w.Committed[i], w.End[i]; c != Gap && e != Gap {

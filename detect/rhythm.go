@@ -184,15 +184,18 @@ func (r *Rhythm) Shape() string {
 	return "steady"
 }
 
+// wrapGuardMs: a sweep this far before the newest observed can only be
+// one 248 days or more after it, seen through the wrapping stamps.
+const wrapGuardMs = 100 * 24 * 3600 * 1000
+
 // newer reports whether a sweep at t (Unix ms) is one Observe learns from:
-// later than the newest observed, or so far from it (staleMs) that the
-// rhythm starts over.
-func (r *Rhythm) newer(t, staleMs int64) bool {
+// later than the newest observed.
+func (r *Rhythm) newer(t int64) bool {
 	if !r.Seen() {
 		return true
 	}
 	d := msBetween(rhStamp(t), r.lastT)
-	return d > 0 || d <= -staleMs
+	return d > 0 || d < -wrapGuardMs
 }
 
 // Observe learns from one sweep at t (Unix ms) with the committed and log
@@ -200,7 +203,7 @@ func (r *Rhythm) newer(t, staleMs int64) bool {
 // the newest observed are ignored. staleMs: a rhythm not observed for longer
 // starts over.
 func (r *Rhythm) Observe(t, committed, end, staleMs int64) {
-	if !r.newer(t, staleMs) {
+	if !r.newer(t) {
 		return
 	}
 	ts := rhStamp(t)
