@@ -139,10 +139,12 @@ func FitBudget(resp *pb.ExplainResponse, max int, key string) {
 			refs[r] = true
 		}
 	}
-	// Cuts estimate the bytes they free; the answer is measured again after
-	// each round, and a round repeats while the estimate fell short.
-	for round := 0; round < 3 && size > max; round++ {
-		for _, cut := range cutters(resp, refs, key) {
+	// Cuts estimate the bytes they free — in the first rounds from the
+	// entries' binary sizes (see entrySizer), later by encoding each — and
+	// the answer is measured again after each round; a round repeats while
+	// the estimate fell short.
+	for round := 0; round < 4 && size > max; round++ {
+		for _, cut := range cutters(resp, refs, key, round >= 2) {
 			if size <= max {
 				break
 			}
@@ -164,37 +166,52 @@ func FitBudget(resp *pb.ExplainResponse, max int, key string) {
 // cutters returns the cuts FitBudget tries, in order. Each removes entries
 // worth at least excess bytes (or all it may) and returns what it did, or
 // "" when it removed nothing.
-func cutters(resp *pb.ExplainResponse, refs map[string]bool, key string) []func(excess int) (string, int) {
+func cutters(resp *pb.ExplainResponse, refs map[string]bool, key string, exact bool) []func(excess int) (string, int) {
 	var out []func(int) (string, int)
 	if g := resp.Group; g != nil {
 		out = append(out,
-			tailCut("partitions", &g.Partitions, g.PartitionsPage, explain.SectionPartitions, key, nil),
-			tailCut("members", &g.Members, g.MembersPage, explain.SectionMembers, key, nil))
+			tailCut("partitions", &g.Partitions, g.PartitionsPage, explain.SectionPartitions, key, nil, exact),
+			tailCut("members", &g.Members, g.MembersPage, explain.SectionMembers, key, nil, exact))
 	}
 	if t := resp.Topic; t != nil {
-		out = append(out, tailCut("partitions", &t.Partitions, t.PartitionsPage, explain.SectionPartitions, key, nil))
+		out = append(out, tailCut("partitions", &t.Partitions, t.PartitionsPage, explain.SectionPartitions, key, nil, exact))
 	}
 	out = append(out,
-		tailCut("findings", &resp.Findings, resp.FindingsPage, explain.SectionFindings, key, func(f *pb.RelatedFinding) bool { return refs[f.Id] }),
-		timelineCut(resp, refs, key))
+		tailCut("findings", &resp.Findings, resp.FindingsPage, explain.SectionFindings, key, func(f *pb.RelatedFinding) bool { return refs[f.Id] }, exact),
+		timelineCut(resp, refs, key, exact))
 	return out
+}
+
+// entrySizer returns the JSON size (plus its separator) of entries of
+// list: exact encodes each; otherwise it scales an entry's binary size by
+// the JSON-to-binary ratio of the list's last entry, one encoding for the
+// whole list (its entries are alike; FitBudget measures the answer after
+// the cuts).
+func entrySizer[T proto.Message](list []T, exact bool) func(T) int {
+	if exact || len(list) == 0 {
+		return func(m T) int { return jsonSize(m) + 1 }
+	}
+	last := list[len(list)-1]
+	ratio := float64(jsonSize(last)) / float64(max(1, proto.Size(last)))
+	return func(m T) int { return int(ratio*float64(proto.Size(m))) + 1 }
 }
 
 // tailCut drops entries from the end of *list (keeping those keep holds),
 // and moves the page's next token to the first entry dropped.
-func tailCut[T proto.Message](name string, list *[]T, p *pb.ListPage, sec explain.Section, key string, keep func(T) bool) func(int) (string, int) {
+func tailCut[T proto.Message](name string, list *[]T, p *pb.ListPage, sec explain.Section, key string, keep func(T) bool, exact bool) func(int) (string, int) {
 	return func(excess int) (string, int) {
 		if p == nil {
 			return "", 0
 		}
 		n := len(*list)
+		size := entrySizer(*list, exact)
 		i, freed := n, 0
 		for i > 0 && freed < excess {
 			if keep != nil && keep((*list)[i-1]) {
 				break
 			}
 			i--
-			freed += jsonSize((*list)[i]) + 1
+			freed += size((*list)[i])
 		}
 		if i == n {
 			return "", 0
@@ -208,19 +225,20 @@ func tailCut[T proto.Message](name string, list *[]T, p *pb.ListPage, sec explai
 // timelineCut drops the oldest timeline entries up to a boundary, except
 // those the narrative refers to; the page then continues with the entries
 // older than the boundary (the kept ones among them come again).
-func timelineCut(resp *pb.ExplainResponse, refs map[string]bool, key string) func(int) (string, int) {
+func timelineCut(resp *pb.ExplainResponse, refs map[string]bool, key string, exact bool) func(int) (string, int) {
 	return func(excess int) (string, int) {
 		p := resp.TimelinePage
 		if p == nil {
 			return "", 0
 		}
+		size := entrySizer(resp.Timeline, exact)
 		kept := make([]*pb.TimelineEntry, 0, len(resp.Timeline))
 		freed, dropped, boundary := 0, 0, 0
 		for i, e := range resp.Timeline {
 			if freed < excess && boundary == i {
 				boundary++
 				if !refs[e.Id] {
-					freed += jsonSize(e) + 1
+					freed += size(e)
 					dropped++
 					continue
 				}
