@@ -138,6 +138,22 @@ func checkMCPClient(ctx context.Context, t *testing.T, c *client.Client) {
 	if resolved == 0 {
 		t.Errorf("explain %s: no timeline citation of a series to follow: %v", group, b.Timeline)
 	}
+	// The topic the finding is about, and the broker leading its first partition.
+	if topic := f.Subject.GetTopic(); topic != "" {
+		var tb pb.ExplainResponse
+		callTool(ctx, t, c, "explain", map[string]any{"topic": topic}, &tb)
+		if tb.Topic == nil || len(tb.Topic.Partitions) == 0 || len(tb.Narrative) == 0 {
+			t.Fatalf("explain topic %s: %v", topic, &tb)
+		}
+		var bb pb.ExplainResponse
+		callTool(ctx, t, c, "explain", map[string]any{"broker": tb.Topic.Partitions[0].Leader}, &bb)
+		if bb.Broker == nil || !bb.Broker.Registered || len(bb.Narrative) == 0 {
+			t.Fatalf("explain broker %d: %v", tb.Topic.Partitions[0].Leader, &bb)
+		}
+		t.Logf("explain topic %s: %s", topic, tb.Narrative[0].Text)
+	} else {
+		t.Errorf("finding %s names no topic to explain", f.Id)
+	}
 	var plan pb.DraftPlanResponse
 	callTool(ctx, t, c, "draft_plan", map[string]any{"id": f.Id}, &plan)
 	if !strings.Contains(plan.Header, "never applies") || plan.Finding.GetId() != f.Id {
