@@ -191,22 +191,26 @@ func onsetCandidates(lags []partLag, named []int32) []partLag {
 func mostLag(lags []partLag, k int) []partLag {
 	top := make([]partLag, 0, k)
 	less := func(a, b partLag) bool { return a.lag < b.lag || a.lag == b.lag && a.j > b.j }
+	low := 0 // the least of top once it is full
 	for _, pl := range lags {
 		if pl.lag <= 0 {
 			continue
 		}
 		if len(top) < k {
 			top = append(top, pl)
+			if len(top) < k {
+				continue
+			}
+		} else if less(top[low], pl) {
+			top[low] = pl
+		} else {
 			continue
 		}
-		low := 0
+		low = 0
 		for i := range top {
 			if less(top[i], top[low]) {
 				low = i
 			}
-		}
-		if less(top[low], pl) {
-			top[low] = pl
 		}
 	}
 	return top
@@ -546,13 +550,20 @@ func (e *Explainer) groupTimeline(group string, ctx detect.GroupContext, since t
 	return number(tl)
 }
 
-// number sorts entries by time (stable for equal times) and ids them.
+// number sorts entries by time (stable for equal times) and ids them. It
+// sorts indices and moves each entry once: entries are large.
 func number(tl []Entry) []Entry {
-	slices.SortStableFunc(tl, func(a, b Entry) int { return a.At.Compare(b.At) })
-	for i := range tl {
-		tl[i].ID = "t" + strconv.Itoa(i+1)
+	idx := make([]int, len(tl))
+	for i := range idx {
+		idx[i] = i
 	}
-	return tl
+	slices.SortStableFunc(idx, func(a, b int) int { return tl[a].At.Compare(tl[b].At) })
+	out := make([]Entry, len(tl))
+	for i, k := range idx {
+		out[i] = tl[k]
+		out[i].ID = "t" + strconv.Itoa(i+1)
+	}
+	return out
 }
 
 func deployEntry(ev detect.DeployEvent) Entry {

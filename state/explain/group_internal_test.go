@@ -31,3 +31,35 @@ func TestMostLagFirst(t *testing.T) {
 		}
 	}
 }
+
+// TestMostLag: the k partitions with the most lag above zero, the lower
+// index first on a tie, whatever the order they come in.
+func TestMostLag(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for range 200 {
+		ps := make([]partLag, rng.IntN(100))
+		for i := range ps {
+			ps[i] = partLag{j: i, lag: int64(rng.IntN(8))}
+		}
+		k := 1 + rng.IntN(20)
+		var want []partLag
+		for _, p := range ps {
+			if p.lag > 0 {
+				want = append(want, p)
+			}
+		}
+		order := func(a, b partLag) int {
+			if a.lag != b.lag {
+				return int(b.lag - a.lag)
+			}
+			return a.j - b.j
+		}
+		slices.SortFunc(want, order)
+		want = want[:min(k, len(want))]
+		got := mostLag(ps, k)
+		slices.SortFunc(got, order)
+		if !slices.Equal(got, want) {
+			t.Fatalf("k=%d: got %v, want %v", k, got, want)
+		}
+	}
+}
