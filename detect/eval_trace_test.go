@@ -486,9 +486,10 @@ func simScenarios() []*simScenario {
 			}
 			return 0
 		}}
-		add(&simScenario{name: "on/off producer: 300/s for 10 s every minute, idle between", what: "mean 50 records/s per partition; a consumer with 2.4× the mean, 5 s commits, clears every burst",
+		add(&simScenario{name: "on/off producer: 300/s for 10 s every minute, idle between", what: "mean 50 records/s per partition; consumers with 2.4× the mean, 5 s and 60 s commits, clear every burst",
 			seconds: 2 * 3600, topics: []*simTopic{tp}, seed: 15, groups: []*simGroup{
 				{name: "fast", topic: tp, capacity: steady(120), commitEvery: 5, jitter: 0.2},
+				{name: "flink", topic: tp, capacity: steady(120), commitEvery: 60, jitter: 0.05},
 			}})
 	}
 	{

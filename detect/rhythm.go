@@ -72,6 +72,7 @@ type Rhythm struct {
 	Rises   uint8    // troughs in the current run that rose above the previous one
 	prodAge uint8    // seconds of production learned (saturating)
 	flags   uint8    // rh* bits
+	cycleIv uint8    // ivCode of the longest interval between successive commits, decaying by 4 % per 203 s
 }
 
 // Rhythm flags.
@@ -91,6 +92,7 @@ const (
 	markerSlack  = 2      // lag left at a commit that is not work (transaction markers, KIP-98)
 	minCycleMs   = 5000   // shortest commit cycle ConsMax learns from
 	stampMs      = 10     // resolution of stored times
+	cycleDecay   = 20300  // stamps (203 s) per 4 % decay of cycleIv: half-life ≈ 1 h
 )
 
 // rhStamp is t (Unix ms) in the stored form: 10 ms units, wrapping.
@@ -266,6 +268,8 @@ func (r *Rhythm) commit(ts uint32, committed, end int64, measure bool) {
 			since = r.pendT
 		}
 		r.pushInterval(msBetween(ts, since))
+		r.cycleIv -= uint8(min(int64(r.cycleIv), int64(ts/cycleDecay)-int64(r.commitT/cycleDecay)))
+		r.cycleIv = max(r.cycleIv, ivCode(msBetween(ts, r.commitT)))
 		if cyc := msBetween(ts, r.trT); cyc >= minCycleMs {
 			rate := float64(offBetween(uint32(committed), r.trCom)) / (float64(cyc) / 1000)
 			decay := math.Exp2(-float64(cyc) / 1000 / consHalfLife)
@@ -359,6 +363,9 @@ func (r *Rhythm) Overdue(now, stuckMs int64, fallback time.Duration) (waited, li
 		waited = time.Duration(stuckMs) * time.Millisecond
 	case r.has(rhPend):
 		waited = time.Duration(msBetween(rhStamp(now), r.pendT)) * time.Millisecond
+		if r.pendT == r.commitT { // work left at a commit waits for the next commit: a whole cycle
+			interval = max(interval, time.Duration(ivMs[r.cycleIv])*time.Millisecond)
+		}
 	}
 	return waited, interval + max(interval/4, 10*time.Second)
 }
@@ -372,12 +379,14 @@ func (r *Rhythm) Growing(cfg LagConfig) (bool, int64) {
 	rise := int64(r.trLag - r.runLag)
 	poll := r.poll()
 	if float64(rise) < float64(cfg.MinGrowth)+2*float64(r.ProdRate)*poll+2*float64(r.Noise) ||
+
 		3*float64(r.MaxStep) > 2*float64(rise) { // one jump (a burst caught at a commit) is not a trend
 		return false, rise
 	}
 	span := float64(msBetween(r.trT, r.runT)) / 1000
 	_, p95 := r.Interval()
-	if time.Duration(span*float64(time.Second)) >= max(cfg.GrowthSustain, 3*p95) {
+	if time.Duration(span*float64(time.Second)) >= max(cfg.GrowthSustain, 3*p95) &&
+		float64(rise) > float64(r.PeakRate)*p95.Seconds() { // more than one commit cycle of peak production: not where a commit fell in a burst
 		return true, rise
 	}
 	consumed := float64(offBetween(r.trCom, r.runCom))
