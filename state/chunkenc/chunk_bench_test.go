@@ -121,50 +121,64 @@ func encodeBench(e *IntEncoder, c benchChunk) int {
 	return len(e.Bytes())
 }
 
+// benchVersions are the int chunk versions the benchmarks encode.
+var benchVersions = []IntEncoder{{}, {Adaptive: true}}
+
+func versionName(e IntEncoder) string {
+	if e.Adaptive {
+		return "version=2"
+	}
+	return "version=1"
+}
+
 func BenchmarkChunkEncode(b *testing.B) {
 	for _, kind := range benchKindNames {
-		b.Run("kind="+kind, func(b *testing.B) {
-			set := benchSet(kind)
-			var e IntEncoder
-			size := 0
-			for _, c := range set {
-				size += encodeBench(&e, c)
-			}
-			samples := len(set) * benchChunkLen
-			b.ReportAllocs()
-			for b.Loop() {
+		for _, proto := range benchVersions {
+			b.Run("kind="+kind+"/"+versionName(proto), func(b *testing.B) {
+				set := benchSet(kind)
+				e := proto
+				size := 0
 				for _, c := range set {
-					encodeBench(&e, c)
+					size += encodeBench(&e, c)
 				}
-			}
-			b.ReportMetric(float64(size)/float64(samples), "B/sample")
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*samples), "ns/sample")
-		})
+				samples := len(set) * benchChunkLen
+				b.ReportAllocs()
+				for b.Loop() {
+					for _, c := range set {
+						encodeBench(&e, c)
+					}
+				}
+				b.ReportMetric(float64(size)/float64(samples), "B/sample")
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*samples), "ns/sample")
+			})
+		}
 	}
 }
 
 func BenchmarkChunkDecode(b *testing.B) {
 	for _, kind := range benchKindNames {
-		b.Run("kind="+kind, func(b *testing.B) {
-			var chunks [][]byte
-			var e IntEncoder
-			for _, c := range benchSet(kind) {
-				encodeBench(&e, c)
-				chunks = append(chunks, append([]byte(nil), e.Bytes()...))
-			}
-			samples := len(chunks) * benchChunkLen
-			dst, present := make([]int64, 0, benchChunkLen), make([]bool, 0, benchChunkLen)
-			b.ReportAllocs()
-			for b.Loop() {
-				for _, c := range chunks {
-					var err error
-					if dst, present, err = DecodeInt(c, dst, present); err != nil {
-						b.Fatal(err)
+		for _, proto := range benchVersions {
+			b.Run("kind="+kind+"/"+versionName(proto), func(b *testing.B) {
+				var chunks [][]byte
+				e := proto
+				for _, c := range benchSet(kind) {
+					encodeBench(&e, c)
+					chunks = append(chunks, append([]byte(nil), e.Bytes()...))
+				}
+				samples := len(chunks) * benchChunkLen
+				dst, present := make([]int64, 0, benchChunkLen), make([]bool, 0, benchChunkLen)
+				b.ReportAllocs()
+				for b.Loop() {
+					for _, c := range chunks {
+						var err error
+						if dst, present, err = DecodeInt(c, dst, present); err != nil {
+							b.Fatal(err)
+						}
 					}
 				}
-			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*samples), "ns/sample")
-		})
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*samples), "ns/sample")
+			})
+		}
 	}
 }
 

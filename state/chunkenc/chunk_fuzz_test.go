@@ -31,7 +31,7 @@ func FuzzDecodeIntChunk(f *testing.F) {
 				continue
 			}
 			checkDecoded(t, dst, present, 0)
-			var e IntEncoder
+			e := IntEncoder{Adaptive: b[0] == VersionAdaptive}
 			for i, v := range dst {
 				if present[i] {
 					e.Append(v)
@@ -121,6 +121,10 @@ func addDecodeSeeds(f *testing.F) {
 		encodeInts([]int64{0, 0, 0}, "___"),
 		encodeInts([]int64{math.MinInt64, math.MaxInt64, 0, -1, 1 << 40, 3, 3, 3}, ""),
 		encodeInts(genBursty(r, 200), "pp_p"),
+		encodeIntsWith(IntEncoder{Adaptive: true}, []int64{100, 0, 105, 110}, "p_pp"),
+		encodeIntsWith(IntEncoder{Adaptive: true}, []int64{math.MinInt64, math.MaxInt64, 0, -1, 1 << 40, 3, 3, 3}, ""),
+		encodeIntsWith(IntEncoder{Adaptive: true}, genBursty(r, 200), "pp_p"),
+		encodeIntsWith(IntEncoder{Adaptive: true}, genNoisy(r, 300), ""),
 		encodeFloats([]float64{1.5, 1.5, 3, 0}, "ppp_"),
 		encodeFloats([]float64{math.NaN(), math.Inf(-1), 1e-300, 0.1, 0.2, 0.3, 0.30000000000000004}, "_p"),
 	}
@@ -168,35 +172,43 @@ func FuzzIntChunkRoundTrip(f *testing.F) {
 	f.Add([]byte{2, 64, 2, 0xc0, 2, 1, 2, 0xff, 1, 1, 1})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		vals, gaps := intOps(data)
-		var e IntEncoder
-		for i, v := range vals {
-			if gaps[i] {
-				e.AppendGap()
-			} else {
-				e.Append(v)
-			}
-		}
-		if e.Len() != len(vals) {
-			t.Fatalf("Len() = %d, want %d", e.Len(), len(vals))
-		}
-		b := e.Bytes()
-		if len(vals) == 0 {
-			if b != nil {
-				t.Fatalf("empty encoder gave %x", b)
-			}
-			return
-		}
-		checkChunkSize(t, b, gaps)
-		got, present, err := DecodeInt(b, nil, nil)
-		if err != nil {
-			t.Fatalf("decode(encode(%v)): %v", vals, err)
-		}
-		for i := range vals {
-			if present[i] == gaps[i] || (present[i] && got[i] != vals[i]) {
-				t.Fatalf("sample %d: got %d present=%v, want %d gap=%v", i, got[i], present[i], vals[i], gaps[i])
-			}
+		for _, adaptive := range []bool{false, true} {
+			intRoundTrip(t, IntEncoder{Adaptive: adaptive}, vals, gaps)
 		}
 	})
+}
+
+// intRoundTrip encodes vals (gaps where gaps[i]) with e and checks that
+// they decode back exactly.
+func intRoundTrip(t *testing.T, e IntEncoder, vals []int64, gaps []bool) {
+	t.Helper()
+	for i, v := range vals {
+		if gaps[i] {
+			e.AppendGap()
+		} else {
+			e.Append(v)
+		}
+	}
+	if e.Len() != len(vals) {
+		t.Fatalf("Len() = %d, want %d", e.Len(), len(vals))
+	}
+	b := e.Bytes()
+	if len(vals) == 0 {
+		if b != nil {
+			t.Fatalf("empty encoder gave %x", b)
+		}
+		return
+	}
+	checkChunkSize(t, b, gaps)
+	got, present, err := DecodeInt(b, nil, nil)
+	if err != nil {
+		t.Fatalf("decode(encode(%v)): %v", vals, err)
+	}
+	for i := range vals {
+		if present[i] == gaps[i] || (present[i] && got[i] != vals[i]) {
+			t.Fatalf("sample %d: got %d present=%v, want %d gap=%v", i, got[i], present[i], vals[i], gaps[i])
+		}
+	}
 }
 
 // floatOps turns fuzz bytes into float samples like intOps: op 0 a gap;

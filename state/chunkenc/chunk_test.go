@@ -18,7 +18,10 @@ import (
 // other byte, or a mask shorter than vals, means present). Values at gap
 // positions are ignored.
 func encodeInts(vals []int64, mask string) []byte {
-	var e IntEncoder
+	return encodeIntsWith(IntEncoder{}, vals, mask)
+}
+
+func encodeIntsWith(e IntEncoder, vals []int64, mask string) []byte {
 	for i, v := range vals {
 		if i < len(mask) && mask[i] == '_' {
 			e.AppendGap()
@@ -57,9 +60,18 @@ func withCRC(body []byte) []byte {
 }
 
 func TestIntChunkRoundTrip(t *testing.T) {
+	for _, adaptive := range []bool{false, true} {
+		t.Run(fmt.Sprintf("adaptive=%v", adaptive), func(t *testing.T) { testIntChunkRoundTrip(t, adaptive) })
+	}
+}
+
+func testIntChunkRoundTrip(t *testing.T, adaptive bool) {
 	f := func(name string, vals []int64, mask string) {
 		t.Helper()
-		b := encodeInts(vals, mask)
+		b := encodeIntsWith(IntEncoder{Adaptive: adaptive}, vals, mask)
+		if want := byte(Version); adaptive && b[0] != VersionAdaptive || !adaptive && b[0] != want {
+			t.Fatalf("%s: chunk version %d (adaptive %v)", name, b[0], adaptive)
+		}
 		got, present, err := DecodeInt(b, nil, nil)
 		if err != nil {
 			t.Fatalf("%s: decode: %v", name, err)
@@ -269,7 +281,8 @@ func TestChunkRejects(t *testing.T) {
 	}
 	// Valid reference: 01 01 02 00 0a 00 = int chunk [5, 5].
 	f("short", "01 01", "truncated", false)
-	f("version", "02 01 02 00 0a 00", "unknown version", false)
+	f("version", "03 01 02 00 0a 00", "unknown version", false)
+	f("version 2 float", "02 02 02 00 3ff0000000000000 00", "int chunks only", true)
 	f("kind", "01 02 02 00 0a 00", "kind 2, want 1", false)
 	f("kind float", "01 01 02 00 0a 00", "kind 1, want 2", true)
 	f("zero samples", "01 01 00 00 0a 00", "outside", false)
@@ -289,6 +302,11 @@ func TestChunkRejects(t *testing.T) {
 	f("dod 0 in bucket 1", "01 01 02 00 0a 80 00", "smallest bucket", false)               // '10' 0000000
 	f("dod 1 in bucket 2", "01 01 02 00 0a c0 10", "smallest bucket", false)               // '110' 000000001
 	f("dod 1 in bucket 6", "01 01 02 00 0a fc 00 00 00 00 00 00 00 04", "smallest", false) // '111111' then 64 bits of 1
+	// Version 2 reference: 02 01 02 00 0a 00 = int chunk [5, 5] (one '0').
+	f("v2 missing stream", "02 01 02 00 0a", "truncated bit stream", false)
+	f("v2 padding", "02 01 02 00 0a 01", "non-zero padding", false)
+	f("v2 escape that fits", "02 01 02 00 0a ff 00", "escape", false)    // 8 ones, w−1 = 0: u = 1, fits k = 0
+	f("v2 truncated escape", "02 01 02 00 0a ff 0c", "truncated", false) // w−1 = 3, bits missing
 	f("float truncated first", "01 02 02 00 3f f0", "truncated first value", true)
 	f("float window unset", "01 02 02 00 3ff0000000000000 80", "window reused", true)
 	f("float zero in window", "01 02 03 00 3ff0000000000000 c2 0e 00", "zero XOR", true) // '11' L=1 S=1 '1', then '10' '0'
@@ -384,6 +402,9 @@ var docExamples = []struct {
 	}},
 	{"float", "01 02 04 01 03 3f f8 00 00 00 00 00 00 61 2f ff 80 3a 5c 66 6c", func() []byte {
 		return encodeFloats([]float64{1.5, 1.5, 3, 0}, "ppp_")
+	}},
+	{"int version 2", "02 01 04 02 01 01 c8 01 ff 0d 00 91 e4 24 e2", func() []byte {
+		return encodeIntsWith(IntEncoder{Adaptive: true}, []int64{100, 0, 105, 110}, "p_pp")
 	}},
 }
 

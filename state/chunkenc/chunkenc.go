@@ -38,8 +38,14 @@ import (
 )
 
 const (
-	// Version is the format version written in byte 0 of every chunk.
+	// Version is the format version written in byte 0 of float chunks and
+	// of int chunks an IntEncoder writes without Adaptive: delta-of-delta
+	// buckets.
 	Version = 1
+	// VersionAdaptive is the format version of int chunks an IntEncoder
+	// writes with Adaptive: adaptive Rice codes (adaptive.go). Decoders
+	// read both versions.
+	VersionAdaptive = 2
 
 	// MaxSamples is the largest sample count (present + absent) a chunk
 	// may hold. It bounds what a decoder allocates for untrusted input.
@@ -239,8 +245,8 @@ func (p *presenceRuns) reset() {
 
 // appendHeader appends version, kind, n and the presence runs to dst. The
 // last run is implied by n, so a chunk without gaps writes a single 0x00.
-func appendHeader(dst []byte, kind byte, p *presenceRuns) []byte {
-	dst = append(dst, Version, kind)
+func appendHeader(dst []byte, version, kind byte, p *presenceRuns) []byte {
+	dst = append(dst, version, kind)
 	dst = binary.AppendUvarint(dst, uint64(p.n))
 	dst = binary.AppendUvarint(dst, uint64(len(p.runs)))
 	for _, r := range p.runs {
@@ -256,6 +262,7 @@ func appendCRC(b []byte) []byte {
 
 // chunkHeader is what readHeader learned about a chunk.
 type chunkHeader struct {
+	version  byte
 	n        int    // samples, present and absent
 	nPresent int    // present samples
 	body     []byte // chunk without its CRC trailer
@@ -283,7 +290,7 @@ func checkFrame(b []byte, kind byte) ([]byte, *Error) {
 	if len(b) < minChunkLen {
 		return nil, chunkErr(len(b), "truncated: shorter than the minimal chunk")
 	}
-	if b[0] != Version {
+	if b[0] != Version && b[0] != VersionAdaptive {
 		return nil, chunkErr(0, fmt.Sprintf("unknown version %d", b[0]))
 	}
 	body := b[:len(b)-chunkCRCLen]
@@ -292,6 +299,9 @@ func checkFrame(b []byte, kind byte) ([]byte, *Error) {
 	}
 	if b[1] != kind {
 		return nil, chunkErr(1, fmt.Sprintf("kind %d, want %d", b[1], kind))
+	}
+	if b[0] == VersionAdaptive && kind != chunkKindInt {
+		return nil, chunkErr(0, fmt.Sprintf("version %d is for int chunks only", b[0]))
 	}
 	return body, nil
 }
@@ -304,6 +314,7 @@ func readHeader(b []byte, kind byte, present []bool) (chunkHeader, []bool, *Erro
 	if h.body, err = checkFrame(b, kind); err != nil {
 		return h, present, err
 	}
+	h.version = b[0]
 	n, off, err := readUvarint(h.body, 2, "sample count")
 	if err != nil {
 		return h, present, err
@@ -388,11 +399,19 @@ func fitsBits(x int64, w uint) bool {
 
 // IntEncoder builds an int64 chunk (offsets, byte counts, timestamps in
 // milliseconds). Values are stored as delta-of-delta over the present
-// samples: a constant or constant-rate series costs one bit per sample.
-// Every int64 round-trips exactly (arithmetic wraps).
+// samples (Version), or with Adaptive as adaptive Rice codes of the deltas'
+// residuals from a prediction (VersionAdaptive): either way a constant or
+// constant-rate series costs one bit per sample. Every int64 round-trips
+// exactly (arithmetic wraps).
 //
-// The zero value is an empty encoder. It is not safe for concurrent use.
+// The zero value is an empty encoder writing Version chunks. It is not safe
+// for concurrent use.
 type IntEncoder struct {
+	// Adaptive selects the VersionAdaptive stream; set it before the first
+	// Append. Reset keeps it.
+	Adaptive bool
+
+	rice     riceState
 	p        presenceRuns
 	w        bitWriter
 	nPresent int
@@ -411,7 +430,11 @@ func (e *IntEncoder) Append(v int64) {
 		return
 	}
 	d := v - e.prev
-	e.writeDod(d - e.delta)
+	if e.Adaptive {
+		e.w.writeRice(&e.rice, d)
+	} else {
+		e.writeDod(d - e.delta)
+	}
 	e.prev, e.delta = v, d
 }
 
@@ -445,7 +468,7 @@ func (e *IntEncoder) Present() int { return e.nPresent }
 func (e *IntEncoder) Reset() {
 	e.p.reset()
 	e.w.reset()
-	e.nPresent, e.first, e.prev, e.delta = 0, 0, 0, 0
+	e.nPresent, e.first, e.prev, e.delta, e.rice = 0, 0, 0, 0, riceState{}
 }
 
 // Bytes returns the encoded chunk, or nil if no sample was appended. The
@@ -455,7 +478,11 @@ func (e *IntEncoder) Bytes() []byte {
 	if e.p.n == 0 {
 		return nil
 	}
-	out := appendHeader(e.out[:0], chunkKindInt, &e.p)
+	version := byte(Version)
+	if e.Adaptive {
+		version = VersionAdaptive
+	}
+	out := appendHeader(e.out[:0], version, chunkKindInt, &e.p)
 	if e.nPresent > 0 {
 		out = binary.AppendVarint(out, e.first)
 	}
@@ -497,7 +524,7 @@ func decodeValues(h chunkHeader, kind byte, dst []uint64, present []bool) *Error
 		}
 		return nil
 	}
-	c := column{kind: kind}
+	c := column{kind: kind, version: h.version}
 	if err := c.first(h); err != nil {
 		return err
 	}
@@ -529,11 +556,13 @@ func asBits[T int64 | float64](s []T) []uint64 {
 // the bits of the last value with the state its kind needs to read the next
 // (the last delta of an int column, the XOR window of a float column).
 type column struct {
-	kind  byte
-	r     bitReader
-	prev  uint64
-	delta int64     // int columns
-	win   xorWindow // float columns
+	kind    byte
+	version byte
+	rice    riceState // int columns of VersionAdaptive
+	r       bitReader
+	prev    uint64
+	delta   int64     // int columns
+	win     xorWindow // float columns
 }
 
 // first reads the first present value, which follows the header.
@@ -557,6 +586,11 @@ func (c *column) first(h chunkHeader) *Error {
 
 // next reads the next present value from the bit stream.
 func (c *column) next() *Error {
+	if c.kind == chunkKindInt && c.version == VersionAdaptive {
+		d, err := c.r.readRice(&c.rice)
+		c.prev = uint64(int64(c.prev) + d)
+		return err
+	}
 	if c.kind == chunkKindInt {
 		dod, err := c.r.readDod()
 		c.delta += dod
@@ -686,7 +720,7 @@ func (e *FloatEncoder) Bytes() []byte {
 	if e.p.n == 0 {
 		return nil
 	}
-	out := appendHeader(e.out[:0], chunkKindFloat, &e.p)
+	out := appendHeader(e.out[:0], Version, chunkKindFloat, &e.p)
 	if e.nPresent > 0 {
 		out = binary.BigEndian.AppendUint64(out, e.first)
 	}

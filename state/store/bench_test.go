@@ -141,7 +141,8 @@ func ingestHourWith(b *testing.B, series int, feed func(s *Store, n int) bool) s
 	}
 	run := storeRun{samples: 3600 * series, elapsed: time.Since(start),
 		keys: set.GetOrCreateCounter("kwitness_store_keys_written_total").Get()}
-	db, err := pebble.Open("db", &pebble.Options{FS: fs, Logger: pebbleLogger{log: slog.New(slog.DiscardHandler)}})
+	opts := (&Store{cfg: cfg, log: slog.New(slog.DiscardHandler)}).pebbleOptions() // as the store compacts
+	db, err := pebble.Open("db", opts)
 	if err != nil {
 		b.Fatal(err)
 	}

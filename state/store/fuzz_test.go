@@ -24,6 +24,8 @@ func FuzzStoreValues(f *testing.F) {
 	agg := newMinuteAgg(0, 3)
 	agg.add(0, 7)
 	f.Add(agg.encode(nil, &e))
+	adaptive := chunkenc.IntEncoder{Adaptive: true}
+	f.Add(agg.encode(nil, &adaptive))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if k, created, err := decodeRegistryValue(b); err == nil {
 			if got := appendRegistryValue(nil, k, created); string(got) != string(b) {

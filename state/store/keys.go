@@ -36,8 +36,13 @@ var (
 // metaVersion is the key of the store format version.
 var metaVersion = []byte("mversion")
 
-// storeFormatVersion is written under metaVersion on first open.
-const storeFormatVersion = 1
+// storeFormatVersion is written under metaVersion on first open, and over
+// an older readable version when the store is opened (docs/format.md):
+// version 2 writes int chunks of chunk version 2 and reads those of 1.
+const storeFormatVersion = 2
+
+// oldestFormatVersion is the oldest store format version a store opens.
+const oldestFormatVersion = 1
 
 func (ks keyspace) seriesKey(sid uint32) []byte {
 	return binary.BigEndian.AppendUint32([]byte{ks.series}, sid)

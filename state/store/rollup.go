@@ -303,7 +303,7 @@ func (s *Store) rollupBucket(b int64) error {
 		return err
 	}
 	defer it.Close()
-	r := rollupWriter{s: s, b: s.mu.db.NewBatch(), agg: newMinuteAgg(b, int(s.cfg.Bucket/time.Minute)), sid: -1}
+	r := rollupWriter{s: s, b: s.mu.db.NewBatch(), agg: newMinuteAgg(b, int(s.cfg.Bucket/time.Minute)), sid: -1, enc: chunkenc.IntEncoder{Adaptive: true}}
 	defer func() {
 		if r.b != nil {
 			_ = r.b.Close()

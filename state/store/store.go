@@ -290,11 +290,17 @@ func (s *Store) init() error {
 	case err != nil:
 		return err
 	default:
-		ok := len(v) == 1 && v[0] == storeFormatVersion
+		ok := len(v) == 1 && v[0] >= oldestFormatVersion && v[0] <= storeFormatVersion
 		got := append([]byte(nil), v...)
 		_ = closer.Close()
 		if !ok {
 			return fmt.Errorf("unsupported store format version %v", got)
+		}
+		if got[0] < storeFormatVersion { // its chunks stay readable beside the new ones
+			if err := s.mu.db.Set(metaVersion, []byte{storeFormatVersion}, pebble.Sync); err != nil {
+				return err
+			}
+			s.log.Info("store format upgraded", "from", got[0], "to", storeFormatVersion)
 		}
 	}
 	if err := s.off.reg.load(s.mu.db); err != nil {

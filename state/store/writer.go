@@ -39,7 +39,8 @@ type writer[K comparable] struct {
 }
 
 func newWriter[K comparable](st *stream[K]) *writer[K] {
-	w := &writer[K]{st: st, s: st.s, lastAt: st.newest.Load(), persisted: st.reg.len(), cols: columns{float: st.float}}
+	w := &writer[K]{st: st, s: st.s, lastAt: st.newest.Load(), persisted: st.reg.len(), cols: columns{float: st.float},
+		ts: chunkenc.IntEncoder{Adaptive: true}}
 	w.cols.grow(st.reg.len())
 	return w
 }
@@ -251,7 +252,7 @@ func (c *columns) grow(n int) {
 		c.floats = append(c.floats, chunkenc.FloatEncoder{})
 	}
 	for !c.float && len(c.ints) < n {
-		c.ints = append(c.ints, chunkenc.IntEncoder{})
+		c.ints = append(c.ints, chunkenc.IntEncoder{Adaptive: true})
 	}
 }
 
@@ -304,7 +305,7 @@ func (c *columns) drop(sid int) {
 		c.floats[sid] = chunkenc.FloatEncoder{}
 		return
 	}
-	c.ints[sid] = chunkenc.IntEncoder{}
+	c.ints[sid] = chunkenc.IntEncoder{Adaptive: true}
 }
 
 func (c *columns) reset(sid int) {
