@@ -3,11 +3,18 @@ package ingest
 import (
 	"cmp"
 	"context"
+	"fmt"
+	"maps"
+	"math"
 	"slices"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/kwitness/kwitness/state"
 )
 
 // groupOffsets is one group's OffsetFetch answer as decoded by kmsg, topics
@@ -147,4 +154,52 @@ func (x *partIndex) clear() {
 		}
 	}
 	x.parts, x.dense = nil, false
+}
+
+// listRequest builds one ListOffsets request at timestamp (-1: latest, -2:
+// earliest) for exactly the topic-partitions in ids, topics and partitions
+// sorted. The client splits it per partition leader from its cached
+// metadata, so listing needs no Metadata request of its own.
+func listRequest(ids map[string]map[int32]state.PartRef, timestamp int64, timeout time.Duration) *kmsg.ListOffsetsRequest {
+	req := kmsg.NewPtrListOffsetsRequest()
+	req.TimeoutMillis = int32(min(timeout.Milliseconds(), math.MaxInt32))
+	for _, topic := range slices.Sorted(maps.Keys(ids)) {
+		rt := kmsg.NewListOffsetsRequestTopic()
+		rt.Topic = topic
+		for _, part := range slices.Sorted(maps.Keys(ids[topic])) {
+			rp := kmsg.NewListOffsetsRequestTopicPartition()
+			rp.Partition, rp.Timestamp = part, timestamp
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		req.Topics = append(req.Topics, rt)
+	}
+	return req
+}
+
+// listOffsets sends req and calls each for every partition answered. It
+// returns one RequestError per failed shard, naming its broker.
+func (p *Poller) listOffsets(ctx context.Context, request string, req *kmsg.ListOffsetsRequest, each func(topic string, part *kmsg.ListOffsetsResponseTopicPartition)) []error {
+	var errs []error
+	for _, shard := range p.client.RequestSharded(ctx, req) {
+		if shard.Err != nil {
+			errs = append(errs, &RequestError{Request: request, Broker: shardBroker(shard.Meta), Err: shard.Err})
+			continue
+		}
+		resp := shard.Resp.(*kmsg.ListOffsetsResponse)
+		for i := range resp.Topics {
+			t := &resp.Topics[i]
+			for j := range t.Partitions {
+				each(t.Topic, &t.Partitions[j])
+			}
+		}
+	}
+	return errs
+}
+
+// shardBroker names the broker a shard went to, or "" when unknown.
+func shardBroker(m kgo.BrokerMetadata) string {
+	if m.NodeID < 0 && m.Host == "" {
+		return ""
+	}
+	return fmt.Sprintf("broker %d (%s:%d)", m.NodeID, m.Host, m.Port)
 }

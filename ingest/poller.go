@@ -15,6 +15,7 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/cenkalti/backoff/v5"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -63,6 +64,8 @@ type Poller struct {
 	topoDirty bool
 	logIDs    map[string]map[int32]state.PartRef // topic → partition → series ids, from topo
 	index     partIndex                          // scratch for one topic's OffsetFetch answer
+	listEnd   *kmsg.ListOffsetsRequest           // for logIDs, built when the topology changes
+	listStart *kmsg.ListOffsetsRequest
 	status    atomic.Pointer[Status]
 	lastWhy   string
 
@@ -465,6 +468,7 @@ func (p *Poller) rebuildTopology() {
 			m[pr.Partition] = pr
 		}
 	}
+	p.listEnd, p.listStart = nil, nil
 	p.topoDirty = false
 }
 
@@ -486,42 +490,42 @@ func (p *Poller) writeCommitted(s *state.Sweep, fetched map[string]groupOffsets)
 	}
 }
 
-// writeLogOffsets lists start and end offsets of every consumed topic.
+// writeLogOffsets lists the start and end offsets of every consumed
+// topic-partition.
 func (p *Poller) writeLogOffsets(ctx context.Context, s *state.Sweep, rep *SweepReport) {
 	if len(p.logIDs) == 0 {
 		return
 	}
-	topics := slices.Sorted(maps.Keys(p.logIDs))
+	if p.listEnd == nil {
+		p.listEnd = listRequest(p.logIDs, -1, p.cfg.RequestTimeout)
+		p.listStart = listRequest(p.logIDs, -2, p.cfg.RequestTimeout)
+	}
 	for _, lst := range []struct {
 		col  detect.Column
 		name string
-		fn   func(context.Context, ...string) (kadm.ListedOffsets, error)
+		req  *kmsg.ListOffsetsRequest
 	}{
-		{detect.ColEnd, "ListOffsets(latest)", p.adm.ListEndOffsets},
-		{detect.ColStart, "ListOffsets(earliest)", p.adm.ListStartOffsets},
+		{detect.ColEnd, "ListOffsets(latest)", p.listEnd},
+		{detect.ColStart, "ListOffsets(earliest)", p.listStart},
 	} {
-		listed, err := lst.fn(ctx, topics...)
-		if err != nil {
-			p.fail(rep, requestErrors(lst.name, "", err)...)
-		}
-		p.writeListed(s, lst.col, lst.name, listed, rep)
-	}
-}
-
-func (p *Poller) writeListed(s *state.Sweep, col detect.Column, request string, listed kadm.ListedOffsets, rep *SweepReport) {
-	var errs []error
-	listed.Each(func(o kadm.ListedOffset) {
-		if o.Err != nil {
-			if len(errs) < 3 {
-				errs = append(errs, &RequestError{Request: request, Subject: fmt.Sprintf("topic %q partition %d", o.Topic, o.Partition), Err: o.Err})
+		var errs []error
+		p.fail(rep, p.listOffsets(ctx, lst.name, lst.req, func(topic string, o *kmsg.ListOffsetsResponseTopicPartition) {
+			if o.ErrorCode != 0 {
+				if len(errs) < 3 {
+					err := authErr(o.ErrorCode)
+					if err == nil {
+						err = kerr.ErrorForCode(o.ErrorCode)
+					}
+					errs = append(errs, &RequestError{Request: lst.name, Subject: fmt.Sprintf("topic %q partition %d", topic, o.Partition), Err: err})
+				}
+				return
 			}
-			return
-		}
-		if pr, ok := p.logIDs[o.Topic][o.Partition]; ok && o.Offset >= 0 {
-			s.Set(pr.Series[col], o.Offset)
-		}
-	})
-	p.fail(rep, errs...)
+			if pr, ok := p.logIDs[topic][o.Partition]; ok && o.Offset >= 0 {
+				s.Set(pr.Series[lst.col], o.Offset)
+			}
+		})...)
+		p.fail(rep, errs...)
+	}
 }
 
 // fail records request errors in the report and the error counters.
