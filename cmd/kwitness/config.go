@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/dustin/go-humanize"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/kwitness/kwitness/api/alertmanager"
@@ -52,6 +54,44 @@ type Config struct {
 	// Owners routes findings, plans, Explain bundles and alerts to teams
 	// and runbooks.
 	Owners detect.OwnersConfig `yaml:"owners"`
+
+	// MemoryLimit is the Go runtime's soft memory limit
+	// (runtime/debug.SetMemoryLimit): the heap, stacks and runtime metadata
+	// the garbage collector works to keep under it, not file-backed pages
+	// of the binary. Written as bytes or with a unit ("64MiB", "80 MB").
+	// 0 (the default) leaves Go's default (no limit, or GOMEMLIMIT from the
+	// environment, which wins over this setting). Set it below what the
+	// container may use, above the live heap (about 1 KB per group-partition
+	// plus 15 MB): a limit under the live heap makes the collector run
+	// almost constantly.
+	MemoryLimit ByteSize `yaml:"memory_limit"`
+}
+
+// ByteSize is a size in bytes; YAML takes an integer or a size with a unit
+// ("64MiB", "40 MB", "1.5GiB").
+type ByteSize int64
+
+// UnmarshalYAML parses a size in bytes with an optional unit.
+func (b *ByteSize) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return fmt.Errorf("line %d: want a size such as 64MiB, got a %s", n.Line, kindName(n.Kind))
+	}
+	v, err := humanize.ParseBytes(n.Value)
+	if err != nil || v > math.MaxInt64 {
+		return fmt.Errorf("line %d: cannot unmarshal !!str `%s` into a size in bytes (e.g. 64MiB, 80 MB)", n.Line, n.Value)
+	}
+	*b = ByteSize(v)
+	return nil
+}
+
+func kindName(k yaml.Kind) string {
+	switch k {
+	case yaml.MappingNode:
+		return "mapping"
+	case yaml.SequenceNode:
+		return "sequence"
+	}
+	return "node"
 }
 
 // FindingsConfig is the finding lifecycle plus how long resolved findings
@@ -105,6 +145,9 @@ func DefaultConfig() Config {
 func (c Config) Validate() error {
 	var errs []error
 	errs = append(errs, c.Kafka.Validate(), c.Window.Validate(), c.Lag.Validate(), c.Retention.Validate(), c.HotPartition.Validate(), c.Rebalance.Validate(), c.Skew.Validate(), c.Findings.Validate(), c.Alertmanager.Validate(), c.Telemetry.Validate(), c.Broker.Validate(), c.Store.Validate(), c.Metrics.Validate(), c.Owners.Validate())
+	if c.MemoryLimit < 0 {
+		errs = append(errs, fmt.Errorf("memory_limit: must be ≥ 0, got %d", c.MemoryLimit))
+	}
 	if c.Findings.KeepResolved <= 0 {
 		errs = append(errs, fmt.Errorf("findings.keep_resolved: must be positive, got %s", c.Findings.KeepResolved))
 	}

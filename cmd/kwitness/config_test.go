@@ -258,3 +258,17 @@ func FuzzOwnersConfig(f *testing.F) {
 		}
 	})
 }
+
+func TestConfigMemoryLimit(t *testing.T) {
+	for in, want := range map[string]ByteSize{"64MiB": 64 << 20, "80 MB": 80e6, "1048576": 1 << 20, "0": 0} {
+		cfg, err := ParseConfig([]byte("memory_limit: " + in + "\n"))
+		if err != nil || cfg.MemoryLimit != want {
+			t.Errorf("memory_limit: %s = %d, %v; want %d", in, cfg.MemoryLimit, err, want)
+		}
+	}
+	for _, in := range []string{"lots", "-5MiB", "[1, 2]"} {
+		if _, err := ParseConfig([]byte("memory_limit: " + in + "\n")); err == nil || !strings.Contains(err.Error(), "memory_limit") {
+			t.Errorf("memory_limit: %s: %v; want an error naming memory_limit", in, err)
+		}
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 )
@@ -127,6 +128,7 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 		return fmt.Errorf("config %s: %w", *path, err)
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
+	setMemoryLimit(cfg.MemoryLimit, log)
 	s, err := startSidecar(ctx, cfg, log, nil)
 	if err != nil {
 		return err
@@ -136,4 +138,18 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 	log.Info("kwitness stopping")
 	s.Stop()
 	return nil
+}
+
+// setMemoryLimit applies memory_limit as the Go runtime's soft memory limit,
+// unless it is 0 or GOMEMLIMIT is set in the environment.
+func setMemoryLimit(limit ByteSize, log *slog.Logger) {
+	if env := os.Getenv("GOMEMLIMIT"); env != "" {
+		if limit > 0 {
+			log.Info("memory_limit ignored: GOMEMLIMIT is set", "GOMEMLIMIT", env)
+		}
+		return
+	}
+	if limit > 0 {
+		debug.SetMemoryLimit(int64(limit))
+	}
 }
