@@ -33,6 +33,14 @@
 // (MB/sweep, sent and received, OffsetFetch and ListOffsets shares),
 // counted by a kgo hook.
 //
+// BenchmarkSidecar is the whole process: the kwitness binary, built from
+// cmd/kwitness and run with production defaults and a store, against a
+// kfake cluster in the benchmark's process at 1,000 groups × 20 partitions
+// (no members, commits every 5 s). It reports the sidecar's RSS (and its
+// anonymous part) and CPU seconds per minute, read from /proc, and logs them
+// minute by minute; 5 minutes by default, KWITNESS_SIDECAR_MINUTES=12 to see
+// the 10-minute window full.
+//
 // BenchmarkScrapeLag is one GET /metrics of the lag exporter (api/exporter)
 // over the 1 M group-partition estate with a full window, at partition, topic
 // and group granularity: MB/scrape of exposition text, ms/scrape, cpu-ns/gp
