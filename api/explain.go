@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -42,6 +43,7 @@ func (s *Server) Explain(ctx context.Context, req *pb.ExplainRequest) (*pb.Expla
 		return nil, errOutOfScope(ctx, subjectName(r))
 	}
 	r.TopicVisible = topicFilter(ctx)
+	r.PartitionRows = rowsThatFit(r, budget)
 	b, ok, err := s.explainer.Explain(r)
 	if err != nil {
 		return nil, status.Error(codes.InvalidArgument, err.Error())
@@ -51,8 +53,51 @@ func (s *Server) Explain(ctx context.Context, req *pb.ExplainRequest) (*pb.Expla
 	}
 	scopeBundle(ctx, &b)
 	resp := BundleToProto(b, subjectKey(r))
+	if n := partitionRows(b); r.PageSize > r.PartitionRows && n == r.PartitionRows && partitionsMore(b) {
+		resp.Budget = &pb.Budget{Cut: true, Notes: []string{fmt.Sprintf("partitions: the page holds at most %d rows, the most %d bytes can hold; next_page_token continues", n, budget)}}
+	}
 	FitBudget(resp, budget, subjectKey(r))
 	return resp, nil
+}
+
+// emptyRowBytes is the JSON size of an empty partition row of a group's
+// and of a topic's bundle: every field is written (EmitUnpopulated), so no
+// row is smaller.
+var emptyRowBytes = sync.OnceValues(func() (int, int) {
+	return jsonSize(&pb.PartitionLag{}), jsonSize(&pb.TopicPartitionState{})
+})
+
+// rowsThatFit is the most partition rows of r's subject a budget of
+// budget bytes can hold.
+func rowsThatFit(r explain.Request, budget int) int {
+	group, topic := emptyRowBytes()
+	switch {
+	case r.Group != "":
+		return max(1, budget/group)
+	case r.Topic != "":
+		return max(1, budget/topic)
+	}
+	return 0
+}
+
+func partitionRows(b explain.Bundle) int {
+	switch {
+	case b.Group != nil:
+		return len(b.Group.Partitions)
+	case b.Topic != nil:
+		return len(b.Topic.Partitions)
+	}
+	return 0
+}
+
+func partitionsMore(b explain.Bundle) bool {
+	switch {
+	case b.Group != nil:
+		return b.Group.PartitionsPage.More
+	case b.Topic != nil:
+		return b.Topic.PartitionsPage.More
+	}
+	return false
 }
 
 // DraftPlan implements FindingsService.

@@ -129,9 +129,9 @@ func jsonSize(m proto.Message) int {
 // findings from the tail (resolved last), the timeline from its oldest
 // end — so each cut list's next_page_token continues where it was cut;
 // entries the narrative refers to are kept. It states the size and every
-// cut in resp.Budget.
+// cut in resp.Budget, after the notes resp.Budget already holds.
 func FitBudget(resp *pb.ExplainResponse, max int, key string) {
-	resp.Budget = &pb.Budget{MaxBytes: int32(max)}
+	resp.Budget = &pb.Budget{MaxBytes: int32(max), Cut: resp.GetBudget().GetCut(), Notes: resp.GetBudget().GetNotes()}
 	size := jsonSize(resp)
 	refs := map[string]bool{}
 	for _, st := range resp.Narrative {

@@ -23,7 +23,7 @@ type draftPlanArgs struct {
 
 // explainAttempts bounds how often explain asks the server for a smaller
 // answer when its JSON comes out over the budget.
-const explainAttempts = 4
+const explainAttempts = 6
 
 // minExplainBytes is the smallest max_bytes the server accepts.
 const minExplainBytes = 1 << 10
@@ -63,11 +63,23 @@ func (t *tools) explain(ctx context.Context, _ mcp.CallToolRequest, a explainArg
 		if ask == minExplainBytes {
 			break
 		}
-		// Ask for less in proportion to the overshoot, a sixteenth to spare,
-		// and at last for the least the server accepts.
-		ask = max(minExplainBytes, ask*t.budget/len(text)*15/16)
+		ask = nextAsk(ask, int(resp.GetBudget().GetBytes()), len(text), t.budget)
 	}
 	return nil, errTooBig
+}
+
+// nextAsk is the max_bytes to ask for after an answer the server measured
+// at served bytes (budget.bytes; 0: not said) came out at rendered bytes,
+// over budget: the answer the server fits to it renders within the budget,
+// a sixteenth to spare, while the server's measure and this rendering keep
+// their ratio — whether the server had cut its answer or not. At last it
+// is the least the server accepts.
+func nextAsk(ask, served, rendered, budget int) int {
+	if served <= 0 {
+		served = ask
+	}
+	next := min(ask, served) * budget / rendered * 15 / 16
+	return max(minExplainBytes, min(next, ask-1))
 }
 
 func (t *tools) draftPlan(ctx context.Context, _ mcp.CallToolRequest, a draftPlanArgs) (*mcp.CallToolResult, error) {

@@ -85,15 +85,19 @@ func mcpClient(t *testing.T, srv mcp.Backend, budget int) *client.Client {
 	return c
 }
 
-// generous is a kwitness whose Explain answers fill twice the max_bytes
-// asked (capped at api.MaxExplainBytes) — as one measuring its answers in
-// a terser rendering than the tool's would.
-type generous struct{ *api.Server }
+// terse is a kwitness measuring its answers at half the tool's rendering:
+// it fills twice the max_bytes asked (capped at api.MaxExplainBytes) and
+// reports half the bytes.
+type terse struct{ *api.Server }
 
-func (g generous) Explain(ctx context.Context, req *pb.ExplainRequest) (*pb.ExplainResponse, error) {
+func (g terse) Explain(ctx context.Context, req *pb.ExplainRequest) (*pb.ExplainResponse, error) {
 	r := proto.Clone(req).(*pb.ExplainRequest)
 	r.MaxBytes = min(2*r.MaxBytes, api.MaxExplainBytes)
-	return g.Server.Explain(ctx, r)
+	resp, err := g.Server.Explain(ctx, r)
+	if err == nil {
+		resp.Budget.MaxBytes, resp.Budget.Bytes = resp.Budget.MaxBytes/2, resp.Budget.Bytes/2
+	}
+	return resp, err
 }
 
 // TestExplainAsksAgain: when the server's answer renders over the tool's
@@ -101,7 +105,7 @@ func (g generous) Explain(ctx context.Context, req *pb.ExplainRequest) (*pb.Expl
 // answer's cut lists continue through their page tokens.
 func TestExplainAsksAgain(t *testing.T) {
 	const budget = 6 << 10
-	srv := generous{explainRig(t, state.NewFindings(time.Hour, 10), 200)}
+	srv := terse{explainRig(t, state.NewFindings(time.Hour, 10), 200)}
 	req := &pb.ExplainRequest{Subject: &pb.ExplainRequest_Group{Group: "g"}, PageSize: 200, MaxBytes: budget}
 	first, err := srv.Explain(t.Context(), req)
 	if err != nil {
@@ -124,7 +128,7 @@ func TestExplainAsksAgain(t *testing.T) {
 	if err := protojson.Unmarshal([]byte(text), &resp); err != nil {
 		t.Fatal(err)
 	}
-	if resp.Budget.MaxBytes >= 2*budget || !resp.Budget.Cut || len(resp.Budget.Notes) == 0 {
+	if resp.Budget.MaxBytes >= budget || !resp.Budget.Cut || len(resp.Budget.Notes) == 0 {
 		t.Errorf("budget = %v: the tool did not ask for less than %d", resp.Budget, budget)
 	}
 	n := len(resp.Group.Partitions)

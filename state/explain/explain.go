@@ -88,6 +88,11 @@ type Request struct {
 	Topic    string
 	Broker   int32 // -1: not a broker
 	PageSize int   // 0: DefaultPageSize
+	// PartitionRows, when > 0, ends a page of partitions after that many
+	// rows even if PageSize is larger (the caller's byte budget cannot
+	// hold more): rows are judged from their whole windows, so rows that
+	// would be cut are not worth reading. The page continues from there.
+	PartitionRows int
 	// Section, when set, continues that list only, from Offset.
 	Section Section
 	Offset  int
@@ -116,6 +121,8 @@ func (r Request) Validate() error {
 		return errors.New("subject: want exactly one of group, topic, broker")
 	case r.PageSize < 0 || r.PageSize > MaxPageSize:
 		return fmt.Errorf("page_size %d: want 1..%d", r.PageSize, MaxPageSize)
+	case r.PartitionRows < 0:
+		return fmt.Errorf("partition_rows %d: must be ≥ 0", r.PartitionRows)
 	case r.Offset < 0:
 		return fmt.Errorf("offset %d: must be ≥ 0", r.Offset)
 	case !KnownSection(r.Section):
@@ -311,6 +318,14 @@ func pageFromEnd(n, skip, size int) (lo, hi int, p Page) {
 	hi = max(n-skip, 0)
 	lo = max(hi-size, 0)
 	return lo, hi, Page{Total: n, Offset: lo, More: lo > 0, Next: n - lo}
+}
+
+// partitionPage is the number of partition rows a page holds.
+func (r Request) partitionPage() int {
+	if r.PartitionRows > 0 {
+		return min(r.PageSize, r.PartitionRows)
+	}
+	return r.PageSize
 }
 
 // wants reports whether r fills section s.

@@ -71,7 +71,7 @@ func (e *Explainer) group(r Request) (Bundle, bool) {
 	}
 	var shown []partLag
 	if r.wants(SectionPartitions) {
-		lo, hi, p := page(len(all), r.offsetOf(SectionPartitions), r.PageSize)
+		lo, hi, p := page(len(all), r.offsetOf(SectionPartitions), r.partitionPage())
 		shown, gs.PartitionsPage = mostLagFirst(all, hi)[lo:hi], p
 	}
 	j := judgeGroup(v, d, r.Group, shown, onsetCand, e.src.Lag)

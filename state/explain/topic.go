@@ -37,7 +37,7 @@ func (e *Explainer) topic(r Request) (Bundle, bool, error) {
 	}
 	ts.PartitionCount = len(rows)
 	if r.wants(SectionPartitions) {
-		lo, hi, p := page(len(rows), r.offsetOf(SectionPartitions), r.PageSize)
+		lo, hi, p := page(len(rows), r.offsetOf(SectionPartitions), r.partitionPage())
 		ts.Partitions, ts.PartitionsPage = rows[lo:hi], p
 	}
 	b.Topic = ts
