@@ -147,6 +147,9 @@ func explainRequest(req *pb.ExplainRequest) (explain.Request, int, error) {
 	if r.PageSize < 0 || r.PageSize > explain.MaxPageSize {
 		return r, 0, fmt.Errorf("page_size %d: want 1..%d", r.PageSize, explain.MaxPageSize)
 	}
+	if r.PageSize == 0 {
+		r.PageSize = explain.DefaultPageSize
+	}
 	budget := int(req.MaxBytes)
 	switch {
 	case budget == 0:

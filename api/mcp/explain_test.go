@@ -118,6 +118,11 @@ func TestExplainAsksAgain(t *testing.T) {
 	if !first.Budget.Cut || len(rendered) <= budget {
 		t.Fatalf("the fixture does not force a second ask: the server's answer (cut %v) renders in %d bytes, budget %d", first.Budget.Cut, len(rendered), budget)
 	}
+	// 200 rows cannot fit 12 KiB even empty: the page ends at the most that
+	// could (no row is judged in vain), and says so.
+	if n := first.Budget.Notes; len(first.Group.Partitions) >= 200 || !strings.HasPrefix(n[0], "partitions: the page holds at most ") {
+		t.Errorf("first answer: %d rows, notes %q", len(first.Group.Partitions), n)
+	}
 
 	c := mcpClient(t, srv, budget)
 	text, note := call(t, c, "explain", map[string]any{"group": "g", "page_size": 200})
