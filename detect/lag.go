@@ -23,7 +23,10 @@ import (
 //     commit (the log end moved past the commit, or more than two records
 //     were left at it) for longer than
 //     interval + max(interval/4, 10 s), where interval is the p95 of the
-//     group-partition's newest 8 commit intervals. Worst case: last commit +
+//     group-partition's newest 8 commit intervals (for work left at a
+//     commit, at least the longest recent time between two commits: a
+//     timer-driven committer on a bursty topic shows short waits when the
+//     work arrives between its commits, whole cycles when it does not). Worst case: last commit +
 //     interval + max(interval/4, 10 s) + one poll; a 5 s committer is
 //     reported ≤ 17 s after its last commit, a 60 s committer ≤ 16 s after
 //     its missed commit was due. With 1 or 2 intervals learned the interval
@@ -42,7 +45,9 @@ import (
 //     troughs' learned noise, with no single step more than 2/3 of the rise
 //     (one jump — a burst caught at a commit — is not a trend), and either
 //     the run spans GrowthSustain (default 60 s; at least 3 learned commit
-//     intervals), or over the run the consumer read slower than 0.9 × the
+//     intervals) and rose by more than one commit interval (p95) of peak
+//     production (where a commit falls in a burst moves the troughs that
+//     much without growth), or over the run the consumer read slower than 0.9 × the
 //     baseline production while production stayed within 1.5 × its
 //     baseline (it cannot catch up at normal load). A burst — production
 //     above 1.5 × baseline — therefore opens nothing unless troughs keep

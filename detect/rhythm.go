@@ -26,6 +26,9 @@ import (
 //     summarises them as median and p95 (with 8 intervals the p95 is their
 //     maximum). A topic that idles between records therefore does not
 //     stretch the cadence of a consumer that commits soon after each record.
+//     Beside them, the longest time between two successive commits,
+//     decaying by 4 % every 203 s (half-life about an hour), bounds how long
+//     work left at a commit may wait for the next one.
 //   - troughs: the lag at each sweep that saw the committed offset advance
 //     (the low right after a commit), and the start of the current run of
 //     non-decreasing troughs; the first sweep observed starts a run too (its
