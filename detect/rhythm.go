@@ -392,6 +392,9 @@ func (r *Rhythm) Growing(cfg LagConfig) (bool, int64) {
 		float64(rise) > float64(r.PeakRate)*p95.Seconds() { // more than one commit cycle of peak production: not where a commit fell in a burst
 		return true, rise
 	}
+	if med, _ := r.Interval(); r.Learned() && span > 1.5*float64(r.Rises+1)*med.Seconds() {
+		return false, rise // the run spans a gap between commits (an idle spell): its rates say nothing of the consumer
+	}
 	consumed := float64(offBetween(r.trCom, r.runCom))
 	prod, cons := (consumed+float64(r.trLag-r.runLag))/span, consumed/span // end = committed + lag
 	base := float64(r.ProdRate)

@@ -110,3 +110,34 @@ func TestRhythmsFollowOrderChanges(t *testing.T) {
 		t.Fatalf("slots %+v", rs.slots)
 	}
 }
+
+// TestRhythmIdleGapIsNotGrowth: a 5 s committer that leaves a few records
+// at its last commit before an idle spell, then reads a burst at 40 % of
+// its rate: the run spans the idle spell, whose rates say nothing of the
+// consumer.
+func TestRhythmIdleGapIsNotGrowth(t *testing.T) {
+	cfg := DefaultLagConfig()
+	var r Rhythm
+	feed(&r, 0, 60, steps(30, 5), rate(0, 30)) // steady, keeps up, 5 s commits
+	end := func(i int) int64 {
+		switch {
+		case i < 60:
+			return 30 * int64(i)
+		case i < 95:
+			return 30*60 + 5 // five records, then idle for 35 s
+		}
+		return 30*60 + 5 + 100*int64(i-95) // a burst at 100/s
+	}
+	com := func(i int) int64 {
+		if i < 100 {
+			return 30 * 60 // the five records stay uncommitted
+		}
+		return 30*60 + 40*int64((i-95)/5*5) // reads 40/s, commits every 5 s
+	}
+	for i := 60; i < 110; i++ {
+		r.Observe(1_700_000_000_000+int64(i)*1000, com(i), end(i), 600_000)
+		if ok, rise := r.Growing(cfg); ok {
+			t.Fatalf("growing at %d s (rise %d, %d rises, production %.1f/s): a burst after an idle spell", i, rise, r.Rises, r.ProdRate)
+		}
+	}
+}
