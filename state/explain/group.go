@@ -333,11 +333,20 @@ func membersOf(ctx detect.GroupContext, visible func(string) bool) []Member {
 		if !visible(topic) {
 			continue
 		}
+		lists := map[string]*[]int32{} // member → its partitions of topic: one lookup per partition
 		for p, m := range parts {
+			l := lists[m]
+			if l == nil {
+				l = new([]int32)
+				lists[m] = l
+			}
+			*l = append(*l, p)
+		}
+		for m, l := range lists {
 			if byMember[m] == nil {
 				byMember[m] = map[string][]int32{}
 			}
-			byMember[m][topic] = append(byMember[m][topic], p)
+			byMember[m][topic] = *l
 		}
 	}
 	out := make([]Member, 0, len(byMember))

@@ -143,22 +143,20 @@ func (e *Explainer) watchedTopic(v *state.View, topic string, from int64) watche
 // first (no leader, then fewer in-sync replicas than replicas), then by
 // partition.
 func topicRows(assign []detect.PartitionAssignment, w watched) []TopicPartition {
-	byID := map[int32]*TopicPartition{}
-	var rows []TopicPartition
+	rows := make([]TopicPartition, 0, max(len(assign), len(w.order)))
+	known := make(map[int32]bool, len(assign))
 	for _, a := range assign {
 		rows = append(rows, TopicPartition{Partition: a.Partition, Leader: a.Leader, Replicas: a.Replicas, ISR: a.ISR, LogStart: detect.Gap, LogEnd: detect.Gap})
+		known[a.Partition] = true
 	}
 	for _, p := range w.order {
-		if !slices.ContainsFunc(rows, func(r TopicPartition) bool { return r.Partition == p }) {
+		if !known[p] {
 			rows = append(rows, TopicPartition{Partition: p, Leader: -1, LogStart: detect.Gap, LogEnd: detect.Gap})
 		}
 	}
 	for i := range rows {
-		byID[rows[i].Partition] = &rows[i]
-	}
-	for p, o := range w.offsets {
-		if r := byID[p]; r != nil {
-			r.LogStart, r.LogEnd = o[0], o[1]
+		if o := w.offsets[rows[i].Partition]; o != nil {
+			rows[i].LogStart, rows[i].LogEnd = o[0], o[1]
 		}
 	}
 	slices.SortFunc(rows, func(a, b TopicPartition) int {
