@@ -17,7 +17,7 @@ import (
 // mirrors ids elsewhere (the store) follows the assignments through the
 // journal (see assigned).
 type catalog[K comparable] struct {
-	ids    map[K]uint32 // writer only
+	ids    idIndex[K] // id by key; writer only
 	blocks atomic.Pointer[[]*[blockSeries]K]
 	n      uint32   // ids handed out so far, released ones included; writer only
 	free   []uint32 // released ids; writer only
@@ -30,7 +30,7 @@ type catalog[K comparable] struct {
 }
 
 func newCatalog[K comparable]() *catalog[K] {
-	c := &catalog[K]{ids: map[K]uint32{}}
+	c := &catalog[K]{ids: newIDIndex[K]()}
 	c.blocks.Store(&[]*[blockSeries]K{})
 	return c
 }
@@ -38,7 +38,7 @@ func newCatalog[K comparable]() *catalog[K] {
 // add returns k's id, assigning one (a released id if any, else the next
 // new one) if k is not registered. Writer only.
 func (c *catalog[K]) add(k K) (id uint32, added bool) {
-	if id, ok := c.ids[k]; ok {
+	if id, ok := c.ids.lookup(k, c.key); ok {
 		return id, false
 	}
 	if n := len(c.free); n > 0 {
@@ -47,13 +47,13 @@ func (c *catalog[K]) add(k K) (id uint32, added bool) {
 		id = c.n
 		c.n++
 	}
-	c.ids[k] = id
 	blocks := *c.blocks.Load()
 	if int(id)/blockSeries >= len(blocks) { // a new block: publish the longer list
 		blocks = append(slices.Clone(blocks), new([blockSeries]K))
 		c.blocks.Store(&blocks)
 	}
 	blocks[id/blockSeries][id%blockSeries] = k
+	c.ids.insert(k, id, c.key)
 	if c.tracked {
 		c.journal = append(c.journal, id)
 	}
@@ -65,7 +65,7 @@ func (c *catalog[K]) add(k K) (id uint32, added bool) {
 func (c *catalog[K]) release(id uint32) {
 	blocks := *c.blocks.Load()
 	k := &blocks[id/blockSeries][id%blockSeries]
-	delete(c.ids, *k)
+	c.ids.remove(*k, c.key)
 	var zero K
 	*k = zero
 	c.free = append(c.free, id)
@@ -108,8 +108,7 @@ func (c *catalog[K]) trimJournal(to uint64) {
 
 // lookup returns k's id if registered. Writer only.
 func (c *catalog[K]) lookup(k K) (uint32, bool) {
-	id, ok := c.ids[k]
-	return id, ok
+	return c.ids.lookup(k, c.key)
 }
 
 // len is the number of ids handed out, released ones included: the size
@@ -117,7 +116,7 @@ func (c *catalog[K]) lookup(k K) (uint32, bool) {
 func (c *catalog[K]) len() int { return int(c.n) }
 
 // live is the number of keys registered. Writer only.
-func (c *catalog[K]) live() int { return len(c.ids) }
+func (c *catalog[K]) live() int { return c.ids.n }
 
 // key returns the key of id (see the type's contract); the zero key for a
 // released id. Safe for readers.
