@@ -79,7 +79,8 @@ func (s *Server) listed(ctx context.Context, rs []state.Revised, view pb.Finding
 	return out
 }
 
-// maxCached bounds the cache: twice the findings a store of 10 k firing and
-// resolved findings lists in both views, about 60 MB at most of FULL
-// messages.
+// maxCached bounds the cache, in messages: every finding of a 10 k
+// findings store in both views, twice over. The cache holds the messages of
+// findings listed since it last started over, so its size follows what
+// callers list; it starts over when full rather than tracking use.
 const maxCached = 40_000
