@@ -85,6 +85,7 @@ const (
 	rhPend                 // uncommitted work waits since pendT
 	rhRate                 // ProdRate holds a rate
 	rhFirstRun             // the current run starts at the first sweep observed (an upper bound of its trough)
+	rhIdle                 // a sweep of the current run saw neither offset move
 )
 
 // Learning constants; see Rhythm.
@@ -229,6 +230,9 @@ func (r *Rhythm) Observe(t, committed, end, staleMs int64) {
 		r.BaseLag = float32(lagOf(end, committed))
 	default:
 		r.learnProduction(float64(dEnd)/(float64(dt)/1000), float64(dt)/1000)
+		if dEnd == 0 && dCom == 0 {
+			r.flags |= rhIdle
+		}
 		if dCom > 0 {
 			r.commit(ts, committed, end, true)
 		} else if !r.has(rhPend) && r.has(rhCommit) && offBetween(uint32(end), r.commitEnd) > 0 {
@@ -333,7 +337,7 @@ func (r *Rhythm) pushTrough(ts uint32, committed, end int64) {
 func (r *Rhythm) startRun(ts uint32, committed, end int64) {
 	lag := float32(lagOf(end, committed))
 	r.runT, r.runCom, r.runLag, r.Rises, r.MaxStep = ts, uint32(committed), lag, 0, 0
-	r.flags &^= rhFirstRun
+	r.flags &^= rhFirstRun | rhIdle
 	r.trT, r.trCom, r.trLag = ts, uint32(committed), lag
 }
 
@@ -392,8 +396,8 @@ func (r *Rhythm) Growing(cfg LagConfig) (bool, int64) {
 		float64(rise) > float64(r.PeakRate)*p95.Seconds() { // more than one commit cycle of peak production: not where a commit fell in a burst
 		return true, rise
 	}
-	if med, _ := r.Interval(); r.Learned() && span > 1.5*float64(r.Rises+1)*med.Seconds() {
-		return false, rise // the run spans a gap between commits (an idle spell): its rates say nothing of the consumer
+	if med, _ := r.Interval(); r.Learned() && r.has(rhIdle) && span > 1.5*float64(r.Rises+1)*med.Seconds() {
+		return false, rise // the run spans a gap between commits in an idle spell: its rates say nothing of the consumer
 	}
 	consumed := float64(offBetween(r.trCom, r.runCom))
 	prod, cons := (consumed+float64(r.trLag-r.runLag))/span, consumed/span // end = committed + lag

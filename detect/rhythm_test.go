@@ -141,3 +141,17 @@ func TestRhythmIdleGapIsNotGrowth(t *testing.T) {
 		}
 	}
 }
+
+// TestRhythmSparseSamplesAreNotIdle: a window whose older samples are
+// 11 s apart (history) and newest 1 s apart, each showing a commit of a
+// consumer reading half of production: the sparse spacing is not an idle
+// spell, and the growth is reported.
+func TestRhythmSparseSamplesAreNotIdle(t *testing.T) {
+	var r Rhythm
+	for _, s := range []int{0, 11, 22, 33, 34, 35, 36, 37, 38, 39} {
+		r.Observe(1_700_000_000_000+int64(s)*1000, 1000+10*int64(s), 1000+20*int64(s), 600_000)
+	}
+	if ok, rise := r.Growing(DefaultLagConfig()); !ok {
+		t.Fatalf("not growing (rise %d, %d rises): a consumer reading half of production", rise, r.Rises)
+	}
+}
