@@ -100,7 +100,7 @@ func TestListFindingsBudget(t *testing.T) {
 		if pages > 40 {
 			t.Fatal("paging does not end")
 		}
-		text, note := call(t, c, "list_findings", map[string]any{"page_token": token})
+		text, note := call(t, c, "list_findings", map[string]any{"page_token": token, "view": "full"})
 		if len(text)+len(note) > budget {
 			t.Fatalf("answer of %d bytes over the %d budget", len(text)+len(note), budget)
 		}
@@ -123,6 +123,33 @@ func TestListFindingsBudget(t *testing.T) {
 	}
 	if len(seen) != 40 {
 		t.Errorf("paged through %d findings, want 40", len(seen))
+	}
+}
+
+// TestListFindingsView: list_findings lists the basic view (no evidence,
+// no facts) unless asked for the full one, and refuses an unknown view.
+func TestListFindingsView(t *testing.T) {
+	findings := state.NewFindings(time.Hour, 1000)
+	findings.Apply(t0.Add(time.Hour), []detect.Event{{Type: detect.EventOpened, Finding: bigFinding(1, 2)}})
+	c := newClient(t, findings, 32<<10)
+	for _, tc := range []struct {
+		view     string
+		evidence bool
+	}{{"", false}, {"basic", false}, {"full", true}, {"FULL", true}} {
+		text, _ := call(t, c, "list_findings", map[string]any{"view": tc.view})
+		var resp pb.ListFindingsResponse
+		if err := protojson.Unmarshal([]byte(text), &resp); err != nil {
+			t.Fatalf("view %q: %v", tc.view, err)
+		}
+		if len(resp.Findings) != 1 || (len(resp.Findings[0].Evidence) > 0) != tc.evidence {
+			t.Errorf("view %q: %v, want evidence %v", tc.view, resp.Findings, tc.evidence)
+		}
+	}
+	var req mcpgo.CallToolRequest
+	req.Params.Name, req.Params.Arguments = "list_findings", map[string]any{"view": "summary"}
+	res, err := c.CallTool(t.Context(), req)
+	if err != nil || !res.IsError {
+		t.Errorf("view summary: error %v, result %v; want a tool error", err, res)
 	}
 }
 

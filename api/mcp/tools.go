@@ -36,7 +36,7 @@ func readOnly(title string) mcp.ToolOption {
 func (t *tools) all() []server.ServerTool {
 	return []server.ServerTool{
 		{Tool: mcp.NewTool("list_findings",
-			mcp.WithDescription("List kwitness findings (problems seen in the Kafka cluster, each with cited evidence), newest opened first. "+
+			mcp.WithDescription("List kwitness findings (problems seen in the Kafka cluster, each with cited evidence), newest opened first, without their evidence and facts unless view is full (get_finding has them). "+
 				"Filters are optional and combine. Pages: pass next_page_token back as page_token."),
 			mcp.WithInputSchema[listFindingsArgs](), readOnly("List findings")),
 			Handler: mcp.NewTypedToolHandler(t.listFindings)},
@@ -80,7 +80,7 @@ type listFindingsArgs struct {
 	Broker    *int32 `json:"broker,omitempty" jsonschema:"broker id the finding is about"`
 	PageSize  int32  `json:"page_size,omitempty" jsonschema:"findings per page, 1 to 1000; default 100"`
 	PageToken string `json:"page_token,omitempty" jsonschema:"next_page_token of the previous page"`
-	View      string `json:"view,omitempty" jsonschema:"full (default) or basic: without evidence and facts, so more findings fit; get_finding has them,enum=full,enum=basic"`
+	View      string `json:"view,omitempty" jsonschema:"basic (default): without evidence and facts, so more findings fit — get_finding has them; or full,enum=basic,enum=full"`
 }
 
 type getFindingArgs struct {
@@ -102,10 +102,12 @@ func (t *tools) listFindings(ctx context.Context, _ mcp.CallToolRequest, a listF
 	req := &pb.ListFindingsRequest{State: a.State, Kind: a.Kind, Severity: a.Severity, Group: a.Group,
 		Topic: a.Topic, Broker: a.Broker, PageSize: a.PageSize, PageToken: a.PageToken}
 	switch {
-	case strings.EqualFold(a.View, "basic"):
+	case a.View == "" || strings.EqualFold(a.View, "basic"):
 		req.View = pb.FindingView_FINDING_VIEW_BASIC
-	case a.View != "" && !strings.EqualFold(a.View, "full"):
-		return mcp.NewToolResultError(fmt.Sprintf("view %q: want full or basic", a.View)), nil
+	case strings.EqualFold(a.View, "full"):
+		req.View = pb.FindingView_FINDING_VIEW_FULL
+	default:
+		return mcp.NewToolResultError(fmt.Sprintf("view %q: want basic or full", a.View)), nil
 	}
 	resp, err := t.b.ListFindings(ctx, req)
 	if err != nil {

@@ -168,7 +168,8 @@ func checkMCPClient(ctx context.Context, t *testing.T, c *client.Client) {
 
 // findGroupFinding pages through the firing findings with list_findings
 // (a page may be cut to the byte budget; its token continues after what
-// it holds) until one of mcpGroupFindings with evidence.
+// it holds; findings come in the basic view, without evidence and facts)
+// until one of mcpGroupFindings.
 func findGroupFinding(ctx context.Context, t *testing.T, c *client.Client) *pb.Finding {
 	t.Helper()
 	token, seen := "", 0
@@ -179,7 +180,10 @@ func findGroupFinding(ctx context.Context, t *testing.T, c *client.Client) *pb.F
 			t.Fatalf("list_findings: second text %q is not a cut note", note)
 		}
 		for _, f := range list.Findings {
-			if slices.Contains(mcpGroupFindings, f.Kind+" "+f.Subject.GetGroup()) && len(f.Evidence) > 0 {
+			if len(f.Evidence) > 0 || len(f.Facts) > 0 {
+				t.Fatalf("list_findings lists %s with evidence or facts: the default view is basic", f.Id)
+			}
+			if slices.Contains(mcpGroupFindings, f.Kind+" "+f.Subject.GetGroup()) {
 				return f
 			}
 		}
