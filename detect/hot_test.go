@@ -252,3 +252,37 @@ func TestHotConfigValidate(t *testing.T) {
 	f(func(c *HotConfig) { c.Sustain = 0 }, "hot_partition.sustain")
 	f(func(c *HotConfig) { c.Slices = 0 }, "hot_partition.slices")
 }
+
+// TestHotFastOnDecimatedWindow: a window as the sidecar holds it — history
+// every ~11.3 s, the 6 newest sweeps at 1 s — leaves some 15 s sub-windows
+// of the fast rule with a single sample; each sub-window's rate reaches back
+// to the sample before it, so a steady 10× partition is hot 60 s after it
+// starts whatever the sampling phase.
+func TestHotFastOnDecimatedWindow(t *testing.T) {
+	cfg := DefaultHotConfig()
+	for phase := int64(0); phase < 11_300; phase += 1_000 {
+		var times []int64
+		for ts := phase; ts < 600_000-6_000; ts += 11_300 {
+			times = append(times, ts)
+		}
+		for ts := int64(600_000 - 6_000); ts <= 600_000; ts += 1_000 {
+			times = append(times, ts)
+		}
+		parts := make([]EndWindow, 6)
+		for i := range parts {
+			parts[i] = EndWindow{Partition: int32(i), Series: uint32(i + 1)}
+			for _, ts := range times {
+				end := ts / 100 // 10/s
+				if i == 0 && ts > 540_000 {
+					end += (ts - 540_000) * 9 / 100 // 100/s for the last 60 s
+				}
+				parts[i].Times = append(parts[i].Times, tlT0+ts)
+				parts[i].End = append(parts[i].End, end)
+			}
+		}
+		hot := HotPartitions("t", parts, nil, cfg)
+		if len(hot) != 1 || hot[0].Partition != 0 || !hot[0].Fast {
+			t.Fatalf("phase %d ms: hot %+v, want partition 0 by the fast rule", phase, hot)
+		}
+	}
+}

@@ -198,3 +198,29 @@ func TestRobustSlopeResistsOutlier(t *testing.T) {
 		t.Fatal("one point must not give a slope")
 	}
 }
+
+// TestStallWaitsFromMembershipChange: a 5 s committer whose commits stop
+// is STALLED 20 s later, but not when its membership changed 8 s ago (a
+// rebalance pauses every member: the wait starts at the change); a group
+// without members is STOPPED whatever the change, since its members leaving
+// is the change.
+func TestStallWaitsFromMembershipChange(t *testing.T) {
+	cfg := DefaultLagConfig()
+	var s LagScratch
+	com := func(i int) int64 { return 50 * int64(min(i, 100)-min(i, 100)%5) } // commits every 5 s until 100 s
+	w := win(121, com, rate(0, 50))
+	now := w.Times[len(w.Times)-1]
+	if got := EvaluatePartition(cfg, w, stable, &s).Status; got != StatusStalled {
+		t.Fatalf("stopped committing 20 s ago: %v, want CONSUMER_STALLED", got)
+	}
+	changed := stable
+	changed.Change = MembershipChange{AtMs: now - 8000, BeforeMs: now - 9000, From: 3, To: 4}
+	if got := EvaluatePartition(cfg, w, changed, &s).Status; got == StatusStalled {
+		t.Fatalf("membership changed 8 s ago: %v, want the wait to start at the change", got)
+	}
+	left := empty
+	left.Change = changed.Change
+	if got := EvaluatePartition(cfg, w, left, &s).Status; got != StatusStopped {
+		t.Fatalf("members left 8 s ago after 20 s without commits: %v, want CONSUMER_STOPPED", got)
+	}
+}
