@@ -24,7 +24,7 @@ import (
 //     were left at it) for longer than
 //     interval + max(interval/4, 10 s), where interval is the p95 of the
 //     group-partition's newest 8 commit intervals (for work left at a
-//     commit, at least the longest recent time between two commits: a
+//     commit, at least the typical time between two commits: a
 //     timer-driven committer on a bursty topic shows short waits when the
 //     work arrives between its commits, whole cycles when it does not). Worst case: last commit +
 //     interval + max(interval/4, 10 s) + one poll; a 5 s committer is

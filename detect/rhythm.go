@@ -26,9 +26,9 @@ import (
 //     summarises them as median and p95 (with 8 intervals the p95 is their
 //     maximum). A topic that idles between records therefore does not
 //     stretch the cadence of a consumer that commits soon after each record.
-//     Beside them, the longest time between two successive commits,
-//     decaying by 4 % every 203 s (half-life about an hour), bounds how long
-//     work left at a commit may wait for the next one.
+//     Beside them, the typical time between two successive commits (a
+//     running median, moving one step per commit) bounds how long work left
+//     at a commit may wait for the next one.
 //   - troughs: the lag at each sweep that saw the committed offset advance
 //     (the low right after a commit), and the start of the current run of
 //     non-decreasing troughs; the first sweep observed starts a run too (its
@@ -75,7 +75,7 @@ type Rhythm struct {
 	Rises   uint8    // troughs in the current run that rose above the previous one
 	prodAge uint8    // seconds of production learned (saturating)
 	flags   uint8    // rh* bits
-	cycleIv uint8    // ivCode of the longest interval between successive commits, decaying by 4 % per 203 s
+	cycleIv uint8    // ivCode of the typical interval between successive commits: a median tracked one code (4 %) per commit
 }
 
 // Rhythm flags.
@@ -86,6 +86,7 @@ const (
 	rhRate                 // ProdRate holds a rate
 	rhFirstRun             // the current run starts at the first sweep observed (an upper bound of its trough)
 	rhIdle                 // a sweep of the current run saw neither offset move
+	rhCycle                // cycleIv holds an interval
 )
 
 // Learning constants; see Rhythm.
@@ -96,7 +97,6 @@ const (
 	markerSlack  = 2      // lag left at a commit that is not work (transaction markers, KIP-98)
 	minCycleMs   = 5000   // shortest commit cycle ConsMax learns from
 	stampMs      = 10     // resolution of stored times
-	cycleDecay   = 20300  // stamps (203 s) per 4 % decay of cycleIv: half-life ≈ 1 h
 )
 
 // rhStamp is t (Unix ms) in the stored form: 10 ms units, wrapping.
@@ -275,8 +275,7 @@ func (r *Rhythm) commit(ts uint32, committed, end int64, measure bool) {
 			since = r.pendT
 		}
 		r.pushInterval(msBetween(ts, since))
-		r.cycleIv -= uint8(min(int64(r.cycleIv), int64(ts/cycleDecay)-int64(r.commitT/cycleDecay)))
-		r.cycleIv = max(r.cycleIv, ivCode(msBetween(ts, r.commitT)))
+		r.trackCycle(ivCode(msBetween(ts, r.commitT)))
 		if cyc := msBetween(ts, r.trT); cyc >= minCycleMs {
 			rate := float64(offBetween(uint32(committed), r.trCom)) / (float64(cyc) / 1000)
 			decay := math.Exp2(-float64(cyc) / 1000 / consHalfLife)
@@ -289,6 +288,20 @@ func (r *Rhythm) commit(ts uint32, committed, end int64, measure bool) {
 	if lagOf(end, committed) > markerSlack {
 		r.pendT = ts
 		r.flags |= rhPend
+	}
+}
+
+// trackCycle moves cycleIv one code toward c, the newest interval between
+// two commits (the first sets it): a running median of them.
+func (r *Rhythm) trackCycle(c uint8) {
+	switch {
+	case !r.has(rhCycle):
+		r.cycleIv = c
+		r.flags |= rhCycle
+	case c > r.cycleIv:
+		r.cycleIv++
+	case c < r.cycleIv:
+		r.cycleIv--
 	}
 }
 
@@ -370,7 +383,7 @@ func (r *Rhythm) Overdue(now, stuckMs int64, fallback time.Duration) (waited, li
 		waited = time.Duration(stuckMs) * time.Millisecond
 	case r.has(rhPend):
 		waited = time.Duration(msBetween(rhStamp(now), r.pendT)) * time.Millisecond
-		if r.pendT == r.commitT { // work left at a commit waits for the next commit: a whole cycle
+		if r.pendT == r.commitT && r.has(rhCycle) { // work left at a commit waits for the next commit: a whole cycle
 			interval = max(interval, time.Duration(ivMs[r.cycleIv])*time.Millisecond)
 		}
 	}
