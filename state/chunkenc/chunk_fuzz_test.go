@@ -3,6 +3,7 @@ package chunkenc
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -178,9 +179,26 @@ func FuzzIntChunkRoundTrip(f *testing.F) {
 	})
 }
 
+// encoder is what IntEncoder and FloatEncoder share.
+type encoder[T any] interface {
+	Append(T)
+	AppendGap()
+	Len() int
+	Bytes() []byte
+}
+
 // intRoundTrip encodes vals (gaps where gaps[i]) with e and checks that
 // they decode back exactly.
 func intRoundTrip(t *testing.T, e IntEncoder, vals []int64, gaps []bool) {
+	t.Helper()
+	roundTrip(t, &e, vals, gaps, DecodeInt, func(a, b int64) bool { return a == b }, func(v int64) any { return v })
+}
+
+// roundTrip encodes vals (gaps where gaps[i]) with e, checks the chunk's
+// size bound, and checks that decode gives them back: same compares
+// samples and show prints one in a failure.
+func roundTrip[T any](t *testing.T, e encoder[T], vals []T, gaps []bool,
+	decode func([]byte, []T, []bool) ([]T, []bool, error), same func(a, b T) bool, show func(T) any) {
 	t.Helper()
 	for i, v := range vals {
 		if gaps[i] {
@@ -200,13 +218,13 @@ func intRoundTrip(t *testing.T, e IntEncoder, vals []int64, gaps []bool) {
 		return
 	}
 	checkChunkSize(t, b, gaps)
-	got, present, err := DecodeInt(b, nil, nil)
+	got, present, err := decode(b, nil, nil)
 	if err != nil {
 		t.Fatalf("decode(encode(%v)): %v", vals, err)
 	}
 	for i := range vals {
-		if present[i] == gaps[i] || (present[i] && got[i] != vals[i]) {
-			t.Fatalf("sample %d: got %d present=%v, want %d gap=%v", i, got[i], present[i], vals[i], gaps[i])
+		if present[i] == gaps[i] || (present[i] && !same(got[i], vals[i])) {
+			t.Fatalf("sample %d: got %v present=%v, want %v gap=%v", i, show(got[i]), present[i], show(vals[i]), gaps[i])
 		}
 	}
 }
@@ -239,35 +257,7 @@ func FuzzFloatChunkRoundTrip(f *testing.F) {
 	f.Add([]byte{3, 1, 0, 0, 0, 0, 0, 0xf8, 0x7f, 2, 5, 2, 63})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		vals, gaps := floatOps(data)
-		var e FloatEncoder
-		for i, v := range vals {
-			if gaps[i] {
-				e.AppendGap()
-			} else {
-				e.Append(v)
-			}
-		}
-		if e.Len() != len(vals) {
-			t.Fatalf("Len() = %d, want %d", e.Len(), len(vals))
-		}
-		b := e.Bytes()
-		if len(vals) == 0 {
-			if b != nil {
-				t.Fatalf("empty encoder gave %x", b)
-			}
-			return
-		}
-		checkChunkSize(t, b, gaps)
-		got, present, err := DecodeFloat(b, nil, nil)
-		if err != nil {
-			t.Fatalf("decode(encode(%v)): %v", vals, err)
-		}
-		for i := range vals {
-			if present[i] == gaps[i] || (present[i] && !sameFloat(got[i], vals[i])) {
-				t.Fatalf("sample %d: got %#x present=%v, want %#x gap=%v", i,
-					math.Float64bits(got[i]), present[i], math.Float64bits(vals[i]), gaps[i])
-			}
-		}
+		roundTrip(t, &FloatEncoder{}, vals, gaps, DecodeFloat, sameFloat, func(v float64) any { return fmt.Sprintf("%#x", math.Float64bits(v)) })
 	})
 }
 
