@@ -385,13 +385,10 @@ func onsetEntry(v *state.View, gt *detect.GroupTopic, j int, pl detect.Partition
 	now := w.Times[n-1]
 	cite := func(col detect.Column, note string) detect.Citation {
 		c := detect.Citation{Series: v.SeriesRef(gt.Partitions[j].Series[col]), From: time.UnixMilli(w.Times[at]), To: time.UnixMilli(now),
-			Source: detect.Source{API: sourceAPI(col), SweepAt: time.UnixMilli(now)}, Note: note}
+			Source: detect.Source{API: sourceAPI(col), SweepAt: time.UnixMilli(now)}, Note: note, SlopeUnit: "messages/s"}
 		vals := w.Committed
 		if col == detect.ColEnd {
 			vals = w.End
-			c.SlopeUnit = "messages/s"
-		} else {
-			c.SlopeUnit = "messages/s"
 		}
 		c.Min, c.Max = math.Inf(1), math.Inf(-1)
 		for i := at; i < n; i++ {
